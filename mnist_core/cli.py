@@ -1,0 +1,183 @@
+"""`python -m mnist_core`: train, evaluate, predict, list models, benchmark.
+
+Contract other tools rely on: `train` and `evaluate` print one JSON object as their last line,
+`predict` prints one JSON object per image; bad input exits with code 2 and one line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .checkpoints import CheckpointError, default_models_dir, list_checkpoints, load_checkpoint, skipped_entries
+from .config import RANGES, ConfigError
+from .data import SPLITS, DataError, load_source
+from .preprocess import ImageError, load_image
+from .recipes import RECIPES, recipe_config
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage + message; the contract is one line
+        raise UsageError(message)
+
+
+def _progress_bar(total_steps: int):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total_steps, unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+
+    def on_event(event):
+        if event.kind == "step":
+            bar.n = event.step
+            bar.set_postfix(epoch=f"{event.epoch}/{event.epochs}", loss=f"{event.loss:.3f}",
+                            img_s=f"{event.images_per_s:.0f}", refresh=False)
+            bar.refresh() if bar.n == bar.total else bar.update(0)
+        elif event.kind == "epoch" and event.val_acc is not None:
+            when = f"epoch {event.epoch}/{event.epochs}" if event.epoch else "before training"
+            bar.write(f"{when}: held-out accuracy {event.val_acc:.2%}")
+        elif event.kind in ("done", "stopped"):
+            bar.close()
+
+    return on_event
+
+
+def cmd_train(args) -> dict:
+    overrides = {k: v for k, v in {
+        "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "optimizer": args.optimizer, "seed": args.seed, "device": args.device, "train_size": args.train_size,
+        "augment": args.augment, "cpu_threads": args.threads}.items() if v is not None}
+    config = recipe_config(args.recipe, **overrides).validate()
+    source = load_source(args.dataset, args.data_dir)
+    if source.notice:
+        print(f"note: {source.notice}", file=sys.stderr)
+    eval_source = load_source(args.eval_dataset, args.data_dir) if args.eval_dataset else None
+    from .runs import train_and_save, split_for_run
+
+    data = split_for_run(source, args.split, config.seed, eval_source, args.eval_split)
+    print(f"training {config.model} on {len(data.train):,} images of {source.title}; "
+          f"held out: {data.held_out_name}", file=sys.stderr)
+    steps = -(-min(len(data.train), config.train_size or len(data.train)) // config.batch_size) * config.epochs
+    outcome = train_and_save(config, source, args.split, eval_source, args.eval_split,
+                             on_event=_progress_bar(steps), models_dir=args.out)
+    return outcome.summary()
+
+
+def cmd_evaluate(args) -> dict:
+    from .training import evaluate
+
+    model, ckpt = load_checkpoint(args.checkpoint)
+    source = load_source(args.dataset, args.data_dir)
+    if source.notice:
+        print(f"note: {source.notice}", file=sys.stderr)
+    split = source.split(args.split)
+    report = evaluate(model, split, ckpt.config, args.device or "auto", source.classes)
+    return {**report.summary(), "dataset": split.name, "checkpoint": str(ckpt.path)}
+
+
+def cmd_predict(args) -> None:
+    from .inference import predict_image
+
+    model, ckpt = load_checkpoint(args.checkpoint)
+    for path in args.images:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise ImageError(f"cannot read {path}: {e.strerror}") from None
+        prediction = predict_image(model, ckpt.config, load_image(data))
+        print(json.dumps({"file": path, **prediction.to_dict()}), flush=True)
+
+
+def cmd_models(args) -> None:
+    models_dir = Path(args.out) if args.out else default_models_dir()
+    checkpoints = list_checkpoints(models_dir)
+    if not checkpoints:
+        print(f"no saved models in {models_dir}")
+    for c in checkpoints:
+        acc = f"{c.accuracy:.2%}" if c.accuracy is not None else "-"
+        print(f"{c.run_id}\t{c.meta['architecture']}\t{acc}\t{c.name}")
+    for name in skipped_entries(models_dir):
+        print(f"note: skipped {name} (not a complete Digit Lab checkpoint)", file=sys.stderr)
+
+
+def _bounded(kind, name):
+    lo, hi = RANGES[name]
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is outside the allowed range {lo:g}-{hi:g}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m mnist_core", description="Digit Lab engine: train and use MNIST models.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model and save a checkpoint")
+    t.add_argument("--dataset", default="mnist", help="mnist, mnist-sample, fashion-mnist or a folder of idx files")
+    t.add_argument("--split", default="train", choices=SPLITS, help="which part of the dataset to train on")
+    t.add_argument("--recipe", default="fast", choices=list(RECIPES), help="preset to start from")
+    t.add_argument("--model", help="architecture (default: the recipe's)")
+    t.add_argument("--epochs", type=_bounded(int, "epochs"))
+    t.add_argument("--batch-size", type=_bounded(int, "batch_size"))
+    t.add_argument("--lr", type=_bounded(float, "lr"), help="learning rate")
+    t.add_argument("--optimizer", choices=["adamw", "adam", "sgd", "adadelta"])
+    t.add_argument("--seed", type=_bounded(int, "seed"))
+    t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--train-size", type=_bounded(int, "train_size"), help="use only this many training images (0 = all)")
+    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None, help="random shifts/rotations")
+    t.add_argument("--threads", type=_bounded(int, "cpu_threads"), help="CPU threads (0 = one per core)")
+    t.add_argument("--eval-dataset", help="score on this dataset's --eval-split instead of the default held-out set")
+    t.add_argument("--eval-split", default="test", choices=SPLITS)
+    t.add_argument("--out", help="folder for checkpoints (default: models/)")
+    t.add_argument("--data-dir", help="where idx files are found and downloaded (default: data/)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="score a saved checkpoint on a dataset")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--dataset", default="mnist")
+    e.add_argument("--split", default="test", choices=SPLITS)
+    e.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    e.add_argument("--data-dir")
+    e.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="read the digit in one or more image files")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.set_defaults(func=cmd_predict)
+
+    m = sub.add_parser("models", help="list saved checkpoints")
+    m.add_argument("--out", help="checkpoint folder (default: models/)")
+    m.set_defaults(func=cmd_models)
+
+    b = sub.add_parser("bench", help="print speed and accuracy figures for this machine")
+    b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
+    b.set_defaults(func=lambda a: __import__("mnist_core.bench", fromlist=["main"]).main(quick=a.quick))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        result = args.func(args)
+    except (UsageError, ConfigError, DataError, CheckpointError, ImageError, KeyError, RuntimeError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing half-written was saved", file=sys.stderr)
+        return 130
+    if isinstance(result, dict):
+        print(json.dumps(result), flush=True)
+    return 0

