@@ -3,11 +3,11 @@ import streamlit as st
 
 import ui
 
-st.set_page_config(page_title="Digit Lab", page_icon="✍️", layout="wide")
+st.set_page_config(page_title="Digit Lab", page_icon=":material/draw:", layout="wide")
 
 
 def home():
-    st.title("✍️ Digit Lab")
+    st.title("Digit Lab")
     st.markdown(
         "Digit Lab lets you **look at thousands of handwritten digits, train a neural network on them and watch "
         "it learn, live**. Then see where it goes wrong, and draw your own digit for it to read.\n\n"
@@ -15,18 +15,20 @@ def home():
         "**Evaluate** to inspect mistakes, and **Draw** to test it with your own handwriting."
     )
     cols = st.columns(4)
-    for col, (page, text) in zip(cols, [
-        ("pages/explore.py", "🔎 Explore the data"), ("pages/train.py", "🏋️ Train a model"),
-        ("pages/evaluate.py", "📊 Evaluate it"), ("pages/draw.py", "🖌️ Draw a digit")]):
-        col.page_link(page, label=text)
+    for col, page in zip(cols, [
+        ("pages/explore.py", "Explore the data", ":material/search:"),
+        ("pages/train.py", "Train a model", ":material/model_training:"),
+        ("pages/evaluate.py", "Evaluate it", ":material/analytics:"),
+        ("pages/draw.py", "Draw a digit", ":material/draw:")]):
+        col.page_link(page[0], label=page[1], icon=page[2])
 
 
 pages = [
-    st.Page(home, title="Home", icon="🏠", default=True),
-    st.Page("pages/explore.py", title="Explore", icon="🔎"),
-    st.Page("pages/train.py", title="Train", icon="🏋️"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon="📊"),
-    st.Page("pages/draw.py", title="Draw", icon="🖌️"),
+    st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page("pages/explore.py", title="Explore", icon=":material/search:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
 ]
 nav = st.navigation(pages)
 

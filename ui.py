@@ -52,7 +52,7 @@ def current_source() -> Source | None:
         st.error(f"This dataset cannot be used: {e}")
         return None
     if source.notice:
-        st.info(source.notice, icon="📦")
+        st.info(source.notice, icon=":material/cloud_off:")
     return source
 
 

@@ -1,4 +1,164 @@
+"""Train: pick a preset or set the knobs, start a run, watch it learn live, stop it any time."""
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("Train")
-st.info("This page is being built.")
+import ui
+from mnist_core.config import OPTIMIZERS, ConfigError
+from mnist_core.history import curves, format_eta
+from mnist_core.models import MODELS, count_parameters
+from mnist_core.recipes import RECIPES, recipe_config
+
+st.title("Train a model")
+source = ui.current_source()
+if source is None:
+    st.stop()
+queue = ui.job_queue()
+BATCH_SIZES = [8, 15, 16, 32, 64, 128, 256, 512]
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
+n_train_all = len(source.train) if source.train is not None else len(source.split("all"))
+
+
+def apply_recipe(name: str) -> None:
+    """Copy a preset into the widgets (runs as a callback, before the widgets are drawn)."""
+    c = recipe_config(name)
+    st.session_state.update(train_model=c.model, train_epochs=c.epochs, train_batch=c.batch_size,
+                            train_lr=min(LEARNING_RATES, key=lambda v: abs(np.log(v / c.lr))),
+                            train_optimizer=c.optimizer, train_augment=c.augment, train_recipe=name)
+
+
+if "train_model" not in st.session_state:
+    apply_recipe("fast")
+    st.session_state.update(train_seed=0, train_size=n_train_all)
+# The dataset may have changed since the slider was last drawn: keep its value inside the new range.
+st.session_state["train_size"] = min(max(st.session_state["train_size"], min(500, n_train_all)), n_train_all)
+
+st.subheader("1 · Pick a recipe")
+st.caption("Each preset is a complete recipe from one of the classic PyTorch tutorials. One click fills in the "
+           "controls below; change anything you like afterwards.")
+cols = st.columns(len(RECIPES))
+for col, (name, (text, _)) in zip(cols, RECIPES.items()):
+    col.button(name, key=f"recipe_{name}", help=text, on_click=apply_recipe, args=(name,), use_container_width=True,
+               type="primary" if st.session_state.get("train_recipe") == name else "secondary")
+st.caption(f"Current recipe: **{st.session_state['train_recipe']}** — {RECIPES[st.session_state['train_recipe']][0]}")
+
+st.subheader("2 · Adjust the knobs")
+left, right = st.columns(2)
+with left:
+    model = st.selectbox("Model", list(MODELS), key="train_model", format_func=lambda m: MODELS[m].title,
+                         help="The network's architecture: how its layers of artificial neurons are arranged.")
+    st.caption(f"{MODELS[model].description} **{count_parameters(model):,} weights to learn.**")
+    epochs = st.slider("Epochs", 1, 30, key="train_epochs",
+                       help="One epoch = the model sees every training image once. More epochs, more practice.")
+    batch = st.select_slider("Batch size", BATCH_SIZES, key="train_batch",
+                             help="How many images the model looks at before each small correction of its weights.")
+    lr = st.select_slider("Learning rate", LEARNING_RATES, key="train_lr", format_func=lambda v: f"{v:g}",
+                          help="How big each correction step is. Too small: slow learning; too big: it overshoots.")
+with right:
+    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer",
+                             help="The rule that turns the error into weight updates (Adam adapts the step per weight; "
+                                  "SGD uses one step size with momentum).")
+    size = st.slider("Training images", min(500, n_train_all), n_train_all, key="train_size", step=500 if n_train_all > 1000 else 1,
+                     help="Train on fewer images to see how much the amount of data matters.")
+    augment = st.toggle("Augmentation", key="train_augment",
+                        help="Randomly rotate, shrink and shift each image a little, so the model learns the digit, "
+                             "not its exact position.")
+    seed = st.number_input("Seed", 0, 2**31 - 1, key="train_seed",
+                           help="Starting point of the randomness: the same seed and settings give the same result.")
+
+config = recipe_config(st.session_state["train_recipe"], model=model, epochs=epochs, batch_size=batch, lr=lr,
+                       optimizer=optimizer, augment=augment, seed=int(seed),
+                       train_size=0 if size >= n_train_all else int(size))
+
+job = queue.get(st.session_state.get("train_job") or st.query_params.get("run"))
+busy = job is not None and job.active
+st.subheader("3 · Train")
+b1, b2, _ = st.columns([1, 1, 4])
+if b1.button("Start training", key="train_start", icon=":material/play_arrow:", type="primary", disabled=busy,
+             help="Train a fresh model with these settings. You can switch pages while it runs."):
+    try:
+        job = queue.submit(config, source, "train" if source.train is not None else "all",
+                           owner=st.context.headers.get("Sec-Websocket-Key", ""))
+    except (ConfigError, ValueError) as e:
+        st.error(f"Cannot start: {e}")
+        st.stop()
+    st.session_state["train_job"] = job.id
+    st.query_params["run"] = job.id  # a browser refresh finds the run again through the URL
+    st.rerun()
+if b2.button("Stop", key="train_stop", icon=":material/stop:", disabled=not busy, help="Stop after the current batch and keep what was learned."):
+    queue.stop(job.id)
+    st.toast("Stopping…")
+
+
+def loss_figure(c) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=c.step, y=c.loss, mode="lines", name="loss per batch", line=dict(width=1, color="#c8d6e5"))
+    fig.add_scatter(x=c.step, y=c.loss_smooth, mode="lines", name="smoothed", line=dict(width=2, color="#1f77b4"))
+    fig.add_scatter(x=c.epoch_step[1:], y=c.epoch_loss[1:], mode="markers", name="epoch mean", marker=dict(size=9))
+    return ui.style(fig, "Training loss (lower is better)", "training step (batches seen)", "cross-entropy loss")
+
+
+def accuracy_figure(c, overlays: list) -> go.Figure:
+    fig = go.Figure()
+    for ckpt in overlays:
+        o = curves(ckpt.meta.get("history", []))
+        fig.add_scatter(x=o.epoch, y=o.val_acc * 100, mode="lines", name=f"earlier: {ckpt.name}",
+                        line=dict(dash="dot"))
+    fig.add_scatter(x=c.epoch[1:], y=c.train_acc[1:] * 100, mode="lines+markers", name="training images")
+    fig.add_scatter(x=c.epoch, y=c.val_acc * 100, mode="lines+markers", name="held-out images")
+    fig.update_yaxes(range=[0, 100])
+    return ui.style(fig, "Accuracy per epoch (epoch 0 = before training: a random guess)", "epoch", "accuracy (%)")
+
+
+def show(job_id: str, overlays: list) -> None:
+    j = queue.get(job_id)
+    if j is None:
+        return
+    snap = j.snapshot()
+    last, status = snap["last"] or {}, snap["status"]
+    if status == "queued":
+        st.info(f"Another training run is using the computer; yours is number {queue.position(j)} in line and "
+                "starts by itself.", icon=":material/hourglass_top:")
+    elif status == "running":
+        st.progress(j.progress(), text=f"Epoch {last.get('epoch', 0)}/{last.get('epochs', config.epochs)} · "
+                    f"{last.get('images_per_s', 0):,.0f} images/s · about {format_eta(last.get('eta_s'))} left")
+    elif status == "failed":
+        st.error(f"Training failed: {snap['error']}")
+    c = curves(snap["history"])
+    l, r = st.columns(2)
+    l.plotly_chart(loss_figure(c), key=f"loss_{job_id}")
+    r.plotly_chart(accuracy_figure(c, overlays), key=f"acc_{job_id}")
+    summary = snap["summary"]
+    if summary and summary.get("accuracy") is not None:
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Test accuracy", f"{summary['accuracy']:.2%}", help=f"Measured on {summary['evaluated_on']}, "
+                  "images the model never trained on.")
+        m2.metric("Training time", f"{summary['seconds']:.1f} s")
+        m3.metric("Speed", f"{summary['images_per_s']:,.0f} images/s")
+        st.success(("Stopped early; " if summary["stopped"] else "") + "saved as a checkpoint: open **Evaluate** "
+                   "or **Draw** to use it.")
+    if not j.active and st.session_state.get("train_seen_done") != job_id:
+        st.session_state["train_seen_done"] = job_id
+        st.rerun()  # whole page: re-enable Start, refresh the saved-model list
+
+
+saved = ui.checkpoints()
+overlay_names = st.multiselect("Compare with earlier runs", [c.run_id for c in saved], key="train_overlay",
+                               format_func=lambda r: next(c.name for c in saved if c.run_id == r),
+                               help="Draw the held-out accuracy curves of saved models on the accuracy chart.")
+overlays = [c for c in saved if c.run_id in overlay_names]
+if job is not None:
+    if busy:
+        st.fragment(run_every=1.0)(show)(job.id, overlays)  # redraw ~once a second while the run goes on
+    else:
+        show(job.id, overlays)
+else:
+    st.info("Press **Start training** to train a model with the settings above. The charts appear here and update live.")
+
+if saved:
+    st.subheader("Saved models")
+    st.dataframe(pd.DataFrame([{"name": c.name, "model": c.meta["architecture"], "accuracy": c.accuracy,
+                                "epochs": c.config.epochs, "seconds": c.meta.get("metrics", {}).get("seconds"),
+                                "created": c.meta.get("created")} for c in saved]),
+                 column_config={"accuracy": st.column_config.NumberColumn(format="percent")}, hide_index=True)

@@ -1,0 +1,62 @@
+"""The Train page in a real browser against the real app: live charts, finish, refresh, page switch, Stop."""
+import re
+
+import pytest
+from conftest import assert_no_exception, goto, wait_idle
+
+pytestmark = pytest.mark.browser
+
+LOSS_POINTS = "() => { const p = document.querySelector('.js-plotly-plot'); return p && p.data ? p.data[0].x.length : 0 }"
+
+
+def set_slider(page, key: str, presses: int, direction: str = "ArrowLeft") -> None:
+    thumb = page.locator(f".st-key-{key} [role='slider']")
+    thumb.focus()
+    for _ in range(presses):
+        thumb.press(direction)
+    wait_idle(page)
+
+
+def test_train_live_then_refresh_and_switch_pages(page, server):
+    goto(page, server, "train")
+    assert_no_exception(page)
+    set_slider(page, "train_epochs", 7)  # fast preset: 10 -> 3 epochs
+    assert page.locator(".st-key-train_epochs").inner_text().strip().endswith("3")
+    page.locator(".st-key-train_start button").click()
+
+    # Live: the loss chart gains points while the run goes on, the progress line shows speed and ETA.
+    page.wait_for_function(f"({LOSS_POINTS})() > 0", timeout=60_000)
+    first = page.evaluate(LOSS_POINTS)
+    page.wait_for_function(f"({LOSS_POINTS})() > {first}", timeout=60_000)
+    assert "images/s" in page.locator("[data-testid='stProgress']").first.inner_text()
+
+    metric = page.locator("[data-testid='stMetric']", has_text="Test accuracy")
+    metric.wait_for(timeout=180_000)
+    value = float(re.search(r"([\d.]+)%", metric.inner_text()).group(1))
+    assert value > 85, metric.inner_text()
+    assert_no_exception(page)
+    assert "run=" in page.url  # the URL remembers the run
+
+    # A refresh finds the finished run again through the URL.
+    page.reload()
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']")
+    page.locator("[data-testid='stMetric']", has_text="Test accuracy").wait_for(timeout=30_000)
+
+    # Switching pages and back keeps it too; the sidebar shows the last run from every page.
+    page.get_by_role("link", name="Explore").first.click()
+    wait_idle(page)
+    assert "Last run: done" in page.locator("[data-testid='stSidebar']").inner_text()
+    page.get_by_role("link", name="Train").first.click()
+    page.locator("[data-testid='stMetric']", has_text="Test accuracy").wait_for(timeout=30_000)
+    assert_no_exception(page)
+
+
+def test_stop_ends_a_run_quickly(page, server):
+    goto(page, server, "train")
+    set_slider(page, "train_epochs", 20, "ArrowRight")  # long enough that only Stop can end it
+    page.locator(".st-key-train_start button").click()
+    page.wait_for_function(f"({LOSS_POINTS})() > 3", timeout=60_000)
+    page.locator(".st-key-train_stop button").click()
+    page.get_by_text("Stopped early").wait_for(timeout=30_000)
+    assert page.locator(".st-key-train_start button").is_enabled()
+    assert_no_exception(page)
