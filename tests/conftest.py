@@ -165,17 +165,18 @@ def page(browser):
 def goto(page, server: Server, path: str = "") -> None:
     """Open a page of the app and wait until Streamlit is connected and done running the script."""
     page.goto(f"{server.url}/{path}")
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=60_000)
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=120_000)
     wait_idle(page)
 
 
-def wait_idle(page, timeout: float = 60) -> None:
-    """Until the script run finishes (the status widget's 'Running...' disappears)."""
+def wait_idle(page, timeout: float = 120) -> None:
+    """Until the script run finishes: the status widget (which shows "Stop" while running) goes away."""
     page.wait_for_timeout(300)
     page.wait_for_function(
-        "() => !document.querySelector(\"[data-testid='stStatusWidget']\")"
-        " || !document.querySelector(\"[data-testid='stStatusWidget']\").innerText.includes('Running')",
+        """() => { const w = document.querySelector("[data-testid='stStatusWidget']");
+                   return !w || !/Stop|Running/.test(w.innerText); }""",
         timeout=timeout * 1000)
+    page.wait_for_selector("[data-testid='stMain']", timeout=timeout * 1000)
 
 
 def assert_no_exception(page) -> None:
