@@ -1,4 +1,187 @@
+"""Evaluate: how good is a saved model, where does it go wrong, and which saved model is best."""
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("Evaluate")
-st.info("This page is being built.")
+import ui
+from mnist_core import evaluation_views as ev
+from mnist_core.checkpoints import (CheckpointError, delete_checkpoint, export_checkpoint, import_checkpoint,
+                                    load_checkpoint, rename_checkpoint)
+from mnist_core.data import DataError
+from mnist_core.training import evaluate
+
+ANY = -1
+
+
+@st.cache_resource(show_spinner="Scoring the model on every image…", max_entries=16)
+def _report(key: tuple, _source, _path):
+    """One evaluation per (checkpoint, creation time, dataset, split): reruns reuse it instantly."""
+    model, ckpt = load_checkpoint(_path)
+    return evaluate(model, _source.split(key[3]), ckpt.config, "auto", _source.classes)
+
+
+def _import_upload():
+    """Runs once per uploaded file (on_change), so a rerun never imports the same file twice."""
+    uploaded = st.session_state.get(f"eval_upload_{st.session_state.get('eval_upload_n', 0)}")
+    if uploaded is None:
+        return
+    try:
+        path = import_checkpoint(uploaded.getvalue())
+        st.session_state["eval_upload_msg"] = ("success", f"Imported **{uploaded.name}** as a new saved model.")
+        st.session_state["eval_model"] = path.name
+    except CheckpointError as e:
+        st.session_state["eval_upload_msg"] = ("error", f"**{uploaded.name}** was refused: {e}")
+    st.session_state["eval_upload_n"] = st.session_state.get("eval_upload_n", 0) + 1  # empty the uploader
+
+
+def _show(message):
+    if message:
+        getattr(st, message[0])(message[1])
+
+
+def _uploader():
+    st.file_uploader("Upload a Digit Lab model (.safetensors)", on_change=_import_upload,
+                     key=f"eval_upload_{st.session_state.get('eval_upload_n', 0)}",
+                     help="Only files made with this page's Download button are accepted. PyTorch .pt/.pth "
+                          "files are refused unopened, because opening them can run code.")
+    _show(st.session_state.pop("eval_upload_msg", None))
+
+
+st.title("📊 Evaluate")
+st.caption("Score a saved model on many images at once, see which digits it mixes up, and look at its mistakes.")
+
+source = ui.current_source()
+if source is None:
+    st.stop()
+ckpts = ui.checkpoints()
+if not ckpts:
+    _show(st.session_state.pop("eval_flash", None))
+    st.info("There is no saved model yet. Train one first: the fast preset takes under a minute.", icon="🏋️")
+    st.page_link("pages/train.py", label="Go to the Train page", icon="🏋️")
+    _uploader()
+    st.stop()
+
+by_id = {c.run_id: c for c in ckpts}
+if st.session_state.get("eval_model") not in by_id:
+    st.session_state["eval_model"] = ckpts[0].run_id  # newest first, also after a delete
+left, right = st.columns([3, 2])
+run_id = left.selectbox("Saved model", list(by_id), key="eval_model",
+                        format_func=lambda r: ev.checkpoint_label(by_id[r]),
+                        help="Which trained model to score. The newest is picked first.")
+split = right.radio("Images to score", ["test", "train", "all"], key="eval_split", horizontal=True,
+                    help="test = images kept apart from training, the honest measure; train = the ones it "
+                         "learned from; all = both.")
+ckpt, classes = by_id[run_id], source.classes
+note = ev.dataset_note(ckpt.meta, source.key, source.title, split)
+if note:
+    getattr(st, note[0])(note[1])
+
+try:
+    report = _report(ev.report_key(ckpt, source.key, split), source, ckpt.path)
+except (CheckpointError, DataError, ValueError) as e:
+    st.error(f"This model cannot be scored here: {e}")
+    st.stop()
+
+m = st.columns(4)
+m[0].metric("Accuracy", f"{report.accuracy:.2%}", help="Share of the images the model read correctly.")
+m[1].metric("Loss", f"{report.loss:.3f}",
+            help="Average cross-entropy: lower means the model is right *and* sure of it.")
+m[2].metric("Images scored", f"{report.n:,}", help=f"From {source.title} / {split}.")
+m[3].metric("Mistakes", f"{int((report.labels != report.predictions).sum()):,}",
+            help="Images whose predicted class differs from the true one.")
+
+# A click on a confusion-matrix cell picks that (true, predicted) pair for the gallery below.
+clicked = ev.pair_from_selection(st.session_state.get("eval_cm"), classes)
+if clicked and clicked != st.session_state.get("eval_cm_last"):
+    st.session_state["eval_true"], st.session_state["eval_pred"] = clicked
+st.session_state["eval_cm_last"] = clicked
+
+st.subheader("Which classes get mixed up")
+c1, c2 = st.columns(2)
+with c1:
+    norm = st.toggle("Show as % of each true class", key="eval_norm",
+                     help="Off: how many images fall in each cell. On: each row as percentages, so rare and "
+                          "common classes compare fairly.")
+    cells = ev.confusion_cells(report.confusion, classes, norm)
+    # Heatmaps cannot be selected in plotly, so an invisible marker on every cell takes the clicks;
+    # the clicked cell gets a red outline.
+    fig = go.Figure([
+        go.Heatmap(z=cells["z"], x=classes, y=classes, text=cells["text"], texttemplate="%{text}",
+                   colorscale="Blues", showscale=False, hoverinfo="skip"),
+        go.Scatter(x=cells["x"], y=cells["y"], mode="markers", hovertext=cells["hover"], hoverinfo="text",
+                   marker=dict(symbol="square-open", size=30, color="#d62728", line=dict(width=3), opacity=0),
+                   selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0)), showlegend=False)])
+    n = len(classes)  # fixed ranges: the markers must not pad the axes
+    fig.update_yaxes(type="category", range=[n - 0.5, -0.5])
+    fig.update_xaxes(type="category", range=[-0.5, n - 0.5])
+    fig.update_layout(hoverdistance=40)
+    ui.style(fig, "Confusion matrix: true class vs prediction", "Predicted", "True", height=520)
+    st.plotly_chart(fig, key="eval_cm", on_select="rerun", selection_mode="points", config={"displayModeBar": False})
+    st.caption("The diagonal holds the correct answers. Click any other cell to see those images below.")
+with c2:
+    st.markdown("**Per class**")
+    st.dataframe(ev.per_class_table(report), hide_index=True)
+    st.caption("Precision: when it says 4, how often it really is a 4. Recall: of all real 4s, how many it "
+               "found. F1 balances the two.")
+    st.markdown("**Most confused pairs**")
+    pairs = ev.confused_pairs(report, classes, k=6)
+    if pairs.empty:
+        st.success("No mistakes at all on these images.")
+    else:
+        st.dataframe(pairs, hide_index=True)
+
+st.subheader("Mistakes up close")
+options = [ANY, *range(len(classes))]
+g1, g2 = st.columns(2)
+true = g1.selectbox("True class", options, key="eval_true", format_func=lambda i: "any" if i == ANY else classes[i],
+                    help="Show only images that really are this class.")
+pred = g2.selectbox("Predicted as", options, key="eval_pred", format_func=lambda i: "any" if i == ANY else classes[i],
+                    help="Show only images the model read as this class.")
+t, p = (None if true == ANY else true), (None if pred == ANY else pred)
+idx, captions, total = ev.gallery(report, classes, t, p)
+if total == 0:
+    st.info("No images for this choice." if t is None or p is None or t != p else "No images of that class here.")
+else:
+    what = "correct readings" if t is not None and t == p else "mistakes"
+    st.caption(f"Showing {len(idx)} of {total} {what}, most confident first. Under each image: its true "
+               "class → what the model read, and how sure it was.")
+    st.image(ev.enlarge(source.split(split).images[idx].numpy()), caption=captions, width=124)
+
+st.subheader("All saved models")
+_show(st.session_state.pop("eval_flash", None))
+st.dataframe(ev.comparison_table(ckpts), hide_index=True)
+st.caption("Accuracy and training time as recorded when each model was saved, on the data named in Dataset.")
+with st.expander(f"Manage **{ckpt.name}**: rename, delete, download"):
+    r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
+    new_name = r1.text_input("New name", value=ckpt.name, key=f"eval_name_{run_id}",
+                             help="A name you will recognise; the file on disk keeps its run id.")
+    if r2.button("Rename", key="eval_rename", help="Save the new name."):
+        try:
+            rename_checkpoint(ckpt.path, new_name)
+            st.session_state["eval_flash"] = ("success", f"Renamed to **{new_name.strip()}**.")
+            st.rerun()
+        except (CheckpointError, OSError) as e:
+            st.error(f"Could not rename it: {e}")
+    st.download_button("Download this model", data=lambda: export_checkpoint(ckpt.path),
+                       file_name=f"{run_id}.safetensors", mime="application/octet-stream", key="eval_download",
+                       on_click="ignore", help="One .safetensors file with the weights and their record; "
+                                               "upload it here on another computer.")
+    if st.session_state.get("eval_confirm") != run_id:
+        if st.button("Delete this model…", key="eval_delete",
+                     help="Remove it from disk (you will be asked to confirm)."):
+            st.session_state["eval_confirm"] = run_id
+            st.rerun()
+    else:
+        st.warning(f"Delete **{ckpt.name}** for good? This cannot be undone.")
+        yes_col, no_col, _ = st.columns([1, 1, 3])
+        if yes_col.button("Yes, delete it", key="eval_delete_yes", type="primary"):
+            try:
+                delete_checkpoint(ckpt.path)
+                st.session_state["eval_flash"] = ("success", f"Deleted **{ckpt.name}**.")
+            except (CheckpointError, OSError) as e:
+                st.session_state["eval_flash"] = ("error", f"Could not delete it: {e}")
+            st.session_state.pop("eval_confirm", None)
+            st.rerun()
+        if no_col.button("Cancel", key="eval_delete_no"):
+            st.session_state.pop("eval_confirm", None)
+            st.rerun()
+_uploader()

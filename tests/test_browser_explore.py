@@ -1,0 +1,49 @@
+"""The Explore page in a real browser, against the real app under `streamlit run`."""
+import pytest
+
+from conftest import assert_no_exception, goto, wait_idle
+
+pytestmark = pytest.mark.browser
+
+SAMPLE = "MNIST sample (5,000 real digits, works offline)"
+
+
+def grid_sources(page) -> list[str]:
+    return page.locator("[data-testid='stImage'] img").evaluate_all("els => els.slice(0, 40).map(e => e.src)")
+
+
+def test_explore_page_renders_charts_and_images_in_the_browser(server, page):
+    # Home first: until the main script has run once, Streamlit treats pages/ as a legacy (v1) pages folder
+    # and a deep link runs pages/explore.py alone, without the app shell (no sidebar, no dataset choice).
+    goto(page, server)
+    goto(page, server, "explore")
+    assert_no_exception(page)
+    # the offline sample, chosen in the sidebar like a user would (the default "mnist" may fall back to it anyway)
+    page.locator(".st-key-dataset").click()
+    page.get_by_role("option", name=SAMPLE).click()
+    wait_idle(page)
+    page.get_by_text("4,000 images").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=60_000)
+    assert page.locator(".js-plotly-plot").count() == 4  # class balance, brightness, zoomed image, PCA map
+    titles = page.locator(".js-plotly-plot .gtitle").all_text_contents()
+    assert any("Class balance" in t for t in titles) and any("PCA map" in t for t in titles)
+    assert page.locator(".js-plotly-plot .heatmaplayer").count() == 1
+    # 40 grid images + 10 class averages, all actually decoded by the browser
+    page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+                           ".filter(i => i.complete && i.naturalWidth === 84).length === 50", timeout=30_000)
+    before = grid_sources(page)
+    page.get_by_role("button", name="Reshuffle").click()
+    wait_idle(page)
+    page.wait_for_function("(old) => document.querySelector(\"[data-testid='stImage'] img\").src !== old",
+                           arg=before[0], timeout=30_000)
+    assert grid_sources(page) != before
+    # t-SNE on demand
+    page.get_by_role("button", name="Compute a t-SNE map").click()
+    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=180_000)
+    wait_idle(page, timeout=180)
+    assert_no_exception(page)
+    # Streamlit scrolls inside its main container, so grow the window to the content for a whole-page picture
+    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(height + 50, 12_000)})
+    page.wait_for_timeout(1000)
+    page.screenshot(path="/tmp/explore.png", full_page=True)
