@@ -1,0 +1,315 @@
+"""Training speed from the app's Train page (open, charts live) against the CLI, on the same config.
+
+    .venv/bin/python benchmarks/app_vs_cli.py [--epochs 3] [--dataset mnist-sample] [--timeout 900]
+
+1. App: starts the real app under `streamlit run` (headless, its own temporary models folder), opens the
+   Train page in Debian's Chromium through Playwright, picks the dataset in the sidebar, sets the epochs
+   slider, presses Start and keeps the page open (the page redraws its charts about once a second) until
+   the run's checkpoint appears. images/s comes from that checkpoint's meta.json (metrics.images_per_s).
+2. CLI: `python -m mnist_core train` with the same config as the app's run (read back from its meta.json:
+   recipe, model, epochs, batch size, learning rate, optimizer, augmentation, seed, training size,
+   dataset and split), in another temporary models folder; images/s from its final JSON line.
+
+Prints both figures and their ratio (the issue's target: the app keeps >= 90% of the CLI's speed), then
+one JSON line. A benchmark, not a test: nothing is asserted. Run it on a quiet machine: other processes
+on the same cores change both figures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from mnist_core.checkpoints import list_checkpoints  # noqa: E402
+from mnist_core.data import SOURCES  # noqa: E402
+
+CHROMIUM = os.environ.get("DIGIT_LAB_CHROMIUM", "/usr/lib/chromium/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update"]
+TARGET_RATIO = 0.90
+# The Train page's own progress line (images/s, ETA): its text changes every time the live view redraws.
+PROGRESS_TEXT = ("() => { const p = document.querySelector(\"[data-testid='stMain'] [data-testid='stProgress']\");"
+                 " return p ? p.innerText : null }")
+
+
+def log(message: str) -> None:
+    print(f"[app_vs_cli] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class App:
+    """The real app under `streamlit run`, with DIGIT_LAB_MODELS pointing at `models`."""
+
+    def __init__(self, models: Path, log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        env = {**os.environ, "DIGIT_LAB_MODELS": str(models), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
+                    return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"streamlit did not start:\n{self.tail()}")
+
+    def tail(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()[-3000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def wait_idle(page, timeout_s: float = 180) -> None:
+    """Until the script run finishes. While a run goes on, streamlit 1.67's status widget holds an icon
+    labelled 'Running...' (its visible text is only 'Stop'), so wait for that icon to go away."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector(\"[data-testid='stStatusWidgetRunningIcon']\")"
+        " && !(document.querySelector(\"[data-testid='stStatusWidget']\")?.innerText || '').includes('Running')",
+        timeout=timeout_s * 1000)
+
+
+def pick_dataset(page, dataset: str) -> None:
+    """Choose the dataset in the sidebar's selectbox (key "dataset") unless it is already chosen.
+
+    Streamlit 1.67's selectbox is a react-aria combobox: the choice is the input's value, and the
+    options appear as role=option once it is opened.
+    """
+    label = SOURCES[dataset]
+    box = page.locator("[data-testid='stSidebar'] .st-key-dataset").first
+    box.wait_for(timeout=60_000)
+    combo = box.locator("input[role='combobox']")
+
+    def shown() -> str:
+        return combo.input_value() if combo.count() else box.inner_text()
+
+    if label in shown():
+        return
+    option = page.get_by_role("option", name=label).first
+    for attempt in range(4):  # a click that lands during a rerun can miss: open the list again
+        opener = box.locator("button[aria-haspopup='listbox']")
+        (opener.first if opener.count() else combo.first if combo.count() else box).click()
+        try:
+            option.click(timeout=10_000)
+            break
+        except Exception:
+            if attempt == 3:
+                raise
+            page.keyboard.press("Escape")
+            wait_idle(page)
+    wait_idle(page)
+    if label not in shown():
+        raise RuntimeError(f"could not pick {label!r} in the sidebar (it shows {shown()!r})")
+
+
+def set_epochs(page, epochs: int) -> None:
+    """Move the Epochs slider (key "train_epochs") with the arrow keys until it shows `epochs`.
+
+    Streamlit 1.67's slider is react-aria's: a visually hidden <input type="range"> carries the value
+    and takes the keys (older versions: a [role=slider] thumb with aria-valuenow).
+    """
+    thumb = page.locator(".st-key-train_epochs input[type='range'], .st-key-train_epochs [role='slider']").first
+    thumb.wait_for(state="attached", timeout=60_000)
+
+    def value() -> int:
+        return int(float(thumb.evaluate("e => e.value !== undefined && e.value !== '' ? e.value : e.getAttribute('aria-valuenow')")))
+
+    for _ in range(60):
+        now = value()
+        if now == epochs:
+            break
+        thumb.focus()
+        thumb.press("ArrowRight" if now < epochs else "ArrowLeft")
+    wait_idle(page)
+    if value() != epochs:
+        raise RuntimeError(f"the Epochs slider shows {value()}, not {epochs}")
+
+
+def app_run(args, work: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    models = work / "app-models"
+    models.mkdir()
+    log("starting the app ...")
+    app = App(models, work / "streamlit.log")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                # Open the home page first, then follow the sidebar link to Train, as a user does. (Going
+                # straight to /train on a fresh server runs pages/train.py without the app shell: with a
+                # pages/ folder Streamlit stays in legacy multipage mode until st.navigation first runs.)
+                page.goto(f"{app.url}/")
+                page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=90_000)
+                # The first script run imports torch and loads data: slow on a busy machine.
+                page.locator("[data-testid='stSidebar'] .st-key-dataset").wait_for(timeout=180_000)
+                wait_idle(page)
+                pick_dataset(page, args.dataset)
+                page.locator("[data-testid='stSidebar']").get_by_role("link", name="Train").first.click()
+                page.locator(".st-key-train_start button").first.wait_for(timeout=180_000)
+                wait_idle(page)
+                set_epochs(page, args.epochs)
+                start = page.locator(".st-key-train_start button").first
+                start.wait_for(timeout=60_000)
+                if page.locator("[data-testid='stException']").count():
+                    raise RuntimeError("the Train page shows an exception: "
+                                       + page.locator("[data-testid='stException']").first.inner_text()[:500])
+                log(f"pressing Start ({args.dataset}, {args.epochs} epochs); the page stays open and polls ...")
+                t0 = time.perf_counter()
+                start.click()
+                redraws, last_text, done = 0, None, None
+                while time.perf_counter() - t0 < args.timeout:
+                    page.wait_for_timeout(500)  # keeps Playwright's event loop turning; the tab polls on its own
+                    text = page.evaluate(PROGRESS_TEXT)
+                    if text and text != last_text:
+                        redraws += 1
+                        last_text = text
+                    found = list_checkpoints(models)
+                    if found:
+                        done = found[0]
+                        break
+                if done is None:
+                    raise RuntimeError(f"no checkpoint appeared in {models} within {args.timeout} s")
+                wall = time.perf_counter() - t0
+                page.wait_for_timeout(1500)  # let the page show the result, like a user would see it
+                errors = page.locator("[data-testid='stException']").count()
+            except Exception:
+                try:
+                    page.screenshot(path=str(work / "app-failure.png"), full_page=True)
+                    log(f"screenshot of the page at the failure: {work / 'app-failure.png'} (kept with --keep)")
+                except Exception:
+                    pass
+                raise
+            finally:
+                browser.close()
+    finally:
+        app.stop()
+    meta = done.meta
+    return {"images_per_s": meta["metrics"]["images_per_s"], "seconds": meta["metrics"].get("seconds"),
+            "accuracy": meta["metrics"].get("accuracy"), "wall_s": round(wall, 1), "live_redraws_seen": redraws,
+            "page_exceptions": errors, "config": meta["config"], "dataset": meta["dataset"], "checkpoint": done.run_id}
+
+
+def cli_command(config: dict, dataset: dict | None, fallback: argparse.Namespace) -> list[str]:
+    """`python -m mnist_core train ...` with the app run's config (or the plain defaults without one)."""
+    cmd = [sys.executable, "-m", "mnist_core", "train"]
+    if config is None:
+        return cmd + ["--dataset", fallback.dataset, "--split", "all", "--epochs", str(fallback.epochs), "--recipe", "fast"]
+    cmd += ["--dataset", dataset["source"], "--split", dataset["split"], "--recipe", config.get("recipe") or "fast",
+            "--model", config["model"], "--epochs", str(config["epochs"]), "--batch-size", str(config["batch_size"]),
+            "--lr", repr(config["lr"]), "--optimizer", config["optimizer"], "--seed", str(config["seed"]),
+            "--train-size", str(config["train_size"]), "--augment" if config["augment"] else "--no-augment"]
+    return cmd
+
+
+def cli_run(cmd: list[str], work: Path) -> dict:
+    models = work / "cli-models"
+    models.mkdir()
+    env = {**os.environ, "DIGIT_LAB_MODELS": str(models)}
+    log("CLI: " + " ".join(cmd[1:]))
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"the CLI failed ({proc.returncode}): {proc.stderr.strip()[-1000:]}")
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    found = list_checkpoints(models)
+    config = found[0].meta["config"] if found else None
+    return {"images_per_s": summary["images_per_s"], "seconds": summary["seconds"], "accuracy": summary["accuracy"],
+            "wall_s": round(wall, 1), "config": config}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="mnist-sample", choices=list(SOURCES), help="dataset picked in the sidebar")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs set on the Train page's slider")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the app's run")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (checkpoints, streamlit log)")
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="digit-lab-app-vs-cli-"))
+    out: dict = {"bench": "app-vs-cli", "target_ratio": TARGET_RATIO}
+    try:
+        try:
+            out["app"] = app_run(args, work)
+        except Exception as e:  # still measure the CLI, and say why the app figure is missing
+            out["app"] = {"error": f"{type(e).__name__}: {e}"}
+            log(f"app run failed: {e}")
+        app = out["app"]
+        cmd = cli_command(app.get("config"), app.get("dataset"), args)
+        out["cli_command"] = " ".join(["python"] + cmd[1:])
+        out["cli"] = cli_run(cmd, work)
+    finally:
+        if args.keep:
+            log(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    app, cli = out["app"], out["cli"]
+    ratio = app["images_per_s"] / cli["images_per_s"] if "images_per_s" in app and cli["images_per_s"] else None
+    out["ratio"] = None if ratio is None else round(ratio, 3)
+    if "config" in app and cli.get("config"):
+        ignore = {"device", "cpu_threads", "val_size"}
+        diff = {k: (app["config"].get(k), cli["config"].get(k)) for k in app["config"]
+                if k not in ignore and app["config"].get(k) != cli["config"].get(k)}
+        out["config_differences"] = diff
+
+    print("Training speed: app (Train page open, charts live) vs CLI, same config")
+    print("=" * 72)
+    if "error" in app:
+        print(f"app           : FAILED - {app['error']}")
+    else:
+        print(f"app           : {app['images_per_s']:>9,.0f} images/s   ({app['seconds']:.1f} s training, "
+              f"{app['accuracy']:.2%}, live view redrew {app['live_redraws_seen']} times in {app['wall_s']:.0f} s)")
+    print(f"CLI           : {cli['images_per_s']:>9,.0f} images/s   ({cli['seconds']:.1f} s training, {cli['accuracy']:.2%})")
+    if ratio is not None:
+        verdict = "ok" if ratio >= TARGET_RATIO else "MISSED"
+        print(f"app / CLI     : {ratio:>9.1%}           target >= {TARGET_RATIO:.0%}: {verdict}")
+    print(f"CLI command   : {out['cli_command']}")
+    if out.get("config_differences"):
+        print(f"note: configs differ in {out['config_differences']}")
+    for part in (app, cli):
+        part.pop("config", None)
+    print(json.dumps(out), flush=True)
+    return 0 if "error" not in app else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
