@@ -16,19 +16,19 @@ def home():
     )
     cols = st.columns(4)
     for col, page in zip(cols, [
-        ("pages/explore.py", "Explore the data", ":material/search:"),
-        ("pages/train.py", "Train a model", ":material/model_training:"),
-        ("pages/evaluate.py", "Evaluate it", ":material/analytics:"),
-        ("pages/draw.py", "Draw a digit", ":material/draw:")]):
+        ("app_pages/explore.py", "Explore the data", ":material/search:"),
+        ("app_pages/train.py", "Train a model", ":material/model_training:"),
+        ("app_pages/evaluate.py", "Evaluate it", ":material/analytics:"),
+        ("app_pages/draw.py", "Draw a digit", ":material/draw:")]):
         col.page_link(page[0], label=page[1], icon=page[2])
 
 
 pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
-    st.Page("pages/explore.py", title="Explore", icon=":material/search:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
-    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
+    st.Page("app_pages/explore.py", title="Explore", icon=":material/search:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
+    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
 ]
 nav = st.navigation(pages)
 

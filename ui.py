@@ -65,3 +65,8 @@ def style(fig: go.Figure, title: str, x: str, y: str, height: int = 320) -> go.F
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height,
                       margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def owner() -> str:
+    """Who started a job: this browser connection (kept with the run for the record, not as a secret)."""
+    return st.context.headers.get("Sec-Websocket-Key", "")

@@ -1,4 +1,180 @@
-import streamlit as st
+"""Draw: write a digit (or upload a photo of one) and see what a saved model reads, and what it sees."""
+import time
 
-st.title("Draw")
-st.info("This page is being built.")
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+from streamlit_drawable_canvas import st_canvas
+
+import ui
+from mnist_core.checkpoints import CheckpointError, load_checkpoint
+from mnist_core.data import DataError
+from mnist_core.inference import predict_image
+from mnist_core.models import predict_probabilities
+from mnist_core.preprocess import ImageError, load_image
+from mnist_core.recipes import recipe_config
+
+SIDE = 280  # canvas size in screen pixels
+ZOOM = 7  # the 28x28 image is shown 7x larger, one block per pixel
+QUICK = dict(epochs=3, train_size=4000, val_size=0)  # ~97%, about 20 s on a CPU
+# A big digit in the result. The canvas lives in a shadow DOM that page CSS cannot reach, and its hover toolbar
+# sits over the top-right strip of the drawing area, swallowing strokes that start there: put a style inside it
+# that pins the toolbar above the drawing area (room made with a top margin), lets clicks through its transparent
+# padding and keeps only Undo/Redo (Clear is our own button). Checked by tests/test_browser_draw.py.
+PAGE_FIX = """<style>.st-key-draw_result [data-testid=stMetricValue]{font-size:4.5rem;line-height:1.1}</style>
+<script>(() => {
+  if (window.__digitLabCanvasFix) return;
+  window.__digitLabCanvasFix = true;
+  const css = `.dc-root{margin-top:2.6rem}.dc-toolbar{top:-2.65rem!important;opacity:1!important;pointer-events:none}
+    .dc-toolbar-card{pointer-events:auto}
+    .dc-toolbar-separator,.dc-toolbar-contextual,
+    .dc-icon-button:not([title=Undo]):not([title=Redo]){display:none!important}`;
+  setInterval(() => document.querySelectorAll(".st-key-draw_canvas [data-testid=stBidiComponentIsolated]")
+    .forEach(host => {
+      const root = host.shadowRoot;
+      if (root && !root.getElementById("digit-lab-fix")) {
+        const style = document.createElement("style");
+        style.id = "digit-lab-fix"; style.textContent = css; root.appendChild(style);
+      }
+    }), 200);
+})();</script>"""
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+def load_model(run_id: str, path: str):
+    """Each saved model is read from disk once per server (keyed by its run id), not on every rerun."""
+    model, ckpt = load_checkpoint(path)
+    predict_probabilities(model, torch.zeros(1, 1, 28, 28))  # warm up, so the first drawing is read quickly
+    return model, ckpt
+
+
+@st.fragment(run_every=1)
+def quick_progress(job_id: str) -> None:
+    queue = ui.job_queue()
+    job = queue.get(job_id)
+    if job is None or not job.active:
+        st.rerun()  # the whole page: the new model is in the list now
+    if job.status == "queued":
+        st.progress(0.0, text=f"Waiting for another training run to finish ({queue.position(job)} ahead)…")
+    else:
+        st.progress(job.progress(), text=f"Training a quick model… {job.progress():.0%}")
+
+
+def offer_quick_training() -> None:
+    st.info("There is no saved model yet, so nothing can read your digit. Train a quick one right here "
+            "(about 20 seconds), or a better one on the **Train** page.", icon=":material/psychology:")
+    job = ui.job_queue().get(st.session_state.get("draw_quick_job"))
+    if job is not None and job.active:
+        quick_progress(job.id)
+        st.stop()
+    if job is not None and job.status == "failed":
+        st.error(f"The quick training run failed: {job.error}")
+    if st.button("Train a quick model", key="draw_quick_train", type="primary", icon=":material/bolt:",
+                 help="Teaches a small network to read digits from 4,000 examples (about 97% right) and saves it."):
+        source = ui.current_source()
+        if source is None:
+            st.stop()
+        try:
+            job = ui.job_queue().submit(recipe_config("fast", **QUICK), source,
+                                        "train" if source.train is not None else "all",
+                                        owner=ui.owner())
+        except (ValueError, DataError) as e:
+            st.error(f"Cannot start training: {e}")
+            st.stop()
+        st.session_state["draw_quick_job"] = job.id
+        st.rerun()
+    st.stop()
+
+
+def clear_canvas() -> None:
+    """A new initial drawing wipes the canvas; until it reports back, ignore the old drawing."""
+    st.session_state["draw_clears"] = st.session_state.get("draw_clears", 0) + 1
+    st.session_state["draw_stale"] = st.session_state.get("draw_seen")
+
+
+def probability_chart(pred) -> go.Figure:
+    colors = ["#e4572e" if d == pred.digit else "#7f9bb5" for d in range(10)]
+    fig = go.Figure(go.Bar(x=np.arange(10), y=pred.probabilities * 100, marker_color=colors,
+                           hovertemplate="digit %{x}: %{y:.1f}%<extra></extra>"))
+    fig.update_xaxes(dtick=1)
+    fig.update_yaxes(range=[0, 100])
+    return ui.style(fig, "How likely the model thinks each digit is", "digit", "probability (%)", height=280)
+
+
+st.title("Draw a digit")
+st.caption("Write a digit from 0 to 9 with your mouse (or finger) and a trained network reads it as you draw. "
+           "Beside it you see the small 28×28 picture the network actually gets.")
+saved = {c.run_id: c for c in ui.checkpoints()}
+if not saved:
+    offer_quick_training()
+quick = ui.job_queue().get(st.session_state.pop("draw_quick_job", None))
+if quick is not None and quick.summary and quick.summary.get("accuracy") is not None:
+    st.toast(f"Your quick model is ready: it reads {quick.summary['accuracy']:.0%} of new digits right. Draw one!",
+             icon=":material/celebration:")
+if st.session_state.get("draw_model") not in saved:
+    st.session_state.pop("draw_model", None)  # it was deleted: fall back to the newest
+top = st.columns([3, 3, 2])
+run_id = top[0].selectbox("Model", list(saved), key="draw_model", format_func=lambda r: saved[r].name,
+                          help="Which saved model reads your digit. The newest is first; train more on the Train page.")
+mode = top[1].radio("Input", ["Draw", "Upload a photo"], key="draw_input", horizontal=True,
+                    help="Draw with the mouse, or upload a photo of a digit written on paper.")
+try:
+    model, ckpt = load_model(run_id, str(saved[run_id].path))
+except CheckpointError as e:
+    st.error(f"This saved model cannot be used: {e}")
+    st.stop()
+
+row = st.container(horizontal=True, gap="medium")  # side by side where there is room, stacked where not
+left, mid, right = row.container(width=SIDE + 4), row.container(width=28 * ZOOM + 4), row.container(width=360)
+image = None
+with left:
+    if mode == "Draw":
+        pen = st.slider("Pen width", 8, 40, 22, key="draw_pen",
+                        help="How thick your pen is. MNIST digits were written with a thick pen; 20-25 works well.")
+        clears = st.session_state.get("draw_clears", 0)  # a new value of initial_drawing empties the canvas
+        canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000", height=SIDE,
+                           width=SIDE, initial_drawing={"objects": [], "clears": clears}, return_image_data=True,
+                           key="draw_canvas")
+        png = canvas.image_bytes
+        st.session_state["draw_seen"] = hash(png) if png is not None else None
+        if png is not None and st.session_state["draw_seen"] != st.session_state.get("draw_stale"):
+            image = canvas.image_data
+        st.button("Clear", key="draw_clear", icon=":material/ink_eraser:", on_click=clear_canvas,
+                  help="Wipe the canvas and start again.")
+        prompt = "Draw a digit… (0 to 9) in the black square: hold the mouse button down and write."
+    else:
+        upload = st.file_uploader("A photo or scan of one handwritten digit", key="draw_upload",
+                                  help="Dark ink on light paper or light on dark both work. Crop it so the digit "
+                                       "fills most of the picture.")
+        prompt = "Upload a photo of a handwritten digit… (PNG or JPEG)."
+        if upload is not None:
+            try:
+                image = load_image(upload.getvalue())
+                st.image(image, caption=f"Your image: {upload.name}", width=SIDE)
+            except ImageError as e:
+                st.error(f"**{upload.name}** cannot be used: {e}.")
+                prompt = "Try another file: a PNG or JPEG photo of one digit."
+
+started = time.perf_counter()
+pred = predict_image(model, ckpt.config, image) if image is not None else None
+elapsed_ms = (time.perf_counter() - started) * 1000
+with mid:
+    st.markdown("**What the model sees**")
+    seen = pred.image28 if pred is not None and pred.image28 is not None else np.zeros((28, 28), np.uint8)
+    st.image(np.kron(seen, np.ones((ZOOM, ZOOM), np.uint8)), width=28 * ZOOM, output_format="PNG",
+             caption="Your digit cropped, shrunk to 20 px and centred in 28×28 pixels, like every MNIST image.")
+with right, st.container(key="draw_result"):
+    if pred is None or pred.digit is None:
+        no_digit = pred is not None and mode != "Draw"
+        st.info("No digit found in this image. " + prompt if no_digit else prompt, icon=":material/draw:")
+    else:
+        st.metric("Prediction", str(pred.digit), help="The digit the model thinks it is: the one it gives the "
+                  "highest probability.")
+        if pred.unsure:
+            st.warning(f"The model is unsure: its best guess is only {pred.confidence:.0%} likely. "
+                       "Try a bigger, clearer digit.", icon=":material/help:")
+        st.markdown("**Top three:** " + " · ".join(f"{d} ({p:.1%})" for d, p in pred.top(3)))
+        st.caption(f"Read in {elapsed_ms:.1f} ms (preparing the image + the network).")
+        st.plotly_chart(probability_chart(pred), key="draw_chart")
+st.html(PAGE_FIX, unsafe_allow_javascript=True)

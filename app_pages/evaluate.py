@@ -56,7 +56,7 @@ ckpts = ui.checkpoints()
 if not ckpts:
     _show(st.session_state.pop("eval_flash", None))
     st.info("There is no saved model yet. Train one first: the fast preset takes under a minute.", icon="🏋️")
-    st.page_link("pages/train.py", label="Go to the Train page", icon="🏋️")
+    st.page_link("app_pages/train.py", label="Go to the Train page", icon="🏋️")
     _uploader()
     st.stop()
 

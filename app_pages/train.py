@@ -79,7 +79,7 @@ if b1.button("Start training", key="train_start", icon=":material/play_arrow:", 
              help="Train a fresh model with these settings. You can switch pages while it runs."):
     try:
         job = queue.submit(config, source, "train" if source.train is not None else "all",
-                           owner=st.context.headers.get("Sec-Websocket-Key", ""))
+                           owner=ui.owner())
     except (ConfigError, ValueError) as e:
         st.error(f"Cannot start: {e}")
         st.stop()

@@ -173,9 +173,7 @@ def app_run(args, work: Path) -> dict:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
                 page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-                # Open the home page first, then follow the sidebar link to Train, as a user does. (Going
-                # straight to /train on a fresh server runs pages/train.py without the app shell: with a
-                # pages/ folder Streamlit stays in legacy multipage mode until st.navigation first runs.)
+                # Open the home page first, then follow the sidebar link to Train, as a user does.
                 page.goto(f"{app.url}/")
                 page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=90_000)
                 # The first script run imports torch and loads data: slow on a busy machine.

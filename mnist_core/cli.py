@@ -2,18 +2,19 @@
 
 Contract other tools rely on: `train` and `evaluate` print one JSON object as their last line,
 `predict` prints one JSON object per image; bad input exits with code 2 and one line on stderr.
+
+Only the light modules are imported up front, so `--help` and bad arguments answer at once; torch and
+the data/checkpoint code load once a command actually runs.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from .checkpoints import CheckpointError, default_models_dir, list_checkpoints, load_checkpoint, skipped_entries
-from .config import RANGES, ConfigError
-from .data import SPLITS, DataError, load_source
-from .preprocess import ImageError, load_image
+from .config import DEVICES, OPTIMIZERS, RANGES, SPLITS, ConfigError
 from .recipes import RECIPES, recipe_config
 
 
@@ -39,7 +40,7 @@ def _progress_bar(total_steps: int):
             bar.refresh() if bar.n == bar.total else bar.update(0)
         elif event.kind == "epoch" and event.val_acc is not None:
             when = f"epoch {event.epoch}/{event.epochs}" if event.epoch else "before training"
-            bar.write(f"{when}: held-out accuracy {event.val_acc:.2%}")
+            bar.write(f"{when}: held-out accuracy {event.val_acc:.2%}", file=sys.stderr)  # stdout: JSON only
         elif event.kind in ("done", "stopped"):
             bar.close()
 
@@ -51,7 +52,19 @@ def cmd_train(args) -> dict:
         "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "optimizer": args.optimizer, "seed": args.seed, "device": args.device, "train_size": args.train_size,
         "augment": args.augment, "cpu_threads": args.threads}.items() if v is not None}
+    from .checkpoints import CheckpointError, default_models_dir
+    from .data import load_source
+    from .training import resolve_device
+
     config = recipe_config(args.recipe, **overrides).validate()
+    resolve_device(config.device)  # a missing GPU is refused before anything is loaded or trained
+    out = Path(args.out) if args.out else default_models_dir()
+    try:  # and so is a checkpoint folder that cannot be written, rather than after minutes of training
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CheckpointError(f"cannot save checkpoints in {out}: {e.strerror or e}") from None
+    if not os.access(out, os.W_OK):
+        raise CheckpointError(f"cannot save checkpoints in {out}: the folder is not writable")
     source = load_source(args.dataset, args.data_dir)
     if source.notice:
         print(f"note: {source.notice}", file=sys.stderr)
@@ -59,15 +72,18 @@ def cmd_train(args) -> dict:
     from .runs import train_and_save, split_for_run
 
     data = split_for_run(source, args.split, config.seed, eval_source, args.eval_split)
-    print(f"training {config.model} on {len(data.train):,} images of {source.title}; "
+    n_train = min(len(data.train), config.train_size or len(data.train))
+    print(f"training {config.model} on {n_train:,} images of {source.title}; "
           f"held out: {data.held_out_name}", file=sys.stderr)
-    steps = -(-min(len(data.train), config.train_size or len(data.train)) // config.batch_size) * config.epochs
+    steps = -(-n_train // config.batch_size) * config.epochs
     outcome = train_and_save(config, source, args.split, eval_source, args.eval_split,
                              on_event=_progress_bar(steps), models_dir=args.out)
     return outcome.summary()
 
 
 def cmd_evaluate(args) -> dict:
+    from .checkpoints import load_checkpoint
+    from .data import load_source
     from .training import evaluate
 
     model, ckpt = load_checkpoint(args.checkpoint)
@@ -80,7 +96,9 @@ def cmd_evaluate(args) -> dict:
 
 
 def cmd_predict(args) -> None:
+    from .checkpoints import load_checkpoint
     from .inference import predict_image
+    from .preprocess import ImageError, load_image
 
     model, ckpt = load_checkpoint(args.checkpoint)
     for path in args.images:
@@ -93,6 +111,8 @@ def cmd_predict(args) -> None:
 
 
 def cmd_models(args) -> None:
+    from .checkpoints import default_models_dir, list_checkpoints, skipped_entries
+
     models_dir = Path(args.out) if args.out else default_models_dir()
     checkpoints = list_checkpoints(models_dir)
     if not checkpoints:
@@ -131,9 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_bounded(int, "epochs"))
     t.add_argument("--batch-size", type=_bounded(int, "batch_size"))
     t.add_argument("--lr", type=_bounded(float, "lr"), help="learning rate")
-    t.add_argument("--optimizer", choices=["adamw", "adam", "sgd", "adadelta"])
+    t.add_argument("--optimizer", choices=OPTIMIZERS)
     t.add_argument("--seed", type=_bounded(int, "seed"))
-    t.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--device", choices=DEVICES)
     t.add_argument("--train-size", type=_bounded(int, "train_size"), help="use only this many training images (0 = all)")
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None, help="random shifts/rotations")
     t.add_argument("--threads", type=_bounded(int, "cpu_threads"), help="CPU threads (0 = one per core)")
@@ -147,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoint", required=True)
     e.add_argument("--dataset", default="mnist")
     e.add_argument("--split", default="test", choices=SPLITS)
-    e.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    e.add_argument("--device", choices=DEVICES)
     e.add_argument("--data-dir")
     e.set_defaults(func=cmd_evaluate)
 
@@ -162,19 +182,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="print speed and accuracy figures for this machine")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
-    b.set_defaults(func=lambda a: __import__("mnist_core.bench", fromlist=["main"]).main(quick=a.quick))
+    b.add_argument("--recipes", action="store_true", help="also train the seed tutorials' recipes (takes minutes)")
+    b.set_defaults(func=lambda a: __import__("mnist_core.bench", fromlist=["main"]).main(quick=a.quick, recipes=a.recipes))
     return parser
+
+
+def _fail(e: Exception) -> int:
+    message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)  # always one line
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+    except UsageError as e:
+        return _fail(e)
+    from .checkpoints import CheckpointError
+    from .data import DataError
+    from .preprocess import ImageError
+
+    try:
         result = args.func(args)
     except (UsageError, ConfigError, DataError, CheckpointError, ImageError, KeyError, RuntimeError) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        return _fail(e)
     except KeyboardInterrupt:
         print("error: interrupted; nothing half-written was saved", file=sys.stderr)
         return 130

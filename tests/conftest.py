@@ -83,9 +83,9 @@ def app(models_dir):
 
 
 def open_page(at, page: str):
-    """Run the app and switch to pages/<page>.py; fail on any exception shown in the page."""
+    """Run the app and switch to app_pages/<page>.py; fail on any exception shown in the page."""
     at.run()
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"app_pages/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

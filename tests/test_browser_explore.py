@@ -13,9 +13,6 @@ def grid_sources(page) -> list[str]:
 
 
 def test_explore_page_renders_charts_and_images_in_the_browser(server, page):
-    # Home first: until the main script has run once, Streamlit treats pages/ as a legacy (v1) pages folder
-    # and a deep link runs pages/explore.py alone, without the app shell (no sidebar, no dataset choice).
-    goto(page, server)
     goto(page, server, "explore")
     assert_no_exception(page)
     # the offline sample, chosen in the sidebar like a user would (the default "mnist" may fall back to it anyway)

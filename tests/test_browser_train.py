@@ -60,3 +60,19 @@ def test_stop_ends_a_run_quickly(page, server):
     page.get_by_text("Stopped early").wait_for(timeout=30_000)
     assert page.locator(".st-key-train_start button").is_enabled()
     assert_no_exception(page)
+
+
+def test_deep_link_on_a_fresh_server_gets_the_whole_app(page, tmp_path):
+    """A bookmark of /draw opened right after a restart shows the app shell (sidebar, navigation), not a bare page."""
+    from conftest import Server
+
+    (tmp_path / "models").mkdir()
+    fresh = Server(tmp_path / "models")
+    try:
+        goto(page, fresh, "draw")
+        sidebar = page.locator("[data-testid='stSidebar']")
+        sidebar.locator(".st-key-dataset").wait_for(timeout=60_000)
+        assert "Evaluate" in sidebar.inner_text() and "streamlit app" not in sidebar.inner_text().lower()
+        assert_no_exception(page)
+    finally:
+        fresh.stop()

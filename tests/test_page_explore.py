@@ -57,8 +57,8 @@ def test_class_filter_shows_only_that_class_and_survives_a_page_change(app):
     assert grid(at).captions == ["7"] * 40
     assert "class 7" in title(charts(at)["explore_hist_chart"])
     assert "“7”" in title(charts(at)["explore_zoom_chart"])
-    at.switch_page("pages/draw.py").run()
-    at.switch_page("pages/explore.py").run()
+    at.switch_page("app_pages/draw.py").run()
+    at.switch_page("app_pages/explore.py").run()
     assert not at.exception
     assert at.selectbox(key="explore_class_w").value == 7
     assert grid(at).captions == ["7"] * 40
