@@ -46,7 +46,7 @@ def _uploader():
     _show(st.session_state.pop("eval_upload_msg", None))
 
 
-st.title("📊 Evaluate")
+st.title("Evaluate a model")
 st.caption("Score a saved model on many images at once, see which digits it mixes up, and look at its mistakes.")
 
 source = ui.current_source()
