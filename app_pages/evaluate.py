@@ -55,8 +55,8 @@ if source is None:
 ckpts = ui.checkpoints()
 if not ckpts:
     _show(st.session_state.pop("eval_flash", None))
-    st.info("There is no saved model yet. Train one first: the fast preset takes under a minute.", icon="🏋️")
-    st.page_link("app_pages/train.py", label="Go to the Train page", icon="🏋️")
+    st.info("There is no saved model yet. Train one first: the fast preset takes under a minute.", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
     _uploader()
     st.stop()
 
