@@ -85,20 +85,23 @@ def save_checkpoint(model: nn.Module, meta: dict, models_dir: str | Path | None 
     if arch not in MODELS:
         raise CheckpointError(f"meta must name a known architecture (got {arch!r})")
     run_id = run_id or new_run_id(arch)
-    meta = {"format": FORMAT, "run_id": run_id, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **meta}
+    meta = _check_meta({"format": FORMAT, "run_id": run_id, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **meta},
+                       "cannot save")  # the same checks as loading: never save what list/load would skip
     final = models_dir / run_id
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    _check_tensors(tensors, arch, "cannot save")  # never write a checkpoint that could not be loaded back
     tmp = None
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
         if final.exists():
             raise CheckpointError(f"a checkpoint named {run_id} already exists")
         tmp = Path(tempfile.mkdtemp(dir=models_dir, prefix=".saving-"))
-        tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a checkpoint is an ordinary, shareable folder
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
         _write_json_atomic(tmp / META, meta)
         os.replace(tmp, final)  # the one step that makes it visible
-    except OSError as e:
-        raise CheckpointError(f"could not save the checkpoint in {models_dir}: {e.strerror or e}") from None
+    except (OSError, SafetensorError) as e:  # safetensors reports a full disk as SafetensorError, not OSError
+        raise CheckpointError(f"could not save the checkpoint in {models_dir}: {getattr(e, 'strerror', None) or e}") from None
     finally:
         if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -111,6 +114,15 @@ def _check_meta(meta, where: str) -> dict:
     arch = meta.get("architecture")
     if arch not in MODELS:
         raise CheckpointError(f"{where}: unknown architecture {arch!r} (known: {', '.join(MODELS)})")
+    # Pages and the CLI read these fields directly, so a hand-edited meta.json with the wrong types must be
+    # refused here rather than crash the models list later.
+    for key, kind in (("config", dict), ("metrics", dict), ("dataset", dict), ("normalisation", dict),
+                      ("history", list), ("name", str), ("created", str)):
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            raise CheckpointError(f"{where}: metadata field {key!r} should be a {'JSON object' if kind is dict else kind.__name__}")
+    accuracy = (meta.get("metrics") or {}).get("accuracy")
+    if accuracy is not None and (isinstance(accuracy, bool) or not isinstance(accuracy, (int, float))):
+        raise CheckpointError(f"{where}: metadata field metrics.accuracy should be a number")
     try:
         TrainConfig.from_dict(meta.get("config") or {}).validate()
     except (ConfigError, TypeError) as e:
@@ -128,17 +140,22 @@ def read_meta(path: str | Path) -> dict:
         raise CheckpointError(f"{path.name}: {META} is damaged ({e})") from None
 
 
-def _model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str) -> nn.Module:
-    model = build_model(meta["architecture"])
-    expected = model.state_dict()
+def _check_tensors(tensors: dict[str, torch.Tensor], arch: str, where: str, model: nn.Module | None = None) -> None:
+    """Every tensor name and shape of `arch` present, nothing else; else a one-line CheckpointError."""
+    expected = (model or build_model(arch)).state_dict()
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:
-        raise CheckpointError(f"{where}: tensor names do not match {meta['architecture']} "
+        raise CheckpointError(f"{where}: tensor names do not match {arch} "
                               f"(missing: {', '.join(missing[:3]) or '-'}; unexpected: {', '.join(extra[:3]) or '-'})")
     for key, value in expected.items():
         if tensors[key].shape != value.shape:
             raise CheckpointError(f"{where}: tensor {key} has shape {tuple(tensors[key].shape)}, "
-                                  f"{meta['architecture']} needs {tuple(value.shape)}")
+                                  f"{arch} needs {tuple(value.shape)}")
+
+
+def _model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str) -> nn.Module:
+    model = build_model(meta["architecture"])
+    _check_tensors(tensors, meta["architecture"], where, model)
     model.load_state_dict(tensors)
     return model.eval()
 
@@ -188,8 +205,11 @@ def delete_checkpoint(path: str | Path) -> None:
     path = Path(path)
     read_meta(path)  # refuse to delete anything that is not one of ours
     # Rename first so a half-deleted folder is never listed as a checkpoint.
-    trash = path.with_name(f".deleting-{path.name}")
-    os.replace(path, trash)
+    trash = path.with_name(f".deleting-{path.name}-{os.urandom(3).hex()}")
+    try:
+        os.replace(path, trash)
+    except OSError as e:
+        raise CheckpointError(f"could not delete {path.name}: {e.strerror or e}") from None
     shutil.rmtree(trash, ignore_errors=True)
 
 
@@ -200,7 +220,10 @@ def rename_checkpoint(path: str | Path, name: str) -> dict:
         raise CheckpointError("a name needs 1-80 letters, digits, spaces or . , : ( ) + - _")
     meta = read_meta(path)
     meta["name"] = name
-    _write_json_atomic(Path(path) / META, meta)
+    try:
+        _write_json_atomic(Path(path) / META, meta)
+    except OSError as e:
+        raise CheckpointError(f"could not rename {Path(path).name}: {e.strerror or e}") from None
     return meta
 
 
@@ -227,7 +250,7 @@ def import_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path
         tensors = st_load(data)
     except KeyError:
         raise CheckpointError("this safetensors file has no Digit Lab metadata; only Digit Lab exports can be uploaded") from None
-    except (ValueError, SafetensorError, UnicodeDecodeError, AttributeError, TypeError) as e:
+    except (ValueError, SafetensorError, UnicodeDecodeError, AttributeError, TypeError, RecursionError) as e:
         raise CheckpointError(f"not a valid Digit Lab checkpoint file ({str(e)[:120]})") from None
     meta = _check_meta(meta, "uploaded file")
     model = _model_from_tensors(tensors, meta, "uploaded file")

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 OPTIMIZERS = ("adamw", "adam", "sgd", "adadelta")
 SCHEDULERS = ("onecycle", "step", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+SPLITS = ("train", "test", "all")  # the parts of a dataset one can train or evaluate on (see data.Source.split)
 
 # name -> (min, max) for numeric fields; used by validate() and by the UI sliders.
 RANGES = {
@@ -24,6 +25,8 @@ RANGES = {
     "val_size": (0, 10_000),
     "cpu_threads": (0, 256),
 }
+
+INTEGER_FIELDS = ("epochs", "batch_size", "seed", "train_size", "val_size", "cpu_threads")
 
 
 class ConfigError(ValueError):
@@ -63,6 +66,10 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
                 raise ConfigError(f"{name} must be between {lo:g} and {hi:g} (got {value!r})")
+            if name in INTEGER_FIELDS and not isinstance(value, int):
+                if not float(value).is_integer():  # 2.5 epochs or batches of 31.7 images mean nothing
+                    raise ConfigError(f"{name} must be a whole number between {lo:g} and {hi:g} (got {value!r})")
+                setattr(self, name, int(value))  # 10.0 from a JSON file or a float slider is just 10
         if not 0.0 < self.norm_std <= 10.0 or not -10.0 <= self.norm_mean <= 10.0:
             raise ConfigError("normalisation std must be in (0, 10] and mean in [-10, 10]")
         return self

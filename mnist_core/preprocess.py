@@ -70,8 +70,10 @@ def ink_map(image: np.ndarray) -> np.ndarray:
         alpha = a[:, :, 3].astype(np.float32) / 255.0 if a.shape[2] == 4 else None
     else:
         raise ImageError(f"expected a grayscale, RGB or RGBA image, got an array of shape {a.shape}")
-    if alpha is not None and alpha.min() < 0.99:
+    if alpha is not None and np.median(np.concatenate([alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]])) < 0.5:
         # A transparent background: the strokes are wherever something was painted, whatever its colour.
+        # (Judged from the border: a few transparent pixels, e.g. rounded corners of an opaque scan, are not
+        # a transparent canvas, and treating them as one would turn the whole page into "ink".)
         return alpha if alpha.max() > 0 else np.zeros_like(alpha)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))

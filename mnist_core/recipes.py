@@ -31,4 +31,4 @@ def recipe_config(name: str, **overrides) -> TrainConfig:
     """A fresh copy of a preset's config, with any fields overridden."""
     if name not in RECIPES:
         raise KeyError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}")
-    return replace(RECIPES[name][1], recipe=name, **overrides)
+    return replace(RECIPES[name][1], **{"recipe": name, **overrides})

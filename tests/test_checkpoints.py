@@ -1,0 +1,225 @@
+"""Checkpoints: save/list/load keeps the model exactly, saving is atomic, uploads are never unpickled,
+export/import, rename/delete, and a folder that cannot be written. Damaged checkpoint files are covered
+in test_bad_input.py."""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import resource
+import shutil
+import signal
+from contextlib import contextmanager
+
+import pytest
+import torch
+
+from mnist_core.checkpoints import (CheckpointError, default_models_dir, delete_checkpoint, export_checkpoint,
+                                    import_checkpoint, list_checkpoints, load_checkpoint, read_meta,
+                                    rename_checkpoint, save_checkpoint, skipped_entries)
+from mnist_core.config import TrainConfig
+from mnist_core.data import normalize
+from mnist_core.models import MODELS, build_model
+
+
+@pytest.fixture(autouse=True)
+def one_cpu_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def batch(sample):
+    """200 real test digits, normalised as in training."""
+    return normalize(sample.test.images[:200], 0.1307, 0.3081)
+
+
+def logits(model, x):
+    model.eval()
+    with torch.no_grad():
+        return model(x)
+
+
+def fresh_meta(arch: str = "mlp-64x3", **extra) -> dict:
+    return {"architecture": arch, "name": f"test {arch}", "config": TrainConfig(model=arch).to_dict(), **extra}
+
+
+def test_save_list_load_round_trip_keeps_predictions_identical(trained_checkpoint, models_dir, batch):
+    model, ckpt = load_checkpoint(trained_checkpoint)
+    meta = {k: v for k, v in ckpt.meta.items() if k not in ("format", "run_id", "created")}
+    path = save_checkpoint(model, meta)  # default folder: $DIGIT_LAB_MODELS
+    assert path.parent == models_dir == default_models_dir()
+    listed = list_checkpoints()
+    assert [c.run_id for c in listed] == [path.name]
+    assert listed[0].name == ckpt.name and listed[0].accuracy == ckpt.accuracy >= 0.95
+    again, record = load_checkpoint(path)
+    assert not again.training and record.config == ckpt.config
+    assert torch.equal(logits(again, batch), logits(model, batch))
+    assert record.meta["history"] == ckpt.meta["history"]
+
+
+@pytest.mark.parametrize("arch", list(MODELS))
+def test_every_architecture_round_trips(arch, tmp_path, batch):
+    torch.manual_seed(1)
+    model = build_model(arch)
+    path = save_checkpoint(model, fresh_meta(arch), tmp_path)
+    loaded, ckpt = load_checkpoint(path)
+    assert ckpt.meta["architecture"] == arch and ckpt.run_id == path.name
+    assert torch.equal(logits(loaded, batch[:20]), logits(model, batch[:20]))
+
+
+def test_list_is_newest_first_and_skips_temporary_and_incomplete_folders(models_dir):
+    first = save_checkpoint(build_model("mlp-64x3"), fresh_meta(), run_id="a-first")
+    second = save_checkpoint(build_model("mlp-64x3"), fresh_meta(created="2999-01-01T00:00:00"), run_id="b-second")
+    # What a crash mid-save leaves behind: a hidden temp folder, complete or not.
+    shutil.copytree(first, models_dir / ".saving-x1y2z3")
+    (models_dir / ".saving-half").mkdir()
+    # A folder with a record but no weights, and one that is not a checkpoint at all.
+    (models_dir / "no-weights").mkdir()
+    shutil.copy(first / "meta.json", models_dir / "no-weights" / "meta.json")
+    (models_dir / "holiday-photos").mkdir()
+    assert [c.run_id for c in list_checkpoints()] == [second.name, first.name]
+    assert skipped_entries() == ["holiday-photos", "no-weights"]
+
+
+def test_saving_never_leaves_a_temporary_folder(models_dir):
+    save_checkpoint(build_model("cnn-pooled"), fresh_meta("cnn-pooled"))
+    names = os.listdir(models_dir)
+    assert len(names) == 1 and not names[0].startswith(".")
+    assert sorted(os.listdir(models_dir / names[0])) == ["meta.json", "weights.safetensors"]
+
+
+def test_saving_refuses_weights_that_do_not_fit_the_named_architecture(models_dir):
+    with pytest.raises(CheckpointError, match="tensor names do not match mlp-64x3"):
+        save_checkpoint(build_model("fast"), fresh_meta("mlp-64x3"))
+    with pytest.raises(CheckpointError, match="known architecture"):
+        save_checkpoint(build_model("fast"), fresh_meta("resnet"))
+    assert os.listdir(models_dir) == []
+
+
+def test_a_run_id_is_never_overwritten(models_dir):
+    save_checkpoint(build_model("mlp-64x3"), fresh_meta(), run_id="mine")
+    with pytest.raises(CheckpointError, match="already exists"):
+        save_checkpoint(build_model("mlp-64x3"), fresh_meta(name="other"), run_id="mine")
+    assert read_meta(models_dir / "mine")["name"] == "test mlp-64x3"
+
+
+class MakesAFile:
+    """A pickle payload: unpickling it calls open(path, "w"), which creates the marker file."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("kind", ["torch.save zip", "torch.save legacy", "pickle protocol 2", "pickle protocol 0"])
+def test_a_pickle_upload_is_refused_without_being_unpickled(kind, tmp_path, models_dir):
+    marker = tmp_path / "pwned"
+    payload = {"weights": torch.zeros(3), "trap": MakesAFile(marker)}
+    buf = io.BytesIO()
+    if kind == "torch.save zip":
+        torch.save(payload, buf)
+    elif kind == "torch.save legacy":
+        torch.save(payload, buf, _use_new_zipfile_serialization=False)
+    else:
+        pickle.dump(payload, buf, protocol=2 if kind.endswith("2") else 0)
+    data = buf.getvalue()
+    # The payload is live: unpickling it really does create the file.
+    pickle.loads(data) if kind.startswith("pickle") else torch.load(io.BytesIO(data), weights_only=False)
+    assert marker.exists()
+    marker.unlink()
+    with pytest.raises(CheckpointError) as err:
+        import_checkpoint(data)
+    assert "\n" not in str(err.value)
+    if kind.startswith("torch"):
+        assert "pickle" in str(err.value) and "refused without being opened" in str(err.value)
+    assert not marker.exists()
+    assert os.listdir(models_dir) == []
+
+
+def test_export_then_import_gives_the_same_model_under_a_new_id(trained_checkpoint, models_dir, batch):
+    data = export_checkpoint(trained_checkpoint)
+    assert isinstance(data, bytes) and data[8:9] == b"{"  # a single safetensors file
+    path = import_checkpoint(data)
+    assert path.parent == models_dir and path.name != trained_checkpoint.name
+    original, ckpt = load_checkpoint(trained_checkpoint)
+    imported, record = load_checkpoint(path)
+    assert torch.equal(logits(imported, batch), logits(original, batch))
+    assert record.name.endswith("(uploaded)") and record.accuracy == ckpt.accuracy
+    assert record.meta["config"] == ckpt.meta["config"]
+    assert [c.run_id for c in list_checkpoints()] == [path.name]
+    path2 = import_checkpoint(data)  # the same file twice: two checkpoints, nothing overwritten
+    assert path2 != path and len(list_checkpoints()) == 2
+
+
+def test_rename_changes_the_display_name_only(models_dir):
+    path = save_checkpoint(build_model("mlp-64x3"), fresh_meta())
+    rename_checkpoint(path, "  My first net (v2)  ")
+    [ckpt] = list_checkpoints()
+    assert ckpt.name == "My first net (v2)" and ckpt.run_id == path.name
+    for bad in ("", "   ", "x" * 81, "../../etc", "name\nwith newline", "<script>"):
+        with pytest.raises(CheckpointError, match="a name needs"):
+            rename_checkpoint(path, bad)
+    assert list_checkpoints()[0].name == "My first net (v2)"
+
+
+def test_delete_removes_the_checkpoint_and_refuses_other_folders(models_dir):
+    keep = save_checkpoint(build_model("mlp-64x3"), fresh_meta(), run_id="keep")
+    gone = save_checkpoint(build_model("mlp-64x3"), fresh_meta(), run_id="gone")
+    delete_checkpoint(gone)
+    assert not gone.exists() and [c.run_id for c in list_checkpoints()] == ["keep"]
+    assert os.listdir(models_dir) == ["keep"]  # nothing half-deleted left behind
+    other = models_dir / "my-documents"
+    other.mkdir()
+    (other / "thesis.txt").write_text("precious")
+    with pytest.raises(CheckpointError):
+        delete_checkpoint(other)
+    assert (other / "thesis.txt").read_text() == "precious" and keep.exists()
+
+
+@contextmanager
+def file_size_limit(max_bytes: int):
+    """Make every write beyond max_bytes fail with EFBIG, as a full disk would (works for root too)."""
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, old_limit[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+
+
+def test_an_unwritable_models_folder_gives_a_clear_error_and_keeps_earlier_models(models_dir, batch):
+    model = build_model("mlp-64x3")
+    earlier = save_checkpoint(model, fresh_meta(), run_id="earlier")
+    if os.geteuid() != 0:
+        os.chmod(models_dir, 0o555)
+        target = models_dir
+    else:  # root ignores permission bits: a "folder" whose parent is a file cannot be written by anyone
+        target = earlier / "meta.json" / "models"
+    try:
+        with pytest.raises(CheckpointError) as err:
+            save_checkpoint(model, fresh_meta(), target)
+    finally:
+        os.chmod(models_dir, 0o755)
+    assert "could not save the checkpoint" in str(err.value) and "\n" not in str(err.value)
+    assert [c.run_id for c in list_checkpoints()] == ["earlier"]
+    loaded, _ = load_checkpoint(earlier)
+    assert torch.equal(logits(loaded, batch), logits(model, batch))
+
+
+def test_a_disk_full_during_save_leaves_no_trace(models_dir):
+    earlier = save_checkpoint(build_model("mlp-64x3"), fresh_meta(), run_id="earlier")
+    with file_size_limit(4096), pytest.raises(CheckpointError) as err:
+        save_checkpoint(build_model("mlp-64x3"), fresh_meta())  # ~240 KB of weights
+    assert "could not save the checkpoint" in str(err.value)
+    assert os.listdir(models_dir) == ["earlier"]  # no half-written folder, hidden or not
+    with file_size_limit(10), pytest.raises(CheckpointError, match="could not rename"):
+        rename_checkpoint(earlier, "new name")
+    assert read_meta(earlier)["name"] == "test mlp-64x3"  # the old record is intact, not truncated
+    assert sorted(os.listdir(earlier)) == ["meta.json", "weights.safetensors"]  # no .meta-*.tmp left

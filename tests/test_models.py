@@ -1,0 +1,109 @@
+"""The model registry and the recipes: every network builds and maps a batch of digits to 10 scores, with
+the size its description promises; every preset validates and matches the tutorial it comes from."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnist_core.config import TrainConfig
+from mnist_core.models import MODELS, build_model, count_parameters, predict_probabilities
+from mnist_core.recipes import RECIPES, recipe_config
+
+
+def dense(*sizes: int) -> int:
+    """Weights + biases of a chain of fully connected layers."""
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+
+def conv(c_in: int, c_out: int, k: int, bias: bool = True) -> int:
+    return c_in * c_out * k * k + (c_out if bias else 0)
+
+
+# Parameter counts worked out by hand from each network's description (layer sizes in its title).
+EXPECTED_PARAMETERS = {
+    "mlp-64x3": dense(784, 64, 64, 64, 10),  # 784-64-64-64-10
+    "mlp-128-64": dense(784, 128, 64, 10),  # 784-128-64-10
+    "cnn-small": conv(1, 10, 5) + conv(10, 20, 3) + dense(20 * 10 * 10, 500, 10),  # conv10, conv20, fc500
+    "cnn-example": conv(1, 32, 3) + conv(32, 64, 3) + dense(9216, 128, 10),  # conv32, conv64, fc128
+    "cnn-pooled": conv(1, 32, 3) + conv(32, 32, 3) + dense(32, 10),  # one conv reused: counted once
+    # three conv (no bias) + batch-norm blocks, 16/32/64 channels, 3x3 maps into one linear layer
+    "fast": conv(1, 16, 5, False) + conv(16, 32, 3, False) + conv(32, 64, 3, False) + 2 * (16 + 32 + 64) + dense(64 * 9, 10),
+}
+
+
+def test_the_registry_has_the_tutorial_networks_and_the_fast_default():
+    assert set(MODELS) == set(EXPECTED_PARAMETERS)
+    assert next(iter(MODELS)) == "fast" and TrainConfig().model == "fast"
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_builds_and_maps_digits_to_ten_scores(name):
+    spec = MODELS[name]
+    assert spec.title and spec.source and len(spec.description) > 30  # something a learner can read
+    model = build_model(name)
+    assert count_parameters(name) == count_parameters(model) == EXPECTED_PARAMETERS[name] > 0
+    torch.manual_seed(0)
+    x = torch.randn(5, 1, 28, 28)
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+        single = model(x[:1])
+    assert logits.shape == (5, 10) and single.shape == (1, 10)
+    assert torch.isfinite(logits).all()
+    # Raw scores, not log-probabilities: the loss applies the softmax itself.
+    assert not torch.allclose(torch.logsumexp(logits, 1), torch.zeros(5), atol=1e-3)
+    probs = predict_probabilities(model, x)
+    assert probs.shape == (5, 10) and torch.allclose(probs.sum(1), torch.ones(5), atol=1e-5)
+    # A batch gives each image the same answer as on its own (no leakage between images in eval mode).
+    assert torch.allclose(logits[:1], single, atol=1e-5)
+
+
+def test_two_builds_are_independent_networks():
+    a, b = build_model("mlp-64x3"), build_model("mlp-64x3")
+    assert a is not b and not torch.equal(a.out.weight, b.out.weight)
+
+
+def test_an_unknown_model_name_is_refused_naming_the_choices():
+    with pytest.raises(KeyError, match="choose one of: fast"):
+        build_model("resnet50")
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_every_recipe_validates_and_uses_a_registered_model(name):
+    description, config = RECIPES[name]
+    assert description and config.model in MODELS
+    fresh = recipe_config(name)
+    assert fresh.validate() is fresh and fresh.recipe == name
+
+
+# What the seed tutorials in ../shared/seeds/ actually do.
+SEED_TUTORIALS = {
+    "tutorial-mlp-adam": dict(model="mlp-64x3", optimizer="adam", lr=1e-3, batch_size=15, epochs=2,
+                              norm_mean=0.0, norm_std=1.0),  # ToTensor() only
+    "tutorial-mlp-sgd": dict(model="mlp-128-64", optimizer="sgd", lr=0.003, momentum=0.9, batch_size=64, epochs=15,
+                             norm_mean=0.5, norm_std=0.5),
+    "tutorial-cnn-small": dict(model="cnn-small", optimizer="adam", lr=1e-3, batch_size=16, epochs=10,
+                               norm_mean=0.1307, norm_std=0.3081),
+    "pytorch-example": dict(model="cnn-example", optimizer="adadelta", lr=1.0, scheduler="step", step_gamma=0.7,
+                            batch_size=64, epochs=14),
+    "tutorial-cnn-pooled": dict(model="cnn-pooled", optimizer="adam", lr=1e-3, epochs=10),
+}
+
+
+@pytest.mark.parametrize("name", list(SEED_TUTORIALS))
+def test_recipes_match_the_seed_tutorials(name):
+    config = recipe_config(name)
+    for field, value in SEED_TUTORIALS[name].items():
+        assert getattr(config, field) == pytest.approx(value) if isinstance(value, float) else getattr(config, field) == value, field
+    assert config.augment is False  # the tutorials train on the plain images
+    assert config.scheduler in ("none", "step")
+
+
+def test_recipe_config_is_a_fresh_copy_with_overrides():
+    config = recipe_config("fast", epochs=2, batch_size=64)
+    assert (config.epochs, config.batch_size) == (2, 64)
+    config.lr = 5.0
+    assert RECIPES["fast"][1].lr == 0.01 and recipe_config("fast").epochs == 10
+    assert recipe_config("fast", recipe="mine").recipe == "mine"
+    with pytest.raises(KeyError, match="unknown recipe"):
+        recipe_config("nope")
