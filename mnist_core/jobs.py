@@ -74,7 +74,7 @@ class JobQueue:
         self.keep = keep
         self._jobs: dict[str, Job] = {}
         self._pending: deque[Job] = deque()
-        self._cv = threading.Condition()
+        self._cv = threading.Condition(threading.RLock())
         self._worker: threading.Thread | None = None
 
     def submit(self, config: TrainConfig, source: Source, split: str = "train", owner: str = "") -> Job:
@@ -95,10 +95,11 @@ class JobQueue:
         return self._jobs.get(job_id) if job_id else None
 
     def jobs(self) -> list[Job]:
-        return sorted(self._jobs.values(), key=lambda j: j.created)
+        with self._cv:  # page threads read while submit() may be adding: copy under the lock
+            return sorted(self._jobs.values(), key=lambda j: j.created)
 
     def running(self) -> Job | None:
-        return next((j for j in self._jobs.values() if j.status == "running"), None)
+        return next((j for j in self.jobs() if j.status == "running"), None)
 
     def position(self, job: Job) -> int:
         """0 = running now; n = n jobs ahead of it."""
@@ -106,7 +107,7 @@ class JobQueue:
             if job.status != "queued":
                 return 0
             ahead = list(self._pending).index(job) if job in self._pending else 0
-            return ahead + (1 if self.running() else 0)
+            return ahead + (1 if any(j.status == "running" for j in self._jobs.values()) else 0)
 
     def stop(self, job_id: str) -> None:
         job = self._jobs.get(job_id)
@@ -126,8 +127,8 @@ class JobQueue:
             time.sleep(0.05)
         return True
 
-    def _forget_old(self) -> None:
-        done = [j for j in self.jobs() if not j.active]
+    def _forget_old(self) -> None:  # called with the lock held
+        done = sorted((j for j in self._jobs.values() if not j.active), key=lambda j: j.created)
         for j in done[:max(0, len(done) - self.keep)]:
             del self._jobs[j.id]
 

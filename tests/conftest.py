@@ -176,7 +176,12 @@ def wait_idle(page, timeout: float = 120) -> None:
         """() => { const w = document.querySelector("[data-testid='stStatusWidget']");
                    return !w || !/Stop|Running/.test(w.innerText); }""",
         timeout=timeout * 1000)
-    page.wait_for_selector("[data-testid='stMain']", timeout=timeout * 1000)
+    # Every page starts with a title: until it is there, the first script run (imports, data) is still going.
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout * 1000)
+    page.wait_for_function(
+        """() => { const w = document.querySelector("[data-testid='stStatusWidget']");
+                   return !w || !/Stop|Running/.test(w.innerText); }""",
+        timeout=timeout * 1000)
 
 
 def assert_no_exception(page) -> None:

@@ -22,7 +22,7 @@ def test_train_live_then_refresh_and_switch_pages(page, server):
     assert_no_exception(page)
     set_slider(page, "train_epochs", 7)  # fast preset: 10 -> 3 epochs
     assert page.locator(".st-key-train_epochs input[type='range']").input_value() == "3"
-    page.locator(".st-key-train_start button").click()
+    page.locator(".st-key-train_start button").first.click()
 
     # Live: the loss chart gains points while the run goes on, the progress line shows speed and ETA.
     page.wait_for_function(f"({LOSS_POINTS})() > 0", timeout=60_000)
@@ -54,11 +54,11 @@ def test_train_live_then_refresh_and_switch_pages(page, server):
 def test_stop_ends_a_run_quickly(page, server):
     goto(page, server, "train")
     set_slider(page, "train_epochs", 20, "ArrowRight")  # long enough that only Stop can end it
-    page.locator(".st-key-train_start button").click()
+    page.locator(".st-key-train_start button").first.click()
     page.wait_for_function(f"({LOSS_POINTS})() > 3", timeout=60_000)
-    page.locator(".st-key-train_stop button").click()
+    page.locator(".st-key-train_stop button").first.click()
     page.get_by_text("Stopped early").wait_for(timeout=30_000)
-    assert page.locator(".st-key-train_start button").is_enabled()
+    assert page.locator(".st-key-train_start button").first.is_enabled()
     assert_no_exception(page)
 
 
