@@ -72,6 +72,8 @@ config = recipe_config(st.session_state["train_recipe"], model=model, epochs=epo
                        train_size=0 if size >= n_train_all else int(size))
 
 job = queue.get(st.session_state.get("train_job") or st.query_params.get("run"))
+if job is not None:  # remember it in both places: the session survives page switches, the URL a refresh
+    st.session_state["train_job"] = st.query_params["run"] = job.id
 busy = job is not None and job.active
 st.subheader("3 · Train")
 b1, b2, _ = st.columns([1, 1, 4])

@@ -6,7 +6,9 @@ from conftest import assert_no_exception, goto, wait_idle
 
 pytestmark = pytest.mark.browser
 
-LOSS_POINTS = "() => { const p = document.querySelector('.js-plotly-plot'); return p && p.data ? p.data[0].x.length : 0 }"
+# plotly keeps numpy arrays base64-encoded in .data; _fullData holds the decoded points
+LOSS_POINTS = ("() => { const p = document.querySelector('.js-plotly-plot');"
+               " return p && p._fullData && p._fullData[0] ? p._fullData[0].x.length : 0 }")
 
 
 def set_slider(page, key: str, presses: int, direction: str = "ArrowLeft") -> None:
@@ -28,7 +30,7 @@ def test_train_live_then_refresh_and_switch_pages(page, server):
     page.wait_for_function(f"({LOSS_POINTS})() > 0", timeout=60_000)
     first = page.evaluate(LOSS_POINTS)
     page.wait_for_function(f"({LOSS_POINTS})() > {first}", timeout=60_000)
-    assert "images/s" in page.locator("[data-testid='stProgress']").first.inner_text()
+    assert "images/s" in page.locator("[data-testid='stMain'] [data-testid='stProgress']").first.inner_text()
 
     metric = page.locator("[data-testid='stMetric']", has_text="Test accuracy")
     metric.wait_for(timeout=180_000)
