@@ -173,13 +173,13 @@ def test_quick_training_from_an_empty_models_folder_ends_on_the_canvas(page, tmp
         button.wait_for(timeout=120_000)
         expect(page.get_by_text("no saved model yet")).to_be_visible()
         button.click()
-        expect(page.locator("[data-testid=stProgress]")).to_be_visible(timeout=120_000)
+        expect(page.locator("[data-testid=stMain] [data-testid=stProgress]")).to_be_visible(timeout=120_000)
         expect(page.get_by_text("Training a quick model")).to_be_visible()
         page.locator(CANVAS).wait_for(timeout=400_000)  # no click, no reload: the page moved on by itself
         wait_idle(page)
         assert_no_exception(page)
         assert [p for p in models.iterdir() if not p.name.startswith(".")], "no checkpoint was saved"
         expect(page.get_by_text(PROMPT)).to_be_visible()
-        expect(page.locator("[data-testid=stProgress]")).to_have_count(0)
+        expect(page.locator("[data-testid=stMain] [data-testid=stProgress]")).to_have_count(0)
     finally:
         srv.stop()

@@ -20,12 +20,7 @@ from mnist_core.models import predict_probabilities
 from mnist_core.preprocess import ImageError, ink_map, load_image, to_input, to_mnist
 
 
-@pytest.fixture(autouse=True)
-def one_cpu_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 @pytest.fixture(scope="module")

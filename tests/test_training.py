@@ -16,13 +16,7 @@ from mnist_core.runs import train_and_save
 from mnist_core.training import evaluate, train
 
 
-@pytest.fixture(autouse=True)
-def one_cpu_thread():
-    """Small models on a shared 2-core machine train several times faster on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 def small_config(**overrides) -> TrainConfig:
