@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from mnist_core.config import OPTIMIZERS, ConfigError
+from mnist_core.config import BATCH_SIZES, EPOCH_CHOICES, LEARNING_RATES, OPTIMIZERS, ConfigError, settings_from_link
 from mnist_core.history import curves, format_eta
 from mnist_core.models import MODELS, count_parameters
 from mnist_core.recipes import RECIPES, recipe_config
@@ -15,9 +15,10 @@ source = ui.current_source()
 if source is None:
     st.stop()
 queue = ui.job_queue()
-BATCH_SIZES = [8, 15, 16, 32, 64, 128, 256, 512]
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
 n_train_all = len(source.train) if source.train is not None else len(source.split("all"))
+min_train = min(500, n_train_all)
+WIDGET_KEYS = {"model": "train_model", "epochs": "train_epochs", "batch_size": "train_batch", "lr": "train_lr",
+               "optimizer": "train_optimizer", "augment": "train_augment", "seed": "train_seed", "train_size": "train_size"}
 
 
 def apply_recipe(name: str) -> None:
@@ -28,11 +29,16 @@ def apply_recipe(name: str) -> None:
                             train_optimizer=c.optimizer, train_augment=c.augment, train_recipe=name)
 
 
-if "train_model" not in st.session_state:
-    apply_recipe("fast")
+if "train_model" not in st.session_state:  # a new session: start from the link's settings, if it has any
+    link, st.session_state["train_link_problems"] = settings_from_link(st.query_params, n_train_all, min_train)
+    apply_recipe(link.pop("recipe", "fast"))
     st.session_state.update(train_seed=0, train_size=n_train_all)
+    st.session_state.update({WIDGET_KEYS[k]: v for k, v in link.items()})
+if st.session_state.get("train_link_problems"):
+    st.warning("Some settings in this page's link could not be used, so the preset's values are shown instead:\n\n"
+               + "\n".join(f"- {p}" for p in st.session_state["train_link_problems"]), icon=":material/link_off:")
 # The dataset may have changed since the slider was last drawn: keep its value inside the new range.
-st.session_state["train_size"] = min(max(st.session_state["train_size"], min(500, n_train_all)), n_train_all)
+st.session_state["train_size"] = min(max(st.session_state["train_size"], min_train), n_train_all)
 
 st.subheader("1 · Pick a recipe")
 st.caption("Each preset is a complete recipe from one of the classic PyTorch tutorials. One click fills in the "
@@ -49,7 +55,7 @@ with left:
     model = st.selectbox("Model", list(MODELS), key="train_model", format_func=lambda m: MODELS[m].title,
                          help="The network's architecture: how its layers of artificial neurons are arranged.")
     st.caption(f"{MODELS[model].description} **{count_parameters(model):,} weights to learn.**")
-    epochs = st.slider("Epochs", 1, 30, key="train_epochs",
+    epochs = st.slider("Epochs", EPOCH_CHOICES[0], EPOCH_CHOICES[-1], key="train_epochs",
                        help="One epoch = the model sees every training image once. More epochs, more practice.")
     batch = st.select_slider("Batch size", BATCH_SIZES, key="train_batch",
                              help="How many images the model looks at before each small correction of its weights.")
@@ -59,7 +65,7 @@ with right:
     optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer",
                              help="The rule that turns the error into weight updates (Adam adapts the step per weight; "
                                   "SGD uses one step size with momentum).")
-    size = st.slider("Training images", min(500, n_train_all), n_train_all, key="train_size", step=500 if n_train_all > 1000 else 1,
+    size = st.slider("Training images", min_train, n_train_all, key="train_size", step=500 if n_train_all > 1000 else 1,
                      help="Train on fewer images to see how much the amount of data matters.")
     augment = st.toggle("Augmentation", key="train_augment",
                         help="Randomly rotate, shrink and shift each image a little, so the model learns the digit, "
@@ -70,8 +76,17 @@ with right:
 config = recipe_config(st.session_state["train_recipe"], model=model, epochs=epochs, batch_size=batch, lr=lr,
                        optimizer=optimizer, augment=augment, seed=int(seed),
                        train_size=0 if size >= n_train_all else int(size))
+# The address bar always holds these settings: copying it shares them, and a refresh keeps them.
+st.query_params.update(recipe=st.session_state["train_recipe"], model=model, epochs=epochs, batch_size=batch,
+                       lr=f"{lr:g}", optimizer=optimizer, augment=int(augment), seed=int(seed), train_size=size)
+st.caption("The address bar holds these settings: copy the link to share them.")
 
 job = queue.get(st.session_state.get("train_job") or st.query_params.get("run"))
+if job is None and "run" in st.query_params:
+    st.warning(f"The training run in this link ({st.query_params['run'][:40]}) is not on this server any more: runs "
+               "are kept until the server restarts. Finished runs are saved and listed below and on **Evaluate**.",
+               icon=":material/link_off:")
+    del st.query_params["run"]
 if job is not None:  # remember it in both places: the session survives page switches, the URL a refresh
     st.session_state["train_job"] = st.query_params["run"] = job.id
 busy = job is not None and job.active
@@ -86,6 +101,7 @@ if b1.button("Start training", key="train_start", icon=":material/play_arrow:", 
         st.error(f"Cannot start: {e}")
         st.stop()
     st.session_state["train_job"] = job.id
+    st.session_state["train_link_problems"] = []
     st.query_params["run"] = job.id  # a browser refresh finds the run again through the URL
     st.rerun()
 if b2.button("Stop", key="train_stop", icon=":material/stop:", disabled=not busy, help="Stop after the current batch and keep what was learned."):

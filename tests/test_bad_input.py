@@ -1,4 +1,4 @@
-"""Everything a user can hand the engine broken: idx files, checkpoint folders, uploaded checkpoint files.
+"""Everything a user can hand the engine broken: idx files, checkpoint folders, uploaded checkpoint files, links.
 Each is refused with a one-line error of the engine's own type (DataError, CheckpointError), never a
 traceback from deep inside torch, gzip or safetensors, and never a crash of the models list."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ from safetensors.torch import save, save_file
 
 from mnist_core.checkpoints import (CheckpointError, export_checkpoint, import_checkpoint, list_checkpoints,
                                     load_checkpoint, read_meta, save_checkpoint, skipped_entries)
-from mnist_core.config import TrainConfig
+from mnist_core.config import TrainConfig, settings_from_link
 from mnist_core.data import DataError, load_folder, load_source
 from mnist_core.models import build_model
 
@@ -238,3 +238,37 @@ def test_the_upload_control_is_accepted(exported, models_dir):
     """Control for the table above: the undamaged export imports fine."""
     path = import_checkpoint(exported)
     assert [c.run_id for c in list_checkpoints()] == [path.name]
+
+
+BAD_LINKS = {  # ?key=value on the Train page's address -> what the message must say
+    "epochs": ("99", "between 1 and 30"),
+    "batch_size": ("100", "choose one of 8, 15, 16"),
+    "lr": ("abc", "not a number"),
+    "model": ("resnet50", "choose one of fast,"),
+    "recipe": ("<script>", "choose one of fast,"),
+    "optimizer": ("lion", "choose one of adamw"),
+    "augment": ("maybe", "use 1 (on) or 0 (off)"),
+    "seed": ("-1", "between 0 and"),
+    "train_size": ("10", "between 500 and 4,000"),
+}
+
+
+@pytest.mark.parametrize("key", list(BAD_LINKS))
+def test_link_settings_out_of_range_are_refused_with_the_allowed_values(key):
+    value, expected = BAD_LINKS[key]
+    settings, problems = settings_from_link({key: value, "epochs": "3"} if key != "epochs" else {key: value}, 4000, 500)
+    assert key not in settings
+    (problem,) = problems
+    assert problem.startswith(f"{key}=") and expected in problem, problem
+    if key != "epochs":
+        assert settings == {"epochs": 3}  # one bad value spoils nothing else
+
+
+def test_good_link_settings_parse_to_the_config_types():
+    settings, problems = settings_from_link({"recipe": "tutorial-mlp-sgd", "epochs": "3.0", "lr": "1e-3", "augment": "off",
+                                             "batch_size": "64", "seed": "7", "train_size": "2000", "run": "abc"}, 4000)
+    assert problems == []
+    assert settings == {"recipe": "tutorial-mlp-sgd", "epochs": 3, "lr": 0.001, "augment": False, "batch_size": 64,
+                        "seed": 7, "train_size": 2000}
+    config = TrainConfig(**{k: v for k, v in settings.items() if k != "recipe"}).validate()  # and training takes them
+    assert config.epochs == 3

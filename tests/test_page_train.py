@@ -49,3 +49,30 @@ def test_start_trains_saves_and_shows_test_accuracy(app, models_dir):
     at.multiselect(key="train_overlay").select(saved.run_id).run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_a_shared_link_sets_the_controls_and_the_address_keeps_them(app, models_dir):
+    app.query_params.update(recipe="tutorial-mlp-sgd", epochs="4", batch_size="32", augment="1")
+    at = open_page(app, "train")
+    assert at.selectbox(key="train_model").value == "mlp-128-64"  # from the recipe
+    assert at.slider(key="train_epochs").value == 4 and at.select_slider(key="train_batch").value == 32
+    assert at.toggle(key="train_augment").value is True
+    assert not at.warning
+    at.slider(key="train_epochs").set_value(6).run()
+    assert at.query_params["epochs"] == "6" and at.query_params["model"] == "mlp-128-64"
+
+
+def test_a_link_with_values_out_of_range_says_what_is_allowed(app, models_dir):
+    app.query_params.update(epochs="500", lr="7", batch_size="64")
+    at = open_page(app, "train")
+    warning = " ".join(w.value for w in at.warning)
+    assert "epochs='500' was ignored: must be between 1 and 30" in warning and "lr='7'" in warning
+    assert at.slider(key="train_epochs").value == 10  # the preset's value instead
+    assert at.select_slider(key="train_batch").value == 64  # the good value in the same link is used
+
+
+def test_a_link_to_a_run_the_server_no_longer_has(app, models_dir):
+    app.query_params["run"] = "20260101-000000-gone"
+    at = open_page(app, "train")
+    assert "not on this server any more" in " ".join(w.value for w in at.warning)
+    assert "run" not in at.query_params
