@@ -5,6 +5,7 @@ a UI. The same function serves the app (from a background thread), the CLI and t
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -58,18 +59,29 @@ def set_cpu_threads(requested: int = 0) -> int:
 
 
 def augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Random small rotation, scale and shift of a whole float batch (N, 1, 28, 28) in one grid_sample.
+    """Random small rotation, scale and shift of a whole float batch (N, 1, H, W) in one grid_sample.
 
     Handwriting varies in slant, size and position; showing the model such variants is what lets a
     small training set generalise. Done on the batch's own device, so it is cheap on a GPU too.
     """
-    n = x.shape[0]
+    n, _, h, w = x.shape
     r = torch.rand(n, 4, generator=generator, device="cpu").to(x.device) * 2 - 1
     angle, scale, shift = r[:, 0] * 0.2, 1 + r[:, 1] * 0.1, r[:, 2:] * 0.12  # radians, factor, half-widths
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+    # The same grid F.affine_grid makes, as one (H*W, 3) x (3, 2N) matrix product: affine_grid's batched
+    # small matmul cost more than the sampling itself on a CPU (4x slower batching with augmentation).
+    grid = (_base_grid(h, w, x.device, x.dtype) @ theta.to(x.dtype).reshape(n * 2, 3).T).view(h, w, n, 2)
+    return F.grid_sample(x, grid.permute(2, 0, 1, 3), align_corners=False, padding_mode="zeros")
+
+
+@functools.lru_cache(maxsize=8)
+def _base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Pixel centres in [-1, 1] as rows (x, y, 1), the convention of affine_grid(align_corners=False)."""
+    xs = (torch.arange(w, dtype=dtype, device=device) * 2 + 1) / w - 1
+    ys = (torch.arange(h, dtype=dtype, device=device) * 2 + 1) / h - 1
+    return torch.stack([xs.expand(h, w), ys[:, None].expand(h, w), torch.ones(h, w, dtype=dtype, device=device)],
+                       -1).view(h * w, 3)
 
 
 @dataclass

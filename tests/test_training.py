@@ -11,9 +11,9 @@ import torch
 
 from mnist_core.checkpoints import load_checkpoint
 from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.data import subsample
+from mnist_core.data import normalize, subsample
 from mnist_core.runs import train_and_save
-from mnist_core.training import evaluate, train
+from mnist_core.training import augment, evaluate, train
 
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
@@ -29,6 +29,28 @@ def small_config(**overrides) -> TrainConfig:
 @pytest.fixture(scope="module")
 def trained(trained_checkpoint):
     return load_checkpoint(trained_checkpoint)
+
+
+def test_augmented_digits_are_moved_a_little_and_stay_readable(trained, sample):
+    """Augmentation jitters each digit but keeps it the same digit: the trained model still reads them, and
+    the same images merely transposed (what a grid with x and y swapped would give) it mostly cannot."""
+    model, ckpt = trained
+    images, labels = sample.test.images[:500], sample.test.labels[:500]
+    x = normalize(images, 0.0, 1.0)
+    moved = augment(x, torch.Generator().manual_seed(1))
+    assert moved.shape == x.shape
+    changed = (moved - x).abs().flatten(1).mean(1)
+    assert (changed > 0.01).float().mean() > 0.95  # nearly every image really moved
+    ink = moved.flatten(1).sum(1) / x.flatten(1).sum(1)
+    assert 0.7 < ink.median() < 1.3  # scaled by at most 10%, so roughly the same amount of ink
+
+    def accuracy(batch):
+        with torch.no_grad():
+            logits = model((batch - ckpt.config.norm_mean) / ckpt.config.norm_std)
+        return (logits.argmax(1) == labels).float().mean().item()
+
+    assert accuracy(x) > 0.95 and accuracy(moved) > 0.93  # trained on augmented digits, reads plain ones
+    assert accuracy(moved.transpose(2, 3)) < 0.6  # control: orientation does matter to this model
 
 
 def test_default_model_reaches_high_accuracy_on_the_sample_test_part(trained, sample):
