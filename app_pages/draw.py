@@ -50,7 +50,7 @@ def load_model(run_id: str, path: str):
 
 
 @st.fragment(run_every=1)
-def quick_progress(job_id: str) -> None:
+def quick_progress(job_id: str, what: str) -> None:
     queue = ui.job_queue()
     job = queue.get(job_id)
     if job is None or not job.active:
@@ -58,7 +58,7 @@ def quick_progress(job_id: str) -> None:
     if job.status == "queued":
         st.progress(0.0, text=f"Waiting for another training run to finish ({queue.position(job)} ahead)…")
     else:
-        st.progress(job.progress(), text=f"Training a quick model… {job.progress():.0%}")
+        st.progress(job.progress(), text=f"{what}… {job.progress():.0%}")
 
 
 def offer_quick_training() -> None:
@@ -66,7 +66,12 @@ def offer_quick_training() -> None:
             "(about 20 seconds), or a better one on the **Train** page.", icon=":material/psychology:")
     job = ui.job_queue().get(st.session_state.get("draw_quick_job"))
     if job is not None and job.active:
-        quick_progress(job.id)
+        quick_progress(job.id, "Training a quick model")
+        st.stop()
+    elsewhere = ui.job_queue().running()  # e.g. started on the Train page: its model will do, wait for it
+    if elsewhere is not None:
+        quick_progress(elsewhere.id, f"A {elsewhere.config.model} model is training (Train page); the canvas "
+                                     "opens when it is saved")
         st.stop()
     if job is not None and job.status == "failed":
         st.error(f"The quick training run failed: {job.error}")

@@ -45,6 +45,25 @@ def test_quick_training_saves_a_model_and_the_canvas_appears(app, models_dir):
     assert app.selectbox(key="draw_model").value == job.summary["checkpoint"].rsplit("/", 1)[-1]
 
 
+def test_a_run_started_elsewhere_is_shown_instead_of_the_quick_training_button(app, models_dir, sample):
+    from mnist_core.recipes import recipe_config
+
+    queue = ui.job_queue()
+    open_page(app, "draw")  # fills the caches: the queue is the one the page uses
+    job = queue.submit(recipe_config("fast", epochs=30), sample, "train", owner="another browser")
+    try:
+        deadline = time.time() + 60
+        while job.status != "running" and time.time() < deadline:
+            time.sleep(0.05)
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert any("fast model is training" in p.proto.text for p in app.get("progress"))
+        assert "draw_quick_train" not in [b.key for b in app.button]  # its model will do: no second run
+    finally:
+        queue.stop(job.id)
+        queue.wait(job, timeout=120)
+
+
 def test_with_a_model_an_empty_canvas_gets_a_prompt_not_a_prediction(app, models_with_checkpoint):
     open_page(app, "draw")
     canvases = app.get("bidi_component")
