@@ -17,6 +17,7 @@ if source is None:
 queue = ui.job_queue()
 n_train_all = len(source.train) if source.train is not None else len(source.split("all"))
 min_train = min(500, n_train_all)
+CHARTS_EVERY_S = 2.0  # live chart redraws while a run goes on (see benchmarks/app_vs_cli.py)
 WIDGET_KEYS = {"model": "train_model", "epochs": "train_epochs", "batch_size": "train_batch", "lr": "train_lr",
                "optimizer": "train_optimizer", "augment": "train_augment", "seed": "train_seed", "train_size": "train_size"}
 
@@ -129,7 +130,8 @@ def accuracy_figure(c, overlays: list) -> go.Figure:
     return ui.style(fig, "Accuracy per epoch (epoch 0 = before training: a random guess)", "epoch", "accuracy (%)")
 
 
-def show(job_id: str, overlays: list) -> None:
+def show_status(job_id: str) -> None:
+    """The line that moves every second: queued, progress with speed and ETA, or the failure."""
     j = queue.get(job_id)
     if j is None:
         return
@@ -143,6 +145,16 @@ def show(job_id: str, overlays: list) -> None:
                     f"{last.get('images_per_s', 0):,.0f} images/s · about {format_eta(last.get('eta_s'))} left")
     elif status == "failed":
         st.error(f"Training failed: {snap['error']}")
+    if not j.active and st.session_state.get("train_seen_done") != job_id:
+        st.session_state["train_seen_done"] = job_id
+        st.rerun()  # whole page: final charts and metrics, re-enable Start, refresh the saved-model list
+
+
+def show_charts(job_id: str, overlays: list) -> None:
+    j = queue.get(job_id)
+    if j is None:
+        return
+    snap = j.snapshot()
     c = curves(snap["history"])
     l, r = st.columns(2)
     l.plotly_chart(loss_figure(c), key=f"loss_{job_id}")
@@ -156,9 +168,6 @@ def show(job_id: str, overlays: list) -> None:
         m3.metric("Speed", f"{summary['images_per_s']:,.0f} images/s")
         st.success(("Stopped early; " if summary["stopped"] else "") + "saved as a checkpoint: open **Evaluate** "
                    "or **Draw** to use it.")
-    if not j.active and st.session_state.get("train_seen_done") != job_id:
-        st.session_state["train_seen_done"] = job_id
-        st.rerun()  # whole page: re-enable Start, refresh the saved-model list
 
 
 saved = ui.checkpoints()
@@ -167,10 +176,12 @@ overlay_names = st.multiselect("Compare with earlier runs", [c.run_id for c in s
                                help="Draw the held-out accuracy curves of saved models on the accuracy chart.")
 overlays = [c for c in saved if c.run_id in overlay_names]
 if job is not None:
-    if busy:
-        st.fragment(run_every=1.0)(show)(job.id, overlays)  # redraw ~once a second while the run goes on
+    if busy:  # the progress line moves every second; the charts, which cost the browser far more, every two
+        st.fragment(run_every=1.0)(show_status)(job.id)
+        st.fragment(run_every=CHARTS_EVERY_S)(show_charts)(job.id, overlays)
     else:
-        show(job.id, overlays)
+        show_status(job.id)
+        show_charts(job.id, overlays)
 else:
     st.info("Press **Start training** to train a model with the settings above. The charts appear here and update live.")
 

@@ -93,6 +93,35 @@ class App:
         self.log.close()
 
 
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the command name (which may hold spaces), or None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (Linux /proc; 0 elsewhere)."""
+    fields = [f for f in map(_stat, pids) if f]
+    return sum(int(f[11]) + int(f[12]) for f in fields) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_pids() -> list[int]:
+    """Chromium's processes among this script's descendants (not the Playwright driver, not the server)."""
+    parents = {int(p.parent.name): int(f[1]) for p in Path("/proc").glob("[0-9]*/stat") if (f := _stat(int(p.parent.name)))}
+    mine = {os.getpid()}
+    for _ in range(8):  # chromium sits a few generations below: driver -> browser -> renderer, gpu ...
+        mine |= {pid for pid, ppid in parents.items() if ppid in mine}
+    def name(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().lower()
+        except OSError:
+            return ""
+
+    return [pid for pid in mine if "chrom" in name(pid)]
+
+
 def wait_idle(page, timeout_s: float = 180) -> None:
     """Until the script run finishes. While a run goes on, streamlit 1.67's status widget holds an icon
     labelled 'Running...' (its visible text is only 'Stop'), so wait for that icon to go away."""
@@ -190,6 +219,8 @@ def app_run(args, work: Path) -> dict:
                     raise RuntimeError("the Train page shows an exception: "
                                        + page.locator("[data-testid='stException']").first.inner_text()[:500])
                 log(f"pressing Start ({args.dataset}, {args.epochs} epochs); the page stays open and polls ...")
+                browsers = browser_pids()
+                cpu0 = cpu_seconds([app.proc.pid]), cpu_seconds(browsers)
                 t0 = time.perf_counter()
                 start.click()
                 redraws, last_text, done = 0, None, None
@@ -206,6 +237,7 @@ def app_run(args, work: Path) -> dict:
                 if done is None:
                     raise RuntimeError(f"no checkpoint appeared in {models} within {args.timeout} s")
                 wall = time.perf_counter() - t0
+                cpu = cpu_seconds([app.proc.pid]) - cpu0[0], cpu_seconds(browsers) - cpu0[1]
                 page.wait_for_timeout(1500)  # let the page show the result, like a user would see it
                 errors = page.locator("[data-testid='stException']").count()
             except Exception:
@@ -222,6 +254,7 @@ def app_run(args, work: Path) -> dict:
     meta = done.meta
     return {"images_per_s": meta["metrics"]["images_per_s"], "seconds": meta["metrics"].get("seconds"),
             "accuracy": meta["metrics"].get("accuracy"), "wall_s": round(wall, 1), "live_redraws_seen": redraws,
+            "server_cpu_s": round(cpu[0], 1), "browser_cpu_s": round(cpu[1], 1),
             "page_exceptions": errors, "config": meta["config"], "dataset": meta["dataset"], "checkpoint": done.run_id}
 
 
@@ -242,16 +275,17 @@ def cli_run(cmd: list[str], work: Path) -> dict:
     models.mkdir()
     env = {**os.environ, "DIGIT_LAB_MODELS": str(models)}
     log("CLI: " + " ".join(cmd[1:]))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), os.times()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
+    wall, cpu1 = time.perf_counter() - t0, os.times()
     if proc.returncode != 0:
         raise RuntimeError(f"the CLI failed ({proc.returncode}): {proc.stderr.strip()[-1000:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     found = list_checkpoints(models)
     config = found[0].meta["config"] if found else None
     return {"images_per_s": summary["images_per_s"], "seconds": summary["seconds"], "accuracy": summary["accuracy"],
-            "wall_s": round(wall, 1), "config": config}
+            "wall_s": round(wall, 1), "cpu_s": round(cpu1.children_user + cpu1.children_system
+                                                      - cpu0.children_user - cpu0.children_system, 1), "config": config}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"app           : {app['images_per_s']:>9,.0f} images/s   ({app['seconds']:.1f} s training, "
               f"{app['accuracy']:.2%}, live view redrew {app['live_redraws_seen']} times in {app['wall_s']:.0f} s)")
     print(f"CLI           : {cli['images_per_s']:>9,.0f} images/s   ({cli['seconds']:.1f} s training, {cli['accuracy']:.2%})")
+    if "error" not in app:  # where the app's time went: CPU seconds over the run, 2 cores = 2 s per second
+        print(f"CPU seconds   : app's server {app['server_cpu_s']:.0f} + browser {app['browser_cpu_s']:.0f} in "
+              f"{app['wall_s']:.0f} s; CLI process {cli['cpu_s']:.0f} in {cli['wall_s']:.0f} s")
     if ratio is not None:
         verdict = "ok" if ratio >= TARGET_RATIO else "MISSED"
         print(f"app / CLI     : {ratio:>9.1%}           target >= {TARGET_RATIO:.0%}: {verdict}")
