@@ -107,6 +107,15 @@ def cpu_seconds(pids: list[int]) -> float:
     return sum(int(f[11]) + int(f[12]) for f in fields) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak resident memory so far (VmHWM), in MB; None where /proc does not say."""
+    try:
+        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+    return int(line.split()[1]) / 1024
+
+
 def browser_pids() -> list[int]:
     """Chromium's processes among this script's descendants (not the Playwright driver, not the server)."""
     parents = {int(p.parent.name): int(f[1]) for p in Path("/proc").glob("[0-9]*/stat") if (f := _stat(int(p.parent.name)))}
@@ -238,6 +247,7 @@ def app_run(args, work: Path) -> dict:
                     raise RuntimeError(f"no checkpoint appeared in {models} within {args.timeout} s")
                 wall = time.perf_counter() - t0
                 cpu = cpu_seconds([app.proc.pid]) - cpu0[0], cpu_seconds(browsers) - cpu0[1]
+                server_peak_mb = peak_rss_mb(app.proc.pid)
                 page.wait_for_timeout(1500)  # let the page show the result, like a user would see it
                 errors = page.locator("[data-testid='stException']").count()
             except Exception:
@@ -254,7 +264,7 @@ def app_run(args, work: Path) -> dict:
     meta = done.meta
     return {"images_per_s": meta["metrics"]["images_per_s"], "seconds": meta["metrics"].get("seconds"),
             "accuracy": meta["metrics"].get("accuracy"), "wall_s": round(wall, 1), "live_redraws_seen": redraws,
-            "server_cpu_s": round(cpu[0], 1), "browser_cpu_s": round(cpu[1], 1),
+            "server_cpu_s": round(cpu[0], 1), "browser_cpu_s": round(cpu[1], 1), "server_peak_rss_mb": server_peak_mb,
             "page_exceptions": errors, "config": meta["config"], "dataset": meta["dataset"], "checkpoint": done.run_id}
 
 
@@ -334,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     if "error" not in app:  # where the app's time went: CPU seconds over the run, 2 cores = 2 s per second
         print(f"CPU seconds   : app's server {app['server_cpu_s']:.0f} + browser {app['browser_cpu_s']:.0f} in "
               f"{app['wall_s']:.0f} s; CLI process {cli['cpu_s']:.0f} in {cli['wall_s']:.0f} s")
+        if app["server_peak_rss_mb"]:
+            print(f"app memory    : {app['server_peak_rss_mb']:,.0f} MB peak resident (the streamlit server, data and run included)")
     if ratio is not None:
         verdict = "ok" if ratio >= TARGET_RATIO else "MISSED"
         print(f"app / CLI     : {ratio:>9.1%}           target >= {TARGET_RATIO:.0%}: {verdict}")
