@@ -7,10 +7,12 @@ and is told its place. Threads here never call Streamlit.
 """
 from __future__ import annotations
 
+import atexit
 import itertools
 import threading
 import time
 import traceback
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,8 @@ from .runs import train_and_save
 from .training import Event
 
 _ids = itertools.count(1)
+_queues: weakref.WeakSet = weakref.WeakSet()  # every live queue, for the exit hook below
+EXIT_WAIT_S = 20.0  # at interpreter exit, how long a stopped run may take to finish its batch, score and save
 
 
 @dataclass
@@ -76,8 +80,12 @@ class JobQueue:
         self._pending: deque[Job] = deque()
         self._cv = threading.Condition(threading.RLock())
         self._worker: threading.Thread | None = None
+        self._closing = False
+        _queues.add(self)
 
     def submit(self, config: TrainConfig, source: Source, split: str = "train", owner: str = "") -> Job:
+        if self._closing:
+            raise RuntimeError("the server is shutting down; no new training runs")
         config.validate()
         source.split(split)  # fail now, in the caller's thread, if the split does not exist
         job = Job(config, source, split, owner)
@@ -119,6 +127,22 @@ class JobQueue:
                 self._pending.remove(job)
                 job.status, job.finished = "stopped", time.time()
 
+    def shutdown(self, timeout: float = EXIT_WAIT_S) -> None:
+        """Stop every job and let the running one end cleanly: it stops after its current batch and is saved
+        like a run stopped with the Stop button. Runs at interpreter exit (Ctrl-C or SIGTERM on the server):
+        a daemon thread still inside torch when Python finalises is killed mid-C++ call, which aborts the
+        whole process ("terminate called without an active exception", exit code 134) and loses the run."""
+        with self._cv:
+            self._closing = True
+            for job in list(self._pending):
+                self.stop(job.id)
+            for job in self._jobs.values():
+                job.stop_flag.set()
+            self._cv.notify_all()
+            worker = self._worker
+        if worker is not None and worker.is_alive() and worker is not threading.current_thread():
+            worker.join(timeout)
+
     def wait(self, job: Job, timeout: float | None = None) -> bool:
         end = None if timeout is None else time.time() + timeout
         while job.active:
@@ -133,10 +157,17 @@ class JobQueue:
             del self._jobs[j.id]
 
     def _work(self) -> None:
+        # Every run ends with evaluate(), which imports scikit-learn on first use. Once Python is shutting down
+        # that import fails (joblib registers an exit hook), so a run stopped at exit could not be scored and
+        # saved: import it here, before any run.
+        import sklearn.metrics  # noqa: F401
+
         while True:
             with self._cv:
-                while not self._pending:
+                while not self._pending and not self._closing:
                     self._cv.wait()
+                if self._closing:
+                    return
                 job = self._pending.popleft()
                 job.status = "running"
             try:
@@ -151,3 +182,9 @@ class JobQueue:
                     job.error = str(e) or type(e).__name__
                     job.status = "failed"
             job.finished = time.time()
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    for queue in list(_queues):
+        queue.shutdown()

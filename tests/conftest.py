@@ -3,20 +3,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+# The server and browser helpers live in browser_helpers.py (benchmarks use them too); tests import them from here.
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, REPO, Server, assert_no_exception, goto, wait_idle  # noqa: F401
+
 SHARED_RAW = Path(os.environ.get("DIGIT_LAB_SHARED_DATA", REPO.parent / "shared" / "data")) / "MNIST" / "raw"
-CHROMIUM = os.environ.get("DIGIT_LAB_CHROMIUM", "/usr/lib/chromium/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-gpu", "--no-first-run"]
 
 
 @pytest.fixture
@@ -102,46 +96,6 @@ def open_page(at, page: str):
     return at
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, models: Path):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.models = models
-        env = {**os.environ, "DIGIT_LAB_MODELS": str(models), "PYTHONUNBUFFERED": "1"}
-        self.log = open(models.parent / f"streamlit-{self.port}.log", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
-             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
-                    return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"streamlit did not start: {self.output()}")
-
-    def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text()[-3000:]
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, trained_checkpoint):
     """The real app under `streamlit run`, with one trained checkpoint in its models folder."""
@@ -171,29 +125,3 @@ def page(browser):
     pg = context.new_page()
     yield pg
     context.close()
-
-
-def goto(page, server: Server, path: str = "") -> None:
-    """Open a page of the app and wait until Streamlit is connected and done running the script."""
-    page.goto(f"{server.url}/{path}")
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=120_000)
-    wait_idle(page)
-
-
-def wait_idle(page, timeout: float = 120) -> None:
-    """Until the script run finishes: the status widget (which shows "Stop" while running) goes away."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        """() => { const w = document.querySelector("[data-testid='stStatusWidget']");
-                   return !w || !/Stop|Running/.test(w.innerText); }""",
-        timeout=timeout * 1000)
-    # Every page starts with a title: until it is there, the first script run (imports, data) is still going.
-    page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout * 1000)
-    page.wait_for_function(
-        """() => { const w = document.querySelector("[data-testid='stStatusWidget']");
-                   return !w || !/Stop|Running/.test(w.innerText); }""",
-        timeout=timeout * 1000)
-
-
-def assert_no_exception(page) -> None:
-    assert page.locator("[data-testid='stException']").count() == 0, page.locator("[data-testid='stException']").first.inner_text()

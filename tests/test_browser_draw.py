@@ -5,72 +5,22 @@ drawn shapes are ones it reads reliably: a plain "1", a "7" and a "0", each at i
 """
 import io
 
-import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from browser_helpers import (CANVAS, PROMPT, WHITE_PIXELS, clear, ellipse, expect_digit, open_draw, prediction,
+                             stroke)
 from conftest import Server, assert_no_exception, goto, wait_idle
 
 pytestmark = pytest.mark.browser
-
-CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
-PROMPT = "Draw a digit…"
-WHITE_PIXELS = """(at) => {  // white (ink) pixels in the drawing, or in a 5x5 spot around fractions `at` of it
-  const c = document.querySelector('.st-key-draw_canvas [data-testid=stBidiComponentIsolated]')
-    .shadowRoot.querySelector('canvas.dc-canvas.lower-canvas');
-  const [x, y, w, h] = at ? [Math.round(at[0] * c.width) - 2, Math.round(at[1] * c.height) - 2, 5, 5]
-                          : [0, 0, c.width, c.height];
-  const d = c.getContext('2d').getImageData(x, y, w, h).data;
-  let n = 0;
-  for (let i = 0; i < d.length; i += 4) if (d[i] > 128) n++;
-  return n;
-}"""
 
 TOP_ELEMENT = """([x, y]) => {
   const root = document.querySelector('.st-key-draw_canvas [data-testid=stBidiComponentIsolated]').shadowRoot;
   const hit = root.elementFromPoint(x, y);
   return hit ? String(hit.className) : "";
 }"""
-
-
-def open_draw(page, server):
-    goto(page, server, "draw")
-    page.locator(CANVAS).wait_for(timeout=120_000)
-    wait_idle(page)
-    assert_no_exception(page)
-
-
-def prediction(page):
-    return page.locator("[data-testid=stMetric]").filter(has_text="Prediction").locator("[data-testid=stMetricValue]")
-
-
-def stroke(page, box, points, steps=5):
-    """Press, drag through points (fractions of the canvas), release: one pen stroke."""
-    at = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in points]
-    page.mouse.move(*at[0])
-    page.mouse.down()
-    for x, y in at[1:]:
-        page.mouse.move(x, y, steps=steps)
-    page.mouse.up()
-    wait_idle(page)
-
-
-def ellipse(cx, cy, rx, ry, n=28):
-    return [(cx + rx * np.sin(t), cy - ry * np.cos(t)) for t in np.linspace(0, 2 * np.pi, n + 1)]
-
-
-def expect_digit(page, digit: int):
-    expect(prediction(page)).to_have_text(str(digit), timeout=60_000)
-    assert_no_exception(page)
-
-
-def clear(page):
-    page.locator(".st-key-draw_clear").get_by_role("button", name="Clear").click()
-    expect(page.get_by_text(PROMPT)).to_be_visible(timeout=60_000)
-    expect(prediction(page)).to_have_count(0)
-    assert page.evaluate(WHITE_PIXELS) == 0, "Clear must wipe the drawing"
 
 
 def test_drawn_digits_anywhere_and_any_size_are_read_and_clear_resets(page, server):

@@ -2,22 +2,10 @@
 import re
 
 import pytest
+from browser_helpers import LOSS_POINTS, set_slider
 from conftest import assert_no_exception, goto, wait_idle
 
 pytestmark = pytest.mark.browser
-
-# plotly keeps numpy arrays base64-encoded in .data; _fullData holds the decoded points
-LOSS_POINTS = ("() => { const p = document.querySelector('.js-plotly-plot');"
-               " return p && p._fullData && p._fullData[0] ? p._fullData[0].x.length : 0 }")
-
-
-def set_slider(page, key: str, presses: int, direction: str = "ArrowLeft") -> None:
-    thumb = page.locator(f".st-key-{key} input[type='range']")
-    thumb.focus()
-    for _ in range(presses):
-        thumb.press(direction)
-    wait_idle(page)
-
 
 def test_train_live_then_refresh_and_switch_pages(page, server):
     goto(page, server, "train")

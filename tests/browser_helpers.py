@@ -1,0 +1,175 @@
+"""Driving the real app in a real browser: the server under `streamlit run`, waiting for Streamlit, and the
+Draw and Train pages' controls. Shared by the browser tests (through conftest), tests/load_scenario.py and
+benchmarks/load.py; nothing here is a pytest fixture, so scripts can import it too."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import expect
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("DIGIT_LAB_CHROMIUM", "/usr/lib/chromium/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-gpu", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, models: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.models = models
+        env = {**os.environ, "DIGIT_LAB_MODELS": str(models), "PYTHONUNBUFFERED": "1"}
+        self.log = open(models.parent / f"streamlit-{self.port}.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
+                    return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"streamlit did not start: {self.output()}")
+
+    def output(self) -> str:
+        if not self.log.closed:
+            self.log.flush()
+        return Path(self.log.name).read_text()[-3000:]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+# The selectors and scripts below are shared with the async sessions of tests/load_scenario.py.
+CONNECTED = "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
+EXCEPTION = "[data-testid='stException']"
+TITLE = "[data-testid='stMain'] h1"
+NOT_RUNNING = """() => { const w = document.querySelector("[data-testid='stStatusWidget']");
+                         return !w || !/Stop|Running/.test(w.innerText); }"""
+
+
+def goto(page, server: Server, path: str = "") -> None:
+    """Open a page of the app and wait until Streamlit is connected and done running the script."""
+    page.goto(f"{server.url}/{path}")
+    page.wait_for_selector(CONNECTED, timeout=120_000)
+    wait_idle(page)
+
+
+def wait_idle(page, timeout: float = 120) -> None:
+    """Until the script run finishes: the status widget (which shows "Stop" while running) goes away."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(NOT_RUNNING, timeout=timeout * 1000)
+    # Every page starts with a title: until it is there, the first script run (imports, data) is still going.
+    page.wait_for_selector(TITLE, timeout=timeout * 1000)
+    page.wait_for_function(NOT_RUNNING, timeout=timeout * 1000)
+
+
+def assert_no_exception(page) -> None:
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+
+
+# ----- the Train page -----
+
+# plotly keeps numpy arrays base64-encoded in .data; _fullData holds the decoded points
+LOSS_POINTS = ("() => { const p = document.querySelector('.js-plotly-plot');"
+               " return p && p._fullData && p._fullData[0] ? p._fullData[0].x.length : 0 }")
+
+
+def run_id(url: str) -> str | None:
+    """The training run a Train page's address names (?run=<id>), if any."""
+    m = re.search(r"[?&]run=([^&]+)", url)
+    return m.group(1) if m else None
+
+
+def set_slider(page, key: str, presses: int, direction: str = "ArrowLeft") -> None:
+    thumb = page.locator(f".st-key-{key} input[type='range']")
+    thumb.focus()
+    for _ in range(presses):
+        thumb.press(direction)
+    wait_idle(page)
+
+
+# ----- the Draw page -----
+
+CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
+PROMPT = "Draw a digit…"
+WHITE_PIXELS = """(at) => {  // white (ink) pixels in the drawing, or in a 5x5 spot around fractions `at` of it
+  const c = document.querySelector('.st-key-draw_canvas [data-testid=stBidiComponentIsolated]')
+    .shadowRoot.querySelector('canvas.dc-canvas.lower-canvas');
+  const [x, y, w, h] = at ? [Math.round(at[0] * c.width) - 2, Math.round(at[1] * c.height) - 2, 5, 5]
+                          : [0, 0, c.width, c.height];
+  const d = c.getContext('2d').getImageData(x, y, w, h).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] > 128) n++;
+  return n;
+}"""
+
+
+def open_draw(page, server):
+    goto(page, server, "draw")
+    page.locator(CANVAS).wait_for(timeout=120_000)
+    wait_idle(page)
+    assert_no_exception(page)
+
+
+def prediction(page):
+    return page.locator("[data-testid=stMetric]").filter(has_text="Prediction").locator("[data-testid=stMetricValue]")
+
+
+def on_canvas(box, points) -> list[tuple[float, float]]:
+    """Points given as fractions of the canvas -> page coordinates."""
+    return [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in points]
+
+
+def stroke(page, box, points, steps=5, wait=True):
+    """Press, drag through points (fractions of the canvas), release: one pen stroke."""
+    at = on_canvas(box, points)
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    for x, y in at[1:]:
+        page.mouse.move(x, y, steps=steps)
+    page.mouse.up()
+    if wait:
+        wait_idle(page)
+
+
+def ellipse(cx, cy, rx, ry, n=28):
+    return [(cx + rx * np.sin(t), cy - ry * np.cos(t)) for t in np.linspace(0, 2 * np.pi, n + 1)]
+
+
+def expect_digit(page, digit: int):
+    expect(prediction(page)).to_have_text(str(digit), timeout=60_000)
+    assert_no_exception(page)
+
+
+def clear_button(page):
+    return page.locator(".st-key-draw_clear").get_by_role("button", name="Clear")
+
+
+def clear(page):
+    clear_button(page).click()
+    expect(page.get_by_text(PROMPT)).to_be_visible(timeout=60_000)
+    expect(prediction(page)).to_have_count(0)
+    page.wait_for_function(f"() => ({WHITE_PIXELS})() === 0", timeout=10_000)  # "Clear must wipe the drawing"

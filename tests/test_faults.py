@@ -1,0 +1,185 @@
+"""Faults on the real app under `streamlit run`: the server stopped with Ctrl-C mid-run, the browser tab refreshed
+or closed mid-run, a models folder that does not exist yet or holds things that are not models. Nothing may be lost,
+nothing half-written may be listed, and the next start lists every complete model."""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+from playwright.sync_api import expect
+
+from browser_helpers import CONNECTED, LOSS_POINTS, run_id
+from conftest import Server, assert_no_exception, goto, wait_idle
+from mnist_core.checkpoints import list_checkpoints, load_checkpoint, rename_checkpoint, skipped_entries
+from mnist_core.jobs import JobQueue
+from mnist_core.recipes import recipe_config
+
+RUNNING = "[data-testid=stMain] [data-testid=stProgress]"
+TEST_ACCURACY = "[data-testid=stMetric]:has-text('Test accuracy') [data-testid=stMetricValue]"
+FOREIGN = ("notes.txt", "holiday-photos", "half-copied")
+
+
+def weights(path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path)[0].state_dict()
+
+
+def start_run(page, server: Server, settings: str) -> str:
+    """Open Train with `settings` in the link, press Start, wait until the run is live; its URL (?run=<id>)."""
+    goto(page, server, f"train?{settings}")
+    page.locator(".st-key-train_start button").first.click()
+    expect(page.locator(RUNNING)).to_contain_text("images/s", timeout=120_000)
+    assert run_id(page.url)
+    return page.url
+
+
+def model_picker(page) -> list[str]:
+    """The names in Evaluate's "Saved model" picker, as a user sees them when opening it."""
+    page.locator(".st-key-eval_model").click()
+    options = page.get_by_role("option")
+    options.first.wait_for(timeout=30_000)
+    names = [label.rsplit(" · ", 1)[0] for label in options.all_inner_texts()]  # "<name> · <created>"
+    page.keyboard.press("Escape")
+    return names
+
+
+def test_a_queue_shut_down_mid_run_stops_the_run_and_saves_what_it_learned(sample, tmp_path, one_cpu_thread):
+    """What the app's job queue does at interpreter exit (Ctrl-C, SIGTERM), on the engine alone."""
+    queue = JobQueue(tmp_path)
+    job = queue.submit(recipe_config("fast", epochs=30), sample)
+    deadline = time.time() + 120
+    while not job.history and time.time() < deadline:
+        time.sleep(0.05)
+    assert job.status == "running"
+    queue.shutdown()
+    assert job.status == "stopped" and not queue._worker.is_alive()
+    [saved] = list_checkpoints(tmp_path)
+    assert saved.meta["metrics"]["stopped"] is True and str(saved.path) == job.summary["checkpoint"]
+    load_checkpoint(saved.path)
+    with pytest.raises(RuntimeError, match="shutting down"):
+        queue.submit(recipe_config("fast", epochs=1), sample)
+
+
+@pytest.fixture(scope="module")
+def after_ctrl_c(tmp_path_factory, trained_checkpoint, browser):
+    """Two complete models; a server on them stopped with Ctrl-C (SIGINT) in the middle of a training run
+    started in the browser (and refreshed there once, mid-run); then foreign things put in the folder and a
+    fresh server started on it."""
+    models = tmp_path_factory.mktemp("ctrl-c") / "models"
+    for name in ("first-model", "second-model"):
+        shutil.copytree(trained_checkpoint, models / name)
+        rename_checkpoint(models / name, f"kept {name}")
+    before = {c.run_id: weights(c.path) for c in list_checkpoints(models)}
+    assert len(before) == 2
+
+    server = Server(models)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        url = start_run(page, server, "epochs=30")  # minutes of work: Ctrl-C comes long before the end
+        page.reload()  # a refresh mid-run finds the run again through its link, live
+        page.wait_for_selector(CONNECTED, timeout=120_000)
+        expect(page.locator(RUNNING)).to_contain_text("images/s", timeout=120_000)
+        page.wait_for_function(f"({LOSS_POINTS})() > 0", timeout=120_000)  # the model is learning
+        refreshed = {"same_run": run_id(page.url) == run_id(url), "finished": page.locator(TEST_ACCURACY).count() > 0}
+        server.proc.send_signal(signal.SIGINT)
+        try:
+            exit_code = server.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the server did not stop within 60 s of Ctrl-C: {server.output()}")
+    finally:
+        context.close()
+        server.stop()
+    facts = {"models": models, "before": before, "exit_code": exit_code, "log": server.output(),
+             "after_ctrl_c": sorted(p.name for p in models.iterdir()), "refreshed": refreshed}
+
+    # Things a user or another program may leave in the folder, and what a crash mid-save leaves behind.
+    (models / "notes.txt").write_text("buy milk\n")
+    (models / "holiday-photos").mkdir()
+    (models / "holiday-photos" / "beach.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a photo")
+    (models / "half-copied").mkdir()
+    shutil.copy(models / "first-model" / "meta.json", models / "half-copied" / "meta.json")
+    (models / ".saving-x1y2z3").mkdir()
+    (models / ".saving-x1y2z3" / "weights.safetensors").write_bytes(b"\0" * 100)
+    restarted = Server(models)
+    yield {**facts, "server": restarted}
+    restarted.stop()
+
+
+@pytest.mark.browser
+def test_ctrl_c_mid_run_stops_it_cleanly_loses_nothing_and_the_next_start_lists_every_model(after_ctrl_c, page):
+    models, before = after_ctrl_c["models"], after_ctrl_c["before"]
+    assert after_ctrl_c["refreshed"] == {"same_run": True, "finished": False}  # live again after a refresh
+    # A clean exit, not an abort of the process with the run's thread inside torch (exit code 134).
+    assert after_ctrl_c["exit_code"] == 0, after_ctrl_c["log"]
+    assert "terminate called" not in after_ctrl_c["log"]
+    # The run was stopped like the Stop button does: what it learned is saved as one more complete model,
+    # marked as stopped. Nothing else is in the folder: no half-written or temporary checkpoint.
+    listed = {c.run_id: c for c in list_checkpoints(models)}
+    [new] = set(listed) - set(before)
+    assert after_ctrl_c["after_ctrl_c"] == sorted(listed)
+    assert listed[new].meta["metrics"]["stopped"] is True and listed[new].name.endswith("(stopped)")
+    assert listed[new].config.epochs == 30 and listed[new].meta["metrics"]["epochs_done"] < 30
+    load_checkpoint(listed[new].path)
+    for name, tensors in before.items():  # the earlier models: the very same weights
+        again = weights(models / name)
+        assert again.keys() == tensors.keys() and all(torch.equal(again[k], tensors[k]) for k in tensors)
+
+    # A fresh server on the same folder (now also holding foreign things) lists exactly the complete models.
+    goto(page, after_ctrl_c["server"], "evaluate")
+    assert_no_exception(page)
+    expect(page.locator("[data-testid=stMetric]", has_text="Accuracy")).to_be_visible(timeout=120_000)
+    assert sorted(model_picker(page)) == sorted(c.name for c in listed.values())
+    assert {"kept first-model", "kept second-model"} < set(model_picker(page))
+    assert_no_exception(page)
+
+
+@pytest.mark.browser
+@pytest.mark.xfail(strict=True, reason="the pages do not show checkpoints.skipped_entries() yet (the CLI's `models` "
+                                       "does); issue 6 asks for a note")
+def test_foreign_things_in_the_models_folder_get_a_note(after_ctrl_c, page):
+    assert sorted(skipped_entries(after_ctrl_c["models"])) == sorted(FOREIGN)
+    goto(page, after_ctrl_c["server"], "evaluate")
+    expect(page.locator("[data-testid=stMetric]", has_text="Accuracy")).to_be_visible(timeout=120_000)
+    text = page.locator("[data-testid=stApp]").inner_text()
+    assert all(name in text for name in FOREIGN), "no note names the folder entries that were skipped"
+
+
+@pytest.mark.browser
+def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing_models_folder(browser, tmp_path):
+    """A fresh install: the models folder does not exist yet. Browsing works; a run started in a tab that is
+    then closed goes on to the end, its save creates the folder, and the run's link shows the result."""
+    models = tmp_path / "models"  # not created
+    server = Server(models)
+    try:
+        first = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = first.new_page()
+        goto(page, server, "evaluate")
+        expect(page.get_by_text("There is no saved model yet")).to_be_visible()
+        assert_no_exception(page)
+        url = start_run(page, server, "epochs=2")  # ~8,000 images: seconds, not minutes
+        first.close()  # the tab is gone mid-run
+        assert list_checkpoints(models) == [], "the run had already finished: the tab was not closed mid-run"
+
+        deadline = time.time() + 300  # the run goes on with no page open; wait for its save
+        while not list_checkpoints(models) and time.time() < deadline:
+            time.sleep(0.5)
+        [saved] = list_checkpoints(models)
+        assert saved.config.epochs == 2 and models.is_dir()
+
+        second = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = second.new_page()
+        page.goto(url)  # the link of the run: ?run=<id>
+        shown = page.locator(TEST_ACCURACY)
+        shown.wait_for(timeout=120_000)
+        wait_idle(page)
+        assert shown.inner_text() == f"{saved.accuracy:.2%}"
+        assert page.get_by_text("Stopped early").count() == 0  # it ran to the end, it was not stopped
+        assert page.locator(".st-key-train_start button").first.is_enabled()
+        assert_no_exception(page)
+        second.close()
+    finally:
+        server.stop()

@@ -1,0 +1,47 @@
+"""Eight browser sessions at once on one real server (tests/load_scenario.py): one trains, five draw digits while
+the run goes on, two browse Explore. Every session gets its answer, sees only its own state, and no exception.
+How fast the answers come is printed by benchmarks/load.py, never asserted here."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from browser_helpers import run_id
+from conftest import Server
+from load_scenario import Scenario
+from mnist_core.checkpoints import list_checkpoints
+
+pytestmark = pytest.mark.browser
+ROUNDS = 1  # digits drawn per drawing session; benchmarks/load.py draws more
+
+
+def test_eight_sessions_at_once_each_get_their_own_answers(tmp_path, trained_checkpoint):
+    models = tmp_path / "models"
+    shutil.copytree(trained_checkpoint, models / trained_checkpoint.name)  # the model every Draw session uses
+    server = Server(models)
+    try:
+        outcomes = Scenario(server, rounds=ROUNDS).run()
+    finally:
+        server.stop()
+    failed = [f"{o.name}: {o.error}" for o in outcomes if o.error]
+    first = [f for f in failed if "BrokenBarrierError" not in f]  # the others only stopped waiting for it
+    assert not failed, "\n".join(first or failed) + f"\n{server.output()}"
+    by_role = {role: [o for o in outcomes if o.role == role] for role in ("train", "draw", "explore")}
+    assert [len(v) for v in by_role.values()] == [1, 5, 2]
+
+    # Each drawing session read its own digit every time, and every reading came while the run was going.
+    for o in by_role["draw"]:
+        assert [r["value"] for r in o.readings] == [str(o.digit)] * ROUNDS, o.readings
+        assert all(r["training"] for r in o.readings), o.readings
+    assert len({o.digit for o in by_role["draw"]}) == 5
+
+    # The run belongs to the session that started it: its link names the run and its page showed the result,
+    # which is the one model the run saved (the Explore sessions' Train page showed no run at all).
+    [trainer] = by_role["train"]
+    assert run_id(trainer.run_url)
+    [saved] = [c for c in list_checkpoints(models) if c.run_id != trained_checkpoint.name]
+    assert saved.meta["metrics"]["stopped"] is True
+    assert trainer.accuracy == f"{saved.accuracy:.2%}"
+    assert re.fullmatch(r"\d+\.\d\d%", trainer.accuracy)
