@@ -30,9 +30,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
 from mnist_core.checkpoints import list_checkpoints  # noqa: E402
 from mnist_core.data import SOURCES  # noqa: E402
+from browser_helpers import pick_dataset  # noqa: E402
 
 CHROMIUM = os.environ.get("DIGIT_LAB_CHROMIUM", "/usr/lib/chromium/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -141,39 +143,6 @@ def wait_idle(page, timeout_s: float = 180) -> None:
         timeout=timeout_s * 1000)
 
 
-def pick_dataset(page, dataset: str) -> None:
-    """Choose the dataset in the sidebar's selectbox (key "dataset") unless it is already chosen.
-
-    Streamlit 1.67's selectbox is a react-aria combobox: the choice is the input's value, and the
-    options appear as role=option once it is opened.
-    """
-    label = SOURCES[dataset]
-    box = page.locator("[data-testid='stSidebar'] .st-key-dataset").first
-    box.wait_for(timeout=60_000)
-    combo = box.locator("input[role='combobox']")
-
-    def shown() -> str:
-        return combo.input_value() if combo.count() else box.inner_text()
-
-    if label in shown():
-        return
-    option = page.get_by_role("option", name=label).first
-    for attempt in range(4):  # a click that lands during a rerun can miss: open the list again
-        opener = box.locator("button[aria-haspopup='listbox']")
-        (opener.first if opener.count() else combo.first if combo.count() else box).click()
-        try:
-            option.click(timeout=10_000)
-            break
-        except Exception:
-            if attempt == 3:
-                raise
-            page.keyboard.press("Escape")
-            wait_idle(page)
-    wait_idle(page)
-    if label not in shown():
-        raise RuntimeError(f"could not pick {label!r} in the sidebar (it shows {shown()!r})")
-
-
 def set_epochs(page, epochs: int) -> None:
     """Move the Epochs slider (key "train_epochs") with the arrow keys until it shows `epochs`.
 
@@ -217,7 +186,7 @@ def app_run(args, work: Path) -> dict:
                 # The first script run imports torch and loads data: slow on a busy machine.
                 page.locator("[data-testid='stSidebar'] .st-key-dataset").wait_for(timeout=180_000)
                 wait_idle(page)
-                pick_dataset(page, args.dataset)
+                pick_dataset(page, SOURCES[args.dataset])
                 page.locator("[data-testid='stSidebar']").get_by_role("link", name="Train").first.click()
                 page.locator(".st-key-train_start button").first.wait_for(timeout=180_000)
                 wait_idle(page)

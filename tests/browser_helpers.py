@@ -97,6 +97,37 @@ LOSS_POINTS = ("() => { const p = document.querySelector('.js-plotly-plot');"
                " return p && p._fullData && p._fullData[0] ? p._fullData[0].x.length : 0 }")
 
 
+def pick_dataset(page, label: str) -> None:
+    """Choose a dataset in the sidebar's selectbox (key "dataset"), as a user does.
+
+    Streamlit 1.67's selectbox is a react-aria combobox; a click that lands while the script is rerunning can
+    leave the list closed, so open it again until the option can be clicked.
+    """
+    box = page.locator("[data-testid='stSidebar'] .st-key-dataset").first
+    box.wait_for(timeout=60_000)
+    combo = box.locator("input[role='combobox']")
+
+    def shown() -> str:
+        return combo.input_value() if combo.count() else box.inner_text()
+
+    if label in shown():
+        return
+    option = page.get_by_role("option", name=label).first
+    for attempt in range(4):
+        opener = box.locator("button[aria-haspopup='listbox']")
+        (opener.first if opener.count() else combo.first if combo.count() else box).click()
+        try:
+            option.click(timeout=10_000)
+            break
+        except Exception:
+            if attempt == 3:
+                raise
+            page.keyboard.press("Escape")
+            wait_idle(page)
+    wait_idle(page)
+    assert label in shown(), f"could not pick {label!r} in the sidebar (it shows {shown()!r})"
+
+
 def run_id(url: str) -> str | None:
     """The training run a Train page's address names (?run=<id>), if any."""
     m = re.search(r"[?&]run=([^&]+)", url)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 # The server and browser helpers live in browser_helpers.py (benchmarks use them too); tests import them from here.
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, REPO, Server, assert_no_exception, goto, wait_idle  # noqa: F401
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, REPO, Server, assert_no_exception, goto, pick_dataset, wait_idle  # noqa: F401
 
 SHARED_RAW = Path(os.environ.get("DIGIT_LAB_SHARED_DATA", REPO.parent / "shared" / "data")) / "MNIST" / "raw"
 

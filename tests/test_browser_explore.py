@@ -1,7 +1,7 @@
 """The Explore page in a real browser, against the real app under `streamlit run`."""
 import pytest
 
-from conftest import assert_no_exception, goto, wait_idle
+from conftest import assert_no_exception, goto, pick_dataset, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -16,9 +16,7 @@ def test_explore_page_renders_charts_and_images_in_the_browser(server, page):
     goto(page, server, "explore")
     assert_no_exception(page)
     # the offline sample, chosen in the sidebar like a user would (the default "mnist" may fall back to it anyway)
-    page.locator(".st-key-dataset").click()
-    page.get_by_role("option", name=SAMPLE).click()
-    wait_idle(page)
+    pick_dataset(page, SAMPLE)
     page.get_by_text("4,000 images").first.wait_for(timeout=60_000)
     page.locator(".js-plotly-plot").nth(3).wait_for(timeout=60_000)
     assert page.locator(".js-plotly-plot").count() == 4  # class balance, brightness, zoomed image, PCA map
