@@ -5,7 +5,7 @@ import streamlit as st
 import ui
 from mnist_core import evaluation_views as ev
 from mnist_core.checkpoints import (CheckpointError, delete_checkpoint, export_checkpoint, import_checkpoint,
-                                    load_checkpoint, rename_checkpoint)
+                                    load_checkpoint, rename_checkpoint, skipped_entries)
 from mnist_core.data import DataError
 from mnist_core.training import evaluate
 
@@ -53,6 +53,10 @@ source = ui.current_source()
 if source is None:
     st.stop()
 ckpts = ui.checkpoints()
+skipped = skipped_entries()
+if skipped:  # foreign or unfinished things in models/: say they were passed over, touch nothing
+    st.caption(f"Not listed: {len(skipped)} item(s) in the models folder that are not complete checkpoints "
+               f"({', '.join(skipped[:8])}{', …' if len(skipped) > 8 else ''}). They were left as they are.")
 if not ckpts:
     _show(st.session_state.pop("eval_flash", None))
     st.info("There is no saved model yet. Train one first: the fast preset takes under a minute.", icon=":material/model_training:")

@@ -138,8 +138,6 @@ def test_ctrl_c_mid_run_stops_it_cleanly_loses_nothing_and_the_next_start_lists_
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason="the pages do not show checkpoints.skipped_entries() yet (the CLI's `models` "
-                                       "does); issue 6 asks for a note")
 def test_foreign_things_in_the_models_folder_get_a_note(after_ctrl_c, page):
     assert sorted(skipped_entries(after_ctrl_c["models"])) == sorted(FOREIGN)
     goto(page, after_ctrl_c["server"], "evaluate")
