@@ -20,12 +20,10 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,11 +32,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from mnist_core.checkpoints import list_checkpoints  # noqa: E402
 from mnist_core.data import SOURCES  # noqa: E402
-from browser_helpers import pick_dataset  # noqa: E402
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, Server, pick_dataset  # noqa: E402
 
-CHROMIUM = os.environ.get("DIGIT_LAB_CHROMIUM", "/usr/lib/chromium/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update"]
 TARGET_RATIO = 0.90
 # The Train page's own progress line (images/s, ETA): its text changes every time the live view redraws.
 PROGRESS_TEXT = ("() => { const p = document.querySelector(\"[data-testid='stMain'] [data-testid='stProgress']\");"
@@ -47,52 +42,6 @@ PROGRESS_TEXT = ("() => { const p = document.querySelector(\"[data-testid='stMai
 
 def log(message: str) -> None:
     print(f"[app_vs_cli] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class App:
-    """The real app under `streamlit run`, with DIGIT_LAB_MODELS pointing at `models`."""
-
-    def __init__(self, models: Path, log_path: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.log = open(log_path, "w")
-        env = {**os.environ, "DIGIT_LAB_MODELS": str(models), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
-             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
-                    return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"streamlit did not start:\n{self.tail()}")
-
-    def tail(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text()[-3000:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -174,7 +123,7 @@ def app_run(args, work: Path) -> dict:
     models = work / "app-models"
     models.mkdir()
     log("starting the app ...")
-    app = App(models, work / "streamlit.log")
+    app = Server(models)  # its log sits beside the models folder, in the temporary work folder
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
