@@ -23,6 +23,21 @@ def home():
         col.page_link(page[0], label=page[1], icon=page[2])
 
 
+def training_line() -> None:
+    jobs = ui.job_queue().jobs()
+    running = next((j for j in jobs if j.status == "running"), None)
+    waiting = sum(j.status == "queued" for j in jobs)
+    if running is not None:
+        st.progress(running.progress(), text=f"Training {running.config.model}: {running.progress():.0%}"
+                    + (f" · {waiting} waiting" if waiting else ""))
+    elif waiting:
+        st.caption("Training starts in a moment…")
+    else:
+        finished = [j for j in jobs if j.status == "done"]
+        if finished:
+            st.caption(f"Last run: done, {finished[-1].summary['accuracy']:.2%} test accuracy")
+
+
 pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/explore.py", title="Explore", icon=":material/search:"),
@@ -40,12 +55,9 @@ with st.sidebar:
         st.text_input("Folder path", key="dataset_folder", placeholder="/path/to/MNIST/raw",
                       help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files.")
     st.caption(f"Computing on: **{ui.device_label()}**")
-    running = ui.job_queue().running()
-    if running is not None:
-        st.progress(running.progress(), text=f"Training {running.config.model}: {running.progress():.0%}")
-    else:
-        finished = [j for j in ui.job_queue().jobs() if j.status == "done"]
-        if finished:
-            st.caption(f"Last run: done, {finished[-1].summary['accuracy']:.2%} test accuracy")
+    # Every page shows the run's state; while one is active the line redraws itself every two seconds,
+    # also on pages that otherwise never rerun (Explore, Evaluate).
+    active = any(j.active for j in ui.job_queue().jobs())
+    st.fragment(run_every=2.0 if active else None)(training_line)()
 
 nav.run()

@@ -110,24 +110,45 @@ if b2.button("Stop", key="train_stop", icon=":material/stop:", disabled=not busy
     st.toast("Stopping…")
 
 
-def loss_figure(c) -> go.Figure:
+# The live charts are redrawn every CHARTS_EVERY_S while the browser often shares the CPU with training, so they
+# are built to be cheap to redraw (see benchmarks/app_vs_cli.py): axes fixed to the whole run (the curves fill
+# in left to right and the tick labels never change), margins fixed instead of measured from the labels, legends
+# inside the empty corner, and no hover or zoom layers until the run is over.
+LIVE_MARGIN = dict(l=64, r=12, t=50, b=50)
+
+
+def fixed_layout(fig: go.Figure, legend_corner: str) -> go.Figure:
+    fig.update_xaxes(automargin=False)
+    fig.update_yaxes(automargin=False)
+    top = legend_corner == "top"
+    return fig.update_layout(margin=LIVE_MARGIN, legend=dict(orientation="v", x=0.99, xanchor="right", bgcolor="rgba(255,255,255,0.7)",
+                                                             y=0.99 if top else 0.02, yanchor="top" if top else "bottom"))
+
+
+def loss_figure(c, total_steps: int) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(x=c.step, y=c.loss, mode="lines", name="loss per batch", line=dict(width=1, color="#c8d6e5"))
     fig.add_scatter(x=c.step, y=c.loss_smooth, mode="lines", name="smoothed", line=dict(width=2, color="#1f77b4"))
     fig.add_scatter(x=c.epoch_step[1:], y=c.epoch_loss[1:], mode="markers", name="epoch mean", marker=dict(size=9))
-    return ui.style(fig, "Training loss (lower is better)", "training step (batches seen)", "cross-entropy loss")
+    ui.style(fig, "Training loss (lower is better)", "training step (batches seen)", "cross-entropy loss")
+    fig.update_xaxes(range=[0, 1.02 * max(total_steps, int(c.step.max()) if len(c.step) else 1)])
+    fig.update_yaxes(rangemode="tozero")
+    return fixed_layout(fig, "top")  # the loss falls from the top left: the top right stays empty
 
 
-def accuracy_figure(c, overlays: list) -> go.Figure:
+def accuracy_figure(c, overlays: list, epochs: int) -> go.Figure:
     fig = go.Figure()
     for ckpt in overlays:
         o = curves(ckpt.meta.get("history", []))
+        epochs = max(epochs, int(o.epoch.max()) if len(o.epoch) else 0)
         fig.add_scatter(x=o.epoch, y=o.val_acc * 100, mode="lines", name=f"earlier: {ckpt.name}",
                         line=dict(dash="dot"))
     fig.add_scatter(x=c.epoch[1:], y=c.train_acc[1:] * 100, mode="lines+markers", name="training images")
     fig.add_scatter(x=c.epoch, y=c.val_acc * 100, mode="lines+markers", name="held-out images")
+    ui.style(fig, "Accuracy per epoch (epoch 0 = before training: a random guess)", "epoch", "accuracy (%)")
+    fig.update_xaxes(range=[-0.3, max(epochs, 1) + 0.3], dtick=1 if epochs <= 15 else None)
     fig.update_yaxes(range=[0, 100])
-    return ui.style(fig, "Accuracy per epoch (epoch 0 = before training: a random guess)", "epoch", "accuracy (%)")
+    return fixed_layout(fig, "bottom")  # accuracy climbs to the top right: the bottom right stays empty
 
 
 def show_status(job_id: str) -> None:
@@ -156,9 +177,11 @@ def show_charts(job_id: str, overlays: list) -> None:
         return
     snap = j.snapshot()
     c = curves(snap["history"])
+    last = snap["last"] or {}
+    live = {"staticPlot": True} if j.active else {}  # hover and zoom once the run is over
     l, r = st.columns(2)
-    l.plotly_chart(loss_figure(c), key=f"loss_{job_id}")
-    r.plotly_chart(accuracy_figure(c, overlays), key=f"acc_{job_id}")
+    l.plotly_chart(loss_figure(c, last.get("total_steps") or 0), key=f"loss_{job_id}", config=live)
+    r.plotly_chart(accuracy_figure(c, overlays, snap["config"]["epochs"]), key=f"acc_{job_id}", config=live)
     summary = snap["summary"]
     if summary and summary.get("accuracy") is not None:
         m1, m2, m3 = st.columns(3)

@@ -48,6 +48,18 @@ def test_stop_ends_a_run_quickly(page, server):
     set_slider(page, "train_epochs", 20, "ArrowRight")  # long enough that only Stop can end it
     page.locator(".st-key-train_start button").first.click()
     page.wait_for_function(f"({LOSS_POINTS})() > 3", timeout=60_000)
+
+    # The sidebar follows the run on a page that does not rerun by itself: its percentage keeps moving.
+    page.get_by_role("link", name="Explore").first.click()
+    bar = page.locator("[data-testid='stSidebar'] [data-testid='stProgress']")
+    bar.wait_for(timeout=60_000)
+    before = bar.inner_text()
+    assert "Training" in before
+    page.wait_for_function("t => { const b = document.querySelector(\"[data-testid='stSidebar'] [data-testid='stProgress']\");"
+                           " return b && b.innerText !== t }", arg=before, timeout=30_000)
+    page.get_by_role("link", name="Train").first.click()
+    page.locator(".st-key-train_stop button").first.wait_for(timeout=60_000)
+    wait_idle(page)
     page.locator(".st-key-train_stop button").first.click()
     page.get_by_text("Stopped early").wait_for(timeout=30_000)
     assert page.locator(".st-key-train_start button").first.is_enabled()
