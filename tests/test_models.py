@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from mnist_core.config import TrainConfig
 from mnist_core.models import MODELS, build_model, count_parameters, predict_probabilities
@@ -107,3 +108,29 @@ def test_recipe_config_is_a_fresh_copy_with_overrides():
     assert recipe_config("fast", recipe="mine").recipe == "mine"
     with pytest.raises(KeyError, match="unknown recipe"):
         recipe_config("nope")
+
+
+def test_fast_models_saved_with_the_old_layer_order_give_the_same_answers():
+    """The fast CNN's blocks pool before their ReLU (cheaper). Models trained when the ReLU came first must
+    load into the new network unchanged and answer exactly as before, in eval and in training mode."""
+    def old_block(c_in, c_out, k):
+        return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False), nn.BatchNorm2d(c_out),
+                             nn.ReLU(inplace=True), nn.MaxPool2d(2))
+
+    torch.manual_seed(1)
+    old = nn.Sequential(old_block(1, 16, 5), old_block(16, 32, 3), old_block(32, 64, 3), nn.Flatten(),
+                        nn.Linear(64 * 9, 10))
+    with torch.no_grad():  # trained-looking batch-norm state, some scales negative
+        for m in old.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.normal_()
+                m.bias.normal_()
+                m.running_mean.normal_()
+                m.running_var.uniform_(0.5, 2.0)
+    new = build_model("fast")
+    new.load_state_dict(old.state_dict())  # same names and shapes
+    x = torch.randn(32, 1, 28, 28)
+    for train_mode in (False, True):
+        old.train(train_mode)
+        new.train(train_mode)
+        torch.testing.assert_close(new(x), old(x), atol=1e-5, rtol=1e-5)
