@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from playwright.sync_api import expect
 
+from mnist_core.checkpoints import list_checkpoints
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("DIGIT_LAB_CHROMIUM", "/usr/lib/chromium/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -97,13 +99,12 @@ LOSS_POINTS = ("() => { const p = document.querySelector('.js-plotly-plot');"
                " return p && p._fullData && p._fullData[0] ? p._fullData[0].x.length : 0 }")
 
 
-def pick_dataset(page, label: str) -> None:
-    """Choose a dataset in the sidebar's selectbox (key "dataset"), as a user does.
+def pick_option(page, box, label: str) -> None:
+    """Choose `label` in the selectbox inside the locator `box`, as a user does.
 
     Streamlit 1.67's selectbox is a react-aria combobox; a click that lands while the script is rerunning can
     leave the list closed, so open it again until the option can be clicked.
     """
-    box = page.locator("[data-testid='stSidebar'] .st-key-dataset").first
     box.wait_for(timeout=60_000)
     combo = box.locator("input[role='combobox']")
 
@@ -125,7 +126,12 @@ def pick_dataset(page, label: str) -> None:
             page.keyboard.press("Escape")
             wait_idle(page)
     wait_idle(page)
-    assert label in shown(), f"could not pick {label!r} in the sidebar (it shows {shown()!r})"
+    assert label in shown(), f"could not pick {label!r} (the box shows {shown()!r})"
+
+
+def pick_dataset(page, label: str) -> None:
+    """Choose a dataset in the sidebar's selectbox (key "dataset")."""
+    pick_option(page, page.locator("[data-testid='stSidebar'] .st-key-dataset").first, label)
 
 
 def run_id(url: str) -> str | None:
@@ -158,10 +164,16 @@ WHITE_PIXELS = """(at) => {  // white (ink) pixels in the drawing, or in a 5x5 s
 }"""
 
 
-def open_draw(page, server):
+def open_draw(page, server, checkpoint: Path | None = None):
+    """The Draw page, reading with `checkpoint` (a model folder in the server's models) when given: the page
+    starts on the newest model, which may be one another test trained on the same server."""
     goto(page, server, "draw")
     page.locator(CANVAS).wait_for(timeout=120_000)
     wait_idle(page)
+    if checkpoint is not None:
+        name = next(c.name for c in list_checkpoints(server.models) if c.run_id == checkpoint.name)
+        pick_option(page, page.locator("[data-testid='stMain'] .st-key-draw_model").first, name)
+        page.locator(CANVAS).wait_for(timeout=60_000)
     assert_no_exception(page)
 
 

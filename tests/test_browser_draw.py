@@ -23,8 +23,8 @@ TOP_ELEMENT = """([x, y]) => {
 }"""
 
 
-def test_drawn_digits_anywhere_and_any_size_are_read_and_clear_resets(page, server):
-    open_draw(page, server)
+def test_drawn_digits_anywhere_and_any_size_are_read_and_clear_resets(page, server, trained_checkpoint):
+    open_draw(page, server, trained_checkpoint)
     expect(page.get_by_text(PROMPT)).to_be_visible()
     expect(prediction(page)).to_have_count(0)
     box = page.locator(CANVAS).bounding_box()
@@ -86,7 +86,7 @@ def _mnist_png(sample, checkpoint) -> tuple[bytes, int]:
 
 def test_uploaded_photos_are_read_and_bad_files_give_a_clear_error(page, server, sample, trained_checkpoint):
     png, label = _mnist_png(sample, trained_checkpoint)
-    open_draw(page, server)
+    open_draw(page, server, trained_checkpoint)
     page.locator(".st-key-draw_input").get_by_text("Upload a photo").click()
     wait_idle(page)
     upload = page.locator(".st-key-draw_upload input[type=file]")
