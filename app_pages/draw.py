@@ -102,9 +102,10 @@ def probability_chart(pred) -> go.Figure:
     colors = ["#e4572e" if d == pred.digit else "#7f9bb5" for d in range(10)]
     fig = go.Figure(go.Bar(x=np.arange(10), y=pred.probabilities * 100, marker_color=colors,
                            hovertemplate="digit %{x}: %{y:.1f}%<extra></extra>"))
-    fig.update_xaxes(dtick=1)
-    fig.update_yaxes(range=[0, 100])
-    return ui.style(fig, "How likely the model thinks each digit is", "digit", "probability (%)", height=280)
+    fig.update_xaxes(dtick=1, automargin=False)
+    fig.update_yaxes(range=[0, 100], automargin=False)
+    ui.style(fig, "How likely the model thinks each digit is", "digit", "probability (%)", height=280)
+    return fig.update_layout(margin=dict(l=64, r=12, t=50, b=50))
 
 
 st.title("Draw a digit")
@@ -181,5 +182,5 @@ with right, st.container(key="draw_result"):
                        "Try a bigger, clearer digit.", icon=":material/help:")
         st.markdown("**Top three:** " + " · ".join(f"{d} ({p:.1%})" for d, p in pred.top(3)))
         st.caption(f"Read in {elapsed_ms:.1f} ms (preparing the image + the network).")
-        st.plotly_chart(probability_chart(pred), key="draw_chart")
+        st.plotly_chart(probability_chart(pred), key="draw_chart", config={"displayModeBar": False})
 st.html(PAGE_FIX, unsafe_allow_javascript=True)

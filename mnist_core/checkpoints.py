@@ -6,6 +6,7 @@ name and shape, and refuses damaged files with a one-line CheckpointError.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -175,6 +176,22 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, Checkpoint]:
     return _model_from_tensors(tensors, meta, path.name), Checkpoint(path, meta)
 
 
+@functools.lru_cache(maxsize=512)
+def _meta_while_unchanged(path: str, inode: int, mtime_ns: int, size: int) -> dict:
+    return read_meta(path)
+
+
+def _listed_meta(path: Path) -> dict:
+    """read_meta, remembered while meta.json stays the same file with the same time and size (every write is
+    a new file renamed into place). Every page rerun lists the models folder, and each meta.json holds a
+    whole training history: up to ~0.5 MB of JSON per model. The dict is shared: read it, never change it."""
+    try:
+        st = (path / META).stat()
+    except OSError:
+        return read_meta(path)  # raises the CheckpointError that says what is wrong
+    return _meta_while_unchanged(str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def list_checkpoints(models_dir: str | Path | None = None) -> list[Checkpoint]:
     """Complete, readable checkpoints, newest first. Temporary and foreign folders are skipped."""
     models_dir = Path(models_dir) if models_dir else default_models_dir()
@@ -185,7 +202,7 @@ def list_checkpoints(models_dir: str | Path | None = None) -> list[Checkpoint]:
         if child.name.startswith(".") or not child.is_dir() or not (child / WEIGHTS).is_file():
             continue
         try:
-            found.append(Checkpoint(child, read_meta(child)))
+            found.append(Checkpoint(child, _listed_meta(child)))
         except CheckpointError:
             continue
     return sorted(found, key=lambda c: (c.meta.get("created", ""), c.run_id), reverse=True)

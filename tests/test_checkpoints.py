@@ -153,9 +153,13 @@ def test_export_then_import_gives_the_same_model_under_a_new_id(trained_checkpoi
 
 def test_rename_changes_the_display_name_only(models_dir):
     path = save_checkpoint(build_model("mlp-64x3"), fresh_meta())
+    before = list_checkpoints()[0].name  # listed once: the listing remembers what it read
     rename_checkpoint(path, "  My first net (v2)  ")
     [ckpt] = list_checkpoints()
-    assert ckpt.name == "My first net (v2)" and ckpt.run_id == path.name
+    assert ckpt.name == "My first net (v2)" != before and ckpt.run_id == path.name
+    rename_checkpoint(path, "My first net (v3)")  # same length, right after: still seen
+    assert list_checkpoints()[0].name == "My first net (v3)"
+    rename_checkpoint(path, "  My first net (v2)  ")
     for bad in ("", "   ", "x" * 81, "../../etc", "name\nwith newline", "<script>"):
         with pytest.raises(CheckpointError, match="a name needs"):
             rename_checkpoint(path, bad)
