@@ -90,7 +90,8 @@ def scenario(server: Server, keep: set[str], **kwargs) -> tuple[list, dict, floa
     for c in list_checkpoints(server.models):
         if c.run_id not in keep:
             delete_checkpoint(c.path)
-    failed = [f"{o.name}: {o.error}" for o in outcomes if o.error]
+    # The session that failed first aborts the others' barriers: show its error before theirs.
+    failed = sorted((f"{o.name}: {o.error}" for o in outcomes if o.error), key=lambda e: "BrokenBarrierError" in e)
     if failed:
         raise SystemExit("a session failed:\n" + "\n".join(failed[:2]) + f"\n{server.output()}")
     return outcomes, cpu, wall
