@@ -121,8 +121,9 @@ def fixed_layout(fig: go.Figure, legend_corner: str) -> go.Figure:
     fig.update_xaxes(automargin=False)
     fig.update_yaxes(automargin=False)
     top = legend_corner == "top"
-    return fig.update_layout(margin=LIVE_MARGIN, legend=dict(orientation="v", x=0.99, xanchor="right", bgcolor="rgba(255,255,255,0.7)",
-                                                             y=0.99 if top else 0.02, yanchor="top" if top else "bottom"))
+    legend = dict(orientation="v", x=0.99, xanchor="right", y=0.99 if top else 0.02, yanchor="top" if top else "bottom",
+                  bgcolor="rgba(255,255,255,0.7)")
+    return fig.update_layout(margin=LIVE_MARGIN, legend=legend)
 
 
 def loss_figure(c, total_steps: int) -> go.Figure:

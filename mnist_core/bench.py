@@ -7,7 +7,7 @@ What is measured (all in one process, on the device the engine picks by itself: 
 
 1. Batching: images/s of the usual tutorial pipeline (torchvision's MNIST dataset class with
    ToTensor() + Normalize() through a DataLoader, batch 64) against the engine's in-memory pipeline
-   (`_Runner.batches`, the exact code path `train` uses: gather a chunk of a uint8 tensor, normalise,
+   (`Runner.batches`, the exact code path `train` uses: gather a chunk of a uint8 tensor, normalise,
    optionally augment, hand out batches as slices), on the same real images.
 2. One full-size epoch (60,000 images) of the `fast` recipe: seconds and images/s.
 3. Time to accuracy: the `fast` recipe trained on the real 10,000-image MNIST test set and scored on
@@ -42,7 +42,7 @@ import torch
 from .config import TrainConfig
 from .data import REPO_ROOT, DataError, Source, Split, load_folder, load_source
 from .recipes import recipe_config
-from .training import _Runner, describe_device, resolve_device, train
+from .training import Runner, describe_device, resolve_device, train
 
 BATCH = 64  # the tutorials' batch size, used by both batching pipelines
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
@@ -177,7 +177,7 @@ def bench_batching(n: int, device: torch.device) -> dict:
     # The engine: the same images as one uint8 tensor already on the device (as `train` keeps them).
     split = load_folder(gz_folder, title).split("test")
     images, labels = split.images[:n].to(device), split.labels[:n].to(device)
-    runner = _Runner(device, TrainConfig(norm_mean=MNIST_MEAN, norm_std=MNIST_STD))
+    runner = Runner(device, TrainConfig(norm_mean=MNIST_MEAN, norm_std=MNIST_STD))
     generator = torch.Generator().manual_seed(0)
 
     def engine_pass(augmented: bool) -> None:  # the batches `train` feeds its model, in a fresh random order
