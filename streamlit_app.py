@@ -56,8 +56,8 @@ with st.sidebar:
                       help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files.")
     st.caption(f"Computing on: **{ui.device_label()}**")
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also
-    # on pages that otherwise never rerun (Explore, Evaluate). Train has its own progress line every second.
+    # on pages that otherwise never rerun (Explore, Evaluate).
     active = any(j.active for j in ui.job_queue().jobs())
-    st.fragment(run_every=2.0 if active and nav.url_path != "train" else None)(training_line)()
+    st.fragment(run_every=2.0 if active else None)(training_line)()
 
 nav.run()

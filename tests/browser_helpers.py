@@ -37,9 +37,11 @@ class Server:
         env = {**os.environ, "DIGIT_LAB_MODELS": str(models), "PYTHONUNBUFFERED": "1"}
         self.log = open(models.parent / f"streamlit-{self.port}.log", "w")
         self.proc = subprocess.Popen(
+            # Only what a headless test needs on top of the app's own .streamlit/config.toml, so tests and
+            # benchmarks run the app as `streamlit run streamlit_app.py` does for a user.
             [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
-             "--server.port", str(self.port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"], cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+             "--server.port", str(self.port), "--server.address", "127.0.0.1"],
+            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
