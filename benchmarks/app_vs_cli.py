@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from mnist_core.checkpoints import list_checkpoints  # noqa: E402
 from mnist_core.data import SOURCES  # noqa: E402
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, Server, pick_dataset  # noqa: E402
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, Server, pick_dataset, wait_idle  # noqa: E402
 
 TARGET_RATIO = 0.90
 # The Train page's own progress line (images/s, ETA): its text changes every time the live view redraws.
@@ -81,16 +81,6 @@ def browser_pids() -> list[int]:
             return ""
 
     return [pid for pid in mine if "chrom" in name(pid)]
-
-
-def wait_idle(page, timeout_s: float = 180) -> None:
-    """Until the script run finishes. While a run goes on, streamlit 1.67's status widget holds an icon
-    labelled 'Running...' (its visible text is only 'Stop'), so wait for that icon to go away."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector(\"[data-testid='stStatusWidgetRunningIcon']\")"
-        " && !(document.querySelector(\"[data-testid='stStatusWidget']\")?.innerText || '').includes('Running')",
-        timeout=timeout_s * 1000)
 
 
 def set_epochs(page, epochs: int) -> None:

@@ -37,7 +37,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from app_vs_cli import browser_pids, cpu_seconds  # noqa: E402
 from browser_helpers import Server  # noqa: E402
-from load_scenario import Scenario, latencies  # noqa: E402
+from load_scenario import Scenario, failures, latencies  # noqa: E402
 from mnist_core.checkpoints import delete_checkpoint, list_checkpoints  # noqa: E402
 
 TARGET_MEDIAN_MS = 200
@@ -90,8 +90,7 @@ def scenario(server: Server, keep: set[str], **kwargs) -> tuple[list, dict, floa
     for c in list_checkpoints(server.models):
         if c.run_id not in keep:
             delete_checkpoint(c.path)
-    # The session that failed first aborts the others' barriers: show its error before theirs.
-    failed = sorted((f"{o.name}: {o.error}" for o in outcomes if o.error), key=lambda e: "BrokenBarrierError" in e)
+    failed = failures(outcomes)
     if failed:
         raise SystemExit("a session failed:\n" + "\n".join(failed[:2]) + f"\n{server.output()}")
     return outcomes, cpu, wall

@@ -261,6 +261,12 @@ class Scenario:
         await self.busy.wait()
 
 
+def failures(outcomes: list[Outcome]) -> list[str]:
+    """Every session's error, the one that failed first before those it stopped (they only show that their
+    barrier was aborted)."""
+    return sorted((f"{o.name}: {o.error}" for o in outcomes if o.error), key=lambda e: "BrokenBarrierError" in e)
+
+
 def latencies(outcomes: list[Outcome], phase: str, part: str = "ms") -> list[float]:
     """Every reading's `part` (ms: mouse-up to the metric; to_send_ms: mouse-up to the page sending)."""
     return [r[part] for o in outcomes for r in o.readings if r["phase"] == phase]

@@ -10,7 +10,7 @@ import pytest
 
 from browser_helpers import run_id
 from conftest import Server
-from load_scenario import Scenario
+from load_scenario import Scenario, failures
 from mnist_core.checkpoints import list_checkpoints
 
 pytestmark = pytest.mark.browser
@@ -25,9 +25,8 @@ def test_eight_sessions_at_once_each_get_their_own_answers(tmp_path, trained_che
         outcomes = Scenario(server, rounds=ROUNDS).run()
     finally:
         server.stop()
-    failed = [f"{o.name}: {o.error}" for o in outcomes if o.error]
-    first = [f for f in failed if "BrokenBarrierError" not in f]  # the others only stopped waiting for it
-    assert not failed, "\n".join(first or failed) + f"\n{server.output()}"
+    failed = failures(outcomes)
+    assert not failed, "\n".join(failed[:2]) + f"\n{server.output()}"
     by_role = {role: [o for o in outcomes if o.role == role] for role in ("train", "draw", "explore")}
     assert [len(v) for v in by_role.values()] == [1, 5, 2]
 
