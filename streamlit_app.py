@@ -38,10 +38,11 @@ def training_line() -> None:
             st.caption(f"Last run: done, {finished[-1].summary['accuracy']:.2%} test accuracy")
 
 
+train_page = st.Page("app_pages/train.py", title="Train", icon=":material/model_training:")
 pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/explore.py", title="Explore", icon=":material/search:"),
-    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    train_page,
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
 ]
@@ -56,8 +57,14 @@ with st.sidebar:
                       help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files.")
     st.caption(f"Computing on: **{ui.device_label()}**")
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also
-    # on pages that otherwise never rerun (Explore, Evaluate).
-    active = any(j.active for j in ui.job_queue().jobs())
-    st.fragment(run_every=2.0 if active else None)(training_line)()
+    # on pages that otherwise never rerun (Explore, Evaluate). Not beside the Train page's own live view of
+    # this session's run: each redraw costs the browser a page re-render, CPU that training shares.
+    queue = ui.job_queue()
+    active = any(j.active for j in queue.jobs())
+    own = queue.get(st.session_state.get("train_job") or st.query_params.get("run"))  # as the Train page finds it
+    if nav.url_path == train_page.url_path and own is not None and own.active:
+        st.caption("Training: your run's progress shows on this page.")
+    else:
+        st.fragment(run_every=2.0 if active else None)(training_line)()
 
 nav.run()

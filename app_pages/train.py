@@ -9,15 +9,17 @@ from mnist_core.config import BATCH_SIZES, EPOCH_CHOICES, LEARNING_RATES, OPTIMI
 from mnist_core.history import curves, format_eta
 from mnist_core.models import MODELS, count_parameters
 from mnist_core.recipes import RECIPES, recipe_config
+from mnist_core.runs import planned_steps
 
 st.title("Train a model")
 source = ui.current_source()
 if source is None:
     st.stop()
 queue = ui.job_queue()
-n_train_all = len(source.train) if source.train is not None else len(source.split("all"))
+split = "train" if source.train is not None else "all"  # sources without a train/test split train on "all"
+n_train_all = len(source.split(split))
 min_train = min(500, n_train_all)
-CHARTS_EVERY_S = 2.0  # live chart redraws while a run goes on (see benchmarks/app_vs_cli.py)
+LIVE_EVERY_S = 2.0  # redraws of the live view while a run goes on (see benchmarks/app_vs_cli.py)
 WIDGET_KEYS = {"model": "train_model", "epochs": "train_epochs", "batch_size": "train_batch", "lr": "train_lr",
                "optimizer": "train_optimizer", "augment": "train_augment", "seed": "train_seed", "train_size": "train_size"}
 
@@ -96,8 +98,7 @@ b1, b2, _ = st.columns([1, 1, 4])
 if b1.button("Start training", key="train_start", icon=":material/play_arrow:", type="primary", disabled=busy,
              help="Train a fresh model with these settings. You can switch pages while it runs."):
     try:
-        job = queue.submit(config, source, "train" if source.train is not None else "all",
-                           owner=ui.owner())
+        job = queue.submit(config, source, split, owner=ui.owner())
     except (ConfigError, ValueError) as e:
         st.error(f"Cannot start: {e}")
         st.stop()
@@ -110,7 +111,7 @@ if b2.button("Stop", key="train_stop", icon=":material/stop:", disabled=not busy
     st.toast("Stopping…")
 
 
-# The live charts are redrawn every CHARTS_EVERY_S while the browser often shares the CPU with training, so they
+# The live charts are redrawn every LIVE_EVERY_S while the browser often shares the CPU with training, so they
 # are built to be cheap to redraw (see benchmarks/app_vs_cli.py): axes fixed to the whole run (the curves fill
 # in left to right and the tick labels never change), margins fixed instead of measured from the labels, legends
 # inside the empty corner, and no hover or zoom layers until the run is over.
@@ -152,8 +153,16 @@ def accuracy_figure(c, overlays: list, epochs: int) -> go.Figure:
     return fixed_layout(fig, "bottom")  # accuracy climbs to the top right: the bottom right stays empty
 
 
-def show_status(job_id: str) -> None:
-    """The line that moves every second: queued, progress with speed and ETA, or the failure."""
+def show_charts(c, total_steps: int, epochs: int, overlays: list, key: str, static: bool) -> None:
+    l, r = st.columns(2)
+    chart_config = {"staticPlot": True} if static else {}
+    l.plotly_chart(loss_figure(c, total_steps), key=f"loss_{key}", config=chart_config)
+    r.plotly_chart(accuracy_figure(c, overlays, epochs), key=f"acc_{key}", config=chart_config)
+
+
+def show_run(job_id: str, overlays: list) -> None:
+    """The run's state line (queued, progress with speed and ETA, or the failure), its charts and, once it is
+    over, its results."""
     j = queue.get(job_id)
     if j is None:
         return
@@ -167,22 +176,8 @@ def show_status(job_id: str) -> None:
                     f"{last.get('images_per_s', 0):,.0f} images/s · about {format_eta(last.get('eta_s'))} left")
     elif status == "failed":
         st.error(f"Training failed: {snap['error']}")
-    if not j.active and st.session_state.get("train_seen_done") != job_id:
-        st.session_state["train_seen_done"] = job_id
-        st.rerun()  # whole page: final charts and metrics, re-enable Start, refresh the saved-model list
-
-
-def show_charts(job_id: str, overlays: list) -> None:
-    j = queue.get(job_id)
-    if j is None:
-        return
-    snap = j.snapshot()
-    c = curves(snap["history"])
-    last = snap["last"] or {}
-    live = {"staticPlot": True} if j.active else {}  # hover and zoom once the run is over
-    l, r = st.columns(2)
-    l.plotly_chart(loss_figure(c, last.get("total_steps") or 0), key=f"loss_{job_id}", config=live)
-    r.plotly_chart(accuracy_figure(c, overlays, snap["config"]["epochs"]), key=f"acc_{job_id}", config=live)
+    show_charts(curves(snap["history"]), last.get("total_steps") or 0, snap["config"]["epochs"], overlays,
+                key=job_id, static=j.active)  # hover and zoom once the run is over
     summary = snap["summary"]
     if summary and summary.get("accuracy") is not None:
         m1, m2, m3 = st.columns(3)
@@ -192,6 +187,9 @@ def show_charts(job_id: str, overlays: list) -> None:
         m3.metric("Speed", f"{summary['images_per_s']:,.0f} images/s")
         st.success(("Stopped early; " if summary["stopped"] else "") + "saved as a checkpoint: open **Evaluate** "
                    "or **Draw** to use it.")
+    if not j.active and st.session_state.get("train_seen_done") != job_id:
+        st.session_state["train_seen_done"] = job_id
+        st.rerun()  # whole page: re-enable Start, refresh the saved-model list and the sidebar
 
 
 saved = ui.checkpoints()
@@ -200,14 +198,12 @@ overlay_names = st.multiselect("Compare with earlier runs", [c.run_id for c in s
                                help="Draw the held-out accuracy curves of saved models on the accuracy chart.")
 overlays = [c for c in saved if c.run_id in overlay_names]
 if job is not None:
-    if busy:  # the progress line moves every second; the charts, which cost the browser far more, every two
-        st.fragment(run_every=1.0)(show_status)(job.id)
-        st.fragment(run_every=CHARTS_EVERY_S)(show_charts)(job.id, overlays)
-    else:
-        show_status(job.id)
-        show_charts(job.id, overlays)
-else:
-    st.info("Press **Start training** to train a model with the settings above. The charts appear here and update live.")
+    # One fragment for the whole live view: every redraw is a script run that the browser pays for with a
+    # re-render of the page, whatever it changes (a 1-s progress line alone cost it as much as the 2-s charts).
+    st.fragment(run_every=LIVE_EVERY_S if busy else None)(show_run)(job.id, overlays)
+else:  # the empty charts show what is coming (and load the chart library before training needs the CPU)
+    st.info("Press **Start training** to train a model with the settings above. The charts below fill in live.")
+    show_charts(curves([]), planned_steps(config, source, split), config.epochs, overlays, key="preview", static=False)
 
 if saved:
     st.subheader("Saved models")

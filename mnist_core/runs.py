@@ -5,6 +5,7 @@ produces the same checkpoint with the same record.
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,14 @@ def split_for_run(source: Source, split: str, seed: int, eval_source: Source | N
         return RunData(data, source.test, source.test.name)
     train_part, held = hold_out(data, HOLD_OUT_FRACTION, seed)
     return RunData(train_part, held, held.name)
+
+
+def planned_steps(config: TrainConfig, source: Source, split: str = "train") -> int:
+    """How many batches a run of `config` on `split` will take: its loss curve's length, known before it starts."""
+    n = len(split_for_run(source, split, config.seed).train)
+    if 0 < config.train_size < n:  # train() subsamples to train_size
+        n = config.train_size
+    return math.ceil(n / config.batch_size) * config.epochs
 
 
 def train_and_save(config: TrainConfig, source: Source, split: str = "train", eval_source: Source | None = None,

@@ -12,7 +12,7 @@ import torch
 from mnist_core.checkpoints import load_checkpoint
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import normalize, subsample
-from mnist_core.runs import train_and_save
+from mnist_core.runs import planned_steps, train_and_save
 from mnist_core.training import augment, evaluate, train
 
 
@@ -134,6 +134,21 @@ def test_a_run_stopped_before_its_first_step_saves_nothing(sample, tmp_path):
     stop.set()
     outcome = train_and_save(small_config(), sample, stop=stop, models_dir=tmp_path)
     assert outcome.result.stopped and outcome.checkpoint is None and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("split, train_size", [("train", 0), ("train", 700), ("all", 0), ("all", 300)])
+def test_the_planned_length_of_a_run_is_the_one_it_takes(sample, tmp_path, split, train_size):
+    # The Train page draws the loss chart's x-axis from planned_steps before a run starts.
+    stop, starts = threading.Event(), []
+
+    def on_event(event):
+        if event.kind == "start":
+            starts.append(event.total_steps)
+            stop.set()  # the length is known at the start: no need to train
+
+    config = small_config(train_size=train_size, batch_size=64, epochs=3)
+    train_and_save(config, sample, split, on_event=on_event, stop=stop, models_dir=tmp_path)
+    assert starts == [planned_steps(config, sample, split)]
 
 
 def test_evaluation_report_adds_up(trained, sample):
