@@ -25,6 +25,11 @@ def home():
 
 def training_line() -> None:
     jobs = ui.job_queue().jobs()
+    if st.session_state.get("sidebar_run_active") and not any(j.active for j in jobs):
+        # The run this line was following has ended: redraw the whole page once, so its model lists show the
+        # new model and this line's timer (set when the page was drawn) stops.
+        st.session_state["sidebar_run_active"] = False
+        st.rerun()
     running = next((j for j in jobs if j.status == "running"), None)
     waiting = sum(j.status == "queued" for j in jobs)
     if running is not None:
@@ -65,6 +70,7 @@ with st.sidebar:
     if nav.url_path == train_page.url_path and own is not None and own.active:
         st.caption("Training: your run's progress shows on this page.")
     else:
+        st.session_state["sidebar_run_active"] = active
         st.fragment(run_every=2.0 if active else None)(training_line)()
 
 nav.run()

@@ -131,6 +131,17 @@ def pick_option(page, box, label: str) -> None:
     assert label in shown(), f"could not pick {label!r} (the box shows {shown()!r})"
 
 
+def option_labels(page, box) -> list[str]:
+    """The options the selectbox inside `box` offers, read by opening its list (which does not rerun the page)."""
+    box.wait_for(timeout=60_000)
+    opener = box.locator("button[aria-haspopup='listbox'], input[role='combobox']").first
+    opener.click()
+    page.get_by_role("option").first.wait_for(timeout=10_000)
+    labels = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return labels
+
+
 def pick_dataset(page, label: str) -> None:
     """Choose a dataset in the sidebar's selectbox (key "dataset")."""
     pick_option(page, page.locator("[data-testid='stSidebar'] .st-key-dataset").first, label)

@@ -2,7 +2,7 @@
 import re
 
 import pytest
-from browser_helpers import LOSS_POINTS, set_slider
+from browser_helpers import LOSS_POINTS, option_labels, set_slider
 from conftest import assert_no_exception, goto, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -20,6 +20,20 @@ def test_train_live_then_refresh_and_switch_pages(page, server):
     first = page.evaluate(LOSS_POINTS)
     page.wait_for_function(f"({LOSS_POINTS})() > {first}", timeout=60_000)
     assert "images/s" in page.locator("[data-testid='stMain'] [data-testid='stProgress']").first.inner_text()
+
+    # A page left open during the run (Evaluate lists the saved models) lists the new model once the run ends,
+    # with no click from the user.
+    page.get_by_role("link", name="Evaluate").first.click()
+    models = page.locator(".st-key-eval_model").first
+    before = option_labels(page, models)
+    assert "Training" in page.locator("[data-testid='stSidebar']").inner_text()
+    page.locator("[data-testid='stSidebar']").get_by_text("Last run: done").wait_for(timeout=180_000)
+    wait_idle(page)
+    after = option_labels(page, models)
+    assert len(after) == len(before) + 1, (before, after)
+    page.get_by_role("link", name="Train").first.click()
+    page.locator(".st-key-train_epochs input[type='range']").wait_for(timeout=30_000)
+    assert page.locator(".st-key-train_epochs input[type='range']").input_value() == "3"  # the knobs stay as set
 
     metric = page.locator("[data-testid='stMetric']", has_text="Test accuracy")
     metric.wait_for(timeout=180_000)
