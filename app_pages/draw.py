@@ -121,9 +121,10 @@ if quick is not None and quick.summary and quick.summary.get("accuracy") is not 
 if st.session_state.get("draw_model") not in saved:
     st.session_state.pop("draw_model", None)  # it was deleted: fall back to the newest
 top = st.columns([3, 3, 2])
-run_id = top[0].selectbox("Model", list(saved), key="draw_model", format_func=lambda r: saved[r].name,
+run_id = top[0].selectbox("Model", list(saved), key="draw_model", persist_state="session",  # kept across pages
+                          format_func=lambda r: saved[r].name,
                           help="Which saved model reads your digit. The newest is first; train more on the Train page.")
-mode = top[1].radio("Input", ["Draw", "Upload a photo"], key="draw_input", horizontal=True,
+mode = top[1].radio("Input", ["Draw", "Upload a photo"], key="draw_input", persist_state="session", horizontal=True,
                     help="Draw with the mouse, or upload a photo of a digit written on paper.")
 try:
     model, ckpt = load_model(run_id, str(saved[run_id].path))

@@ -68,10 +68,11 @@ by_id = {c.run_id: c for c in ckpts}
 if st.session_state.get("eval_model") not in by_id:
     st.session_state["eval_model"] = ckpts[0].run_id  # newest first, also after a delete
 left, right = st.columns([3, 2])
-run_id = left.selectbox("Saved model", list(by_id), key="eval_model",
+run_id = left.selectbox("Saved model", list(by_id), key="eval_model", persist_state="session",
                         format_func=lambda r: ev.checkpoint_label(by_id[r]),
                         help="Which trained model to score. The newest is picked first.")
-split = right.radio("Images to score", ["test", "train", "all"], key="eval_split", horizontal=True,
+split = right.radio("Images to score", ["test", "train", "all"], key="eval_split", persist_state="session",
+                    horizontal=True,
                     help="test = images kept apart from training, the honest measure; train = the ones it "
                          "learned from; all = both.")
 ckpt, classes = by_id[run_id], source.classes

@@ -53,27 +53,31 @@ for col, (name, (text, _)) in zip(cols, RECIPES.items()):
 st.caption(f"Current recipe: **{st.session_state['train_recipe']}** — {RECIPES[st.session_state['train_recipe']][0]}")
 
 st.subheader("2 · Adjust the knobs")
+# persist_state="session" on every knob: they keep their values while the user visits other pages.
 left, right = st.columns(2)
 with left:
-    model = st.selectbox("Model", list(MODELS), key="train_model", format_func=lambda m: MODELS[m].title,
+    model = st.selectbox("Model", list(MODELS), key="train_model", persist_state="session",
+                         format_func=lambda m: MODELS[m].title,
                          help="The network's architecture: how its layers of artificial neurons are arranged.")
     st.caption(f"{MODELS[model].description} **{count_parameters(model):,} weights to learn.**")
-    epochs = st.slider("Epochs", EPOCH_CHOICES[0], EPOCH_CHOICES[-1], key="train_epochs",
+    epochs = st.slider("Epochs", EPOCH_CHOICES[0], EPOCH_CHOICES[-1], key="train_epochs", persist_state="session",
                        help="One epoch = the model sees every training image once. More epochs, more practice.")
-    batch = st.select_slider("Batch size", BATCH_SIZES, key="train_batch",
+    batch = st.select_slider("Batch size", BATCH_SIZES, key="train_batch", persist_state="session",
                              help="How many images the model looks at before each small correction of its weights.")
-    lr = st.select_slider("Learning rate", LEARNING_RATES, key="train_lr", format_func=lambda v: f"{v:g}",
+    lr = st.select_slider("Learning rate", LEARNING_RATES, key="train_lr", persist_state="session",
+                          format_func=lambda v: f"{v:g}",
                           help="How big each correction step is. Too small: slow learning; too big: it overshoots.")
 with right:
-    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer",
+    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer", persist_state="session",
                              help="The rule that turns the error into weight updates (Adam adapts the step per weight; "
                                   "SGD uses one step size with momentum).")
-    size = st.slider("Training images", min_train, n_train_all, key="train_size", step=500 if n_train_all > 1000 else 1,
+    size = st.slider("Training images", min_train, n_train_all, key="train_size", persist_state="session",
+                     step=500 if n_train_all > 1000 else 1,
                      help="Train on fewer images to see how much the amount of data matters.")
-    augment = st.toggle("Augmentation", key="train_augment",
+    augment = st.toggle("Augmentation", key="train_augment", persist_state="session",
                         help="Randomly rotate, shrink and shift each image a little, so the model learns the digit, "
                              "not its exact position.")
-    seed = st.number_input("Seed", 0, 2**31 - 1, key="train_seed",
+    seed = st.number_input("Seed", 0, 2**31 - 1, key="train_seed", persist_state="session",
                            help="Starting point of the randomness: the same seed and settings give the same result.")
 
 config = recipe_config(st.session_state["train_recipe"], model=model, epochs=epochs, batch_size=batch, lr=lr,
@@ -194,6 +198,7 @@ def show_run(job_id: str, overlays: list) -> None:
 
 saved = ui.checkpoints()
 overlay_names = st.multiselect("Compare with earlier runs", [c.run_id for c in saved], key="train_overlay",
+                               persist_state="session",
                                format_func=lambda r: next(c.name for c in saved if c.run_id == r),
                                help="Draw the held-out accuracy curves of saved models on the accuracy chart.")
 overlays = [c for c in saved if c.run_id in overlay_names]

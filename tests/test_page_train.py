@@ -1,7 +1,7 @@
 """The Train page under AppTest: presets fill the controls, every control explains itself, Start trains."""
 from conftest import open_page
 
-from mnist_core.checkpoints import list_checkpoints
+from mnist_core.checkpoints import delete_checkpoint, list_checkpoints
 from mnist_core.recipes import RECIPES
 
 
@@ -49,6 +49,10 @@ def test_start_trains_saves_and_shows_test_accuracy(app, models_dir):
     at.multiselect(key="train_overlay").select(saved.run_id).run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 2
+    # The overlaid model is deleted (on Evaluate): the page drops it from the comparison instead of failing.
+    delete_checkpoint(saved.path)
+    at.run()
+    assert not at.exception and at.multiselect(key="train_overlay").value == []
 
 
 def test_a_shared_link_sets_the_controls_and_the_address_keeps_them(app, models_dir):
