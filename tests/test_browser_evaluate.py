@@ -42,6 +42,7 @@ def test_evaluate_page_shows_heatmap_and_accuracy(server, page):
         "els => els.map(e => e.textContent)")
     assert "Predicted" in axes and "True" in axes
     assert page.get_by_text("Mistakes up close").is_visible()
+    page.locator("[data-testid='stImageCaption']").first.wait_for(timeout=30_000)  # the images come after the heading
     assert len(_captions(page)) > 0
     page.screenshot(path="/tmp/evaluate.png", full_page=True)
 
