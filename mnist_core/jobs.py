@@ -82,6 +82,13 @@ class JobQueue:
         self._worker: threading.Thread | None = None
         self._closing = False
         _queues.add(self)
+        with self._cv:
+            self._start_worker()  # now, not at the first submit: it has an import to do first (see _work)
+
+    def _start_worker(self) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._work, name="digit-lab-trainer", daemon=True)
+            self._worker.start()
 
     def submit(self, config: TrainConfig, source: Source, split: str = "train", owner: str = "") -> Job:
         if self._closing:
@@ -93,9 +100,7 @@ class JobQueue:
             self._jobs[job.id] = job
             self._pending.append(job)
             self._forget_old()
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name="digit-lab-trainer", daemon=True)
-                self._worker.start()
+            self._start_worker()
             self._cv.notify()
         return job
 
@@ -159,7 +164,7 @@ class JobQueue:
     def _work(self) -> None:
         # Every run ends with evaluate(), which imports scikit-learn on first use. Once Python is shutting down
         # that import fails (joblib registers an exit hook), so a run stopped at exit could not be scored and
-        # saved: import it here, before any run.
+        # saved: import it here, before any run (it takes ~2 s, which the first run used to wait for).
         import sklearn.metrics  # noqa: F401
 
         while True:
