@@ -4,7 +4,7 @@
 
 1. App: starts the real app under `streamlit run` (headless, its own temporary models folder), opens the
    Train page in Debian's Chromium through Playwright, picks the dataset in the sidebar, sets the epochs
-   slider, presses Start and keeps the page open (its live view, progress and charts, redraws every two
+   slider, presses Start and keeps the page open (its live view, progress and charts, redraws every four
    seconds) until the run's checkpoint appears. images/s comes from that checkpoint's meta.json (metrics.images_per_s).
 2. CLI: `python -m mnist_core train` with the same config as the app's run (read back from its meta.json:
    recipe, model, epochs, batch size, learning rate, optimizer, augmentation, seed, training size,

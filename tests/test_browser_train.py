@@ -10,10 +10,11 @@ pytestmark = pytest.mark.browser
 def test_train_live_then_refresh_and_switch_pages(page, server):
     goto(page, server, "train")
     assert_no_exception(page)
-    # fast preset: 10 -> 12 epochs, so the run is still going when the test has moved to Evaluate to watch it end
-    set_slider(page, "train_epochs", 2, "ArrowRight")
-    assert page.locator(".st-key-train_epochs input[type='range']").input_value() == "12"
-    assert "epochs=12" in page.url  # the address bar holds the settings, to share them
+    # fast preset: 10 -> 20 epochs, so the run is still going when the test has seen the live view redraw (every
+    # 4 s) and moved to Evaluate to watch it end
+    set_slider(page, "train_epochs", 10, "ArrowRight")
+    assert page.locator(".st-key-train_epochs input[type='range']").input_value() == "20"
+    assert "epochs=20" in page.url  # the address bar holds the settings, to share them
     page.locator(".st-key-train_start button").first.click()
 
     # Live: the loss chart gains points while the run goes on, the progress line shows speed and ETA.
@@ -34,7 +35,7 @@ def test_train_live_then_refresh_and_switch_pages(page, server):
     assert len(after) == len(before) + 1, (before, after)
     page.get_by_role("link", name="Train").first.click()
     page.locator(".st-key-train_epochs input[type='range']").wait_for(timeout=30_000)
-    assert page.locator(".st-key-train_epochs input[type='range']").input_value() == "12"  # the knobs stay as set
+    assert page.locator(".st-key-train_epochs input[type='range']").input_value() == "20"  # the knobs stay as set
 
     metric = page.locator("[data-testid='stMetric']", has_text="Test accuracy")
     metric.wait_for(timeout=180_000)
@@ -47,7 +48,7 @@ def test_train_live_then_refresh_and_switch_pages(page, server):
     page.reload()
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']")
     page.locator("[data-testid='stMetric']", has_text="Test accuracy").wait_for(timeout=30_000)
-    assert page.locator(".st-key-train_epochs input[type='range']").input_value() == "12"  # and the settings
+    assert page.locator(".st-key-train_epochs input[type='range']").input_value() == "20"  # and the settings
 
     # Switching pages and back keeps it too; the sidebar shows the last run from every page.
     page.get_by_role("link", name="Explore").first.click()
