@@ -20,8 +20,8 @@ split = "train" if source.train is not None else "all"  # sources without a trai
 n_train_all = len(source.split(split))
 min_train = min(500, n_train_all)
 # Redraws of the live view while a run goes on. Each costs the browser ~0.3 CPU-s, which on a 2-core machine
-# comes out of training: every 2 s the app trained at a median 83% of the CLI's speed, every 4 s at 94%
-# (six runs each; README, benchmarks/app_vs_cli.py).
+# comes out of training: every 2 s the app trained at a median 83% of the CLI's speed, every 4 s at 93.5%
+# (6 and 9 runs; README, benchmarks/app_vs_cli.py).
 LIVE_EVERY_S = 4.0
 WIDGET_KEYS = {"model": "train_model", "epochs": "train_epochs", "batch_size": "train_batch", "lr": "train_lr",
                "optimizer": "train_optimizer", "augment": "train_augment", "seed": "train_seed", "train_size": "train_size"}
