@@ -30,7 +30,7 @@ def training_line() -> None:
         # new model and this line's timer (set when the page was drawn) stops.
         st.session_state["sidebar_run_active"] = False
         st.rerun()
-    running = next((j for j in jobs if j.status == "running"), None)
+    running = ui.job_queue().running()
     waiting = sum(j.status == "queued" for j in jobs)
     if running is not None:
         st.progress(running.progress(), text=f"Training {running.config.model}: {running.progress():.0%}"
@@ -64,9 +64,8 @@ with st.sidebar:
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also
     # on pages that otherwise never rerun (Explore, Evaluate). Not beside the Train page's own live view of
     # this session's run: each redraw costs the browser a page re-render, CPU that training shares.
-    queue = ui.job_queue()
-    active = any(j.active for j in queue.jobs())
-    own = queue.get(st.session_state.get("train_job") or st.query_params.get("run"))  # as the Train page finds it
+    active = any(j.active for j in ui.job_queue().jobs())
+    own = ui.own_job()
     if nav.url_path == train_page.url_path and own is not None and own.active:
         st.caption("Training: your run's progress shows on this page.")
     else:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from mnist_core.checkpoints import Checkpoint, list_checkpoints
 from mnist_core.data import SOURCES, DataError, Source, load_source
-from mnist_core.jobs import JobQueue
+from mnist_core.jobs import Job, JobQueue
 from mnist_core.training import describe_device, resolve_device
 
 FOLDER = "folder"
@@ -65,6 +65,22 @@ def style(fig: go.Figure, title: str, x: str, y: str, height: int = 320) -> go.F
     fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height,
                       margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+# Margins for charts that are redrawn with new data (live training curves, the Draw page's probabilities):
+# set once instead of measured from the tick labels, so a redraw keeps its layout and plotly skips that pass.
+FIXED_MARGIN = dict(l=64, r=12, t=50, b=50)
+
+
+def fixed_margins(fig: go.Figure) -> go.Figure:
+    fig.update_xaxes(automargin=False)
+    fig.update_yaxes(automargin=False)
+    return fig.update_layout(margin=FIXED_MARGIN)
+
+
+def own_job() -> Job | None:
+    """This session's training run: the one it started, or the one the Train page's address names (?run=)."""
+    return job_queue().get(st.session_state.get("train_job") or st.query_params.get("run"))
 
 
 def owner() -> str:

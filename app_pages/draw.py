@@ -102,10 +102,10 @@ def probability_chart(pred) -> go.Figure:
     colors = ["#e4572e" if d == pred.digit else "#7f9bb5" for d in range(10)]
     fig = go.Figure(go.Bar(x=np.arange(10), y=pred.probabilities * 100, marker_color=colors,
                            hovertemplate="digit %{x}: %{y:.1f}%<extra></extra>"))
-    fig.update_xaxes(dtick=1, automargin=False)
-    fig.update_yaxes(range=[0, 100], automargin=False)
+    fig.update_xaxes(dtick=1)
+    fig.update_yaxes(range=[0, 100])
     ui.style(fig, "How likely the model thinks each digit is", "digit", "probability (%)", height=280)
-    return fig.update_layout(margin=dict(l=64, r=12, t=50, b=50))
+    return ui.fixed_margins(fig)  # redrawn on every stroke
 
 
 st.title("Draw a digit")

@@ -91,7 +91,7 @@ st.query_params.update(recipe=st.session_state["train_recipe"], model=model, epo
                        lr=f"{lr:g}", optimizer=optimizer, augment=int(augment), seed=int(seed), train_size=size)
 st.caption("The address bar holds these settings: copy the link to share them.")
 
-job = queue.get(st.session_state.get("train_job") or st.query_params.get("run"))
+job = ui.own_job()
 if job is None and "run" in st.query_params:
     st.warning(f"The training run in this link ({st.query_params['run'][:40]}) is not on this server any more: runs "
                "are kept until the server restarts. Finished runs are saved and listed below and on **Evaluate**.",
@@ -122,16 +122,11 @@ if b2.button("Stop", key="train_stop", icon=":material/stop:", disabled=not busy
 # are built to be cheap to redraw (see benchmarks/app_vs_cli.py): axes fixed to the whole run (the curves fill
 # in left to right and the tick labels never change), margins fixed instead of measured from the labels, legends
 # inside the empty corner, and no hover or zoom layers until the run is over.
-LIVE_MARGIN = dict(l=64, r=12, t=50, b=50)
-
-
 def fixed_layout(fig: go.Figure, legend_corner: str) -> go.Figure:
-    fig.update_xaxes(automargin=False)
-    fig.update_yaxes(automargin=False)
     top = legend_corner == "top"
     legend = dict(orientation="v", x=0.99, xanchor="right", y=0.99 if top else 0.02, yanchor="top" if top else "bottom",
                   bgcolor="rgba(255,255,255,0.7)")
-    return fig.update_layout(margin=LIVE_MARGIN, legend=legend)
+    return ui.fixed_margins(fig).update_layout(legend=legend)
 
 
 def loss_figure(c, total_steps: int) -> go.Figure:
