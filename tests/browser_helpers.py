@@ -96,6 +96,11 @@ def assert_no_exception(page) -> None:
 
 # ----- the Train page -----
 
+# A run a test can rely on to still be going when it acts, on any machine: the heaviest model at the smallest batch
+# for the most epochs the page offers is minutes of work even for a CPU ten times faster than the build machine's
+# (the test ends it with Stop or Ctrl-C, or waits for its saved checkpoint: a state, never a time).
+LONG_RUN = "model=cnn-example&batch_size=8&epochs=30"
+
 # plotly keeps numpy arrays base64-encoded in .data; _fullData holds the decoded points
 LOSS_POINTS = ("() => { const p = document.querySelector('.js-plotly-plot');"
                " return p && p._fullData && p._fullData[0] ? p._fullData[0].x.length : 0 }")

@@ -135,8 +135,11 @@ async def clear(page) -> None:
 
 
 class Scenario:
-    def __init__(self, server: Server, draw: int = 5, explore: int = 2, rounds: int = 2, idle_rounds: int = 0):
-        self.server, self.rounds, self.idle_rounds = server, rounds, idle_rounds
+    def __init__(self, server: Server, draw: int = 5, explore: int = 2, rounds: int = 2, idle_rounds: int = 0,
+                 train_link: str = "epochs=30"):
+        # train_link: the Train page settings of the run the others draw beside (the benchmark measures the
+        # default model's load; the test needs a run only its Stop can end, see browser_helpers.LONG_RUN).
+        self.server, self.rounds, self.idle_rounds, self.train_link = server, rounds, idle_rounds, train_link
         self.outcomes = ([Outcome("train", "train")]
                          + [Outcome("draw", f"draw-{d}", d) for d in DRAW_DIGITS[:draw]]
                          + [Outcome("explore", f"explore-{c}", c) for c in EXPLORE_CLASSES[:explore]])
@@ -179,7 +182,7 @@ class Scenario:
     # ----- the three kinds of session -----
 
     async def _train(self, page, outcome: Outcome) -> None:
-        await goto(page, self.server, "train?epochs=30")  # long enough that only Stop ends it
+        await goto(page, self.server, f"train?{self.train_link}")  # long enough that only Stop ends it
         outcome.mark("open")
         await page.locator(".st-key-train_start button").first.click()
         await page.wait_for_function(f"({LOSS_POINTS})() > 0")

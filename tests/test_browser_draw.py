@@ -67,7 +67,7 @@ def test_drawn_digits_anywhere_and_any_size_are_read_and_clear_resets(page, serv
     assert_no_exception(page)
 
 
-def _mnist_png(sample, checkpoint) -> tuple[bytes, int]:
+def _mnist_png(sample, checkpoint):
     """A real held-out MNIST digit drawn dark on light paper, 6x larger, that the model reads right."""
     from mnist_core.checkpoints import load_checkpoint
     from mnist_core.inference import predict_image
@@ -80,12 +80,12 @@ def _mnist_png(sample, checkpoint) -> tuple[bytes, int]:
         paper.convert("RGB").save(buf, format="PNG")
         pred = predict_image(model, ckpt.config, load_image(buf.getvalue()))
         if pred.digit == int(label) and pred.confidence > 0.9 and int(label) not in (0, 1, 7):
-            return buf.getvalue(), int(label)
+            return buf.getvalue(), int(label), pred
     raise AssertionError("no test digit was read confidently")
 
 
 def test_uploaded_photos_are_read_and_bad_files_give_a_clear_error(page, server, sample, trained_checkpoint):
-    png, label = _mnist_png(sample, trained_checkpoint)
+    png, label, expected = _mnist_png(sample, trained_checkpoint)
     open_draw(page, server, trained_checkpoint)
     page.locator(".st-key-draw_input").get_by_text("Upload a photo").click()
     wait_idle(page)
@@ -96,6 +96,16 @@ def test_uploaded_photos_are_read_and_bad_files_give_a_clear_error(page, server,
     upload.set_input_files(files=[{"name": "digit.png", "mimeType": "image/png", "buffer": png}])
     expect_digit(page, label)
     expect(page.get_by_text("Your image: digit.png")).to_be_visible()
+    # The top three and the probability chart say what the engine says for the same file, the answer's bar
+    # marked in its own colour.
+    top3 = " · ".join(f"{d} ({p:.1%})" for d, p in expected.top(3))
+    expect(page.locator(".st-key-draw_result")).to_contain_text(f"Top three: {top3}")
+    chart = page.locator(".st-key-draw_result .js-plotly-plot")
+    chart.wait_for(timeout=60_000)
+    page.wait_for_function("(el) => el._fullData && el._fullData[0]", arg=chart.element_handle(), timeout=30_000)
+    bars = chart.evaluate("(el) => ({y: Array.from(el._fullData[0].y), c: Array.from(el._fullData[0].marker.color)})")
+    assert bars["y"] == pytest.approx([100 * p for p in expected.probabilities], abs=0.01)
+    assert [i for i, c in enumerate(bars["c"]) if c != bars["c"][(label + 1) % 10]] == [label]
 
     upload.set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"a shopping list\n"}])
     error = page.locator("[data-testid=stAlertContentError]")

@@ -68,7 +68,6 @@ BAD_ARGS = {
     "missing checkpoint": (["evaluate", "--checkpoint", "{root}/no-such-run", "--dataset", "mnist-sample"],
                            "no checkpoint folder"),
     "damaged checkpoint": (["predict", "--checkpoint", "{root}/damaged", "{root}/notes.txt"], "weights.safetensors is damaged"),
-    "non-image file": (["predict", "--checkpoint", "{good}", "{root}/notes.txt"], "not an image"),
 }
 
 
@@ -112,6 +111,8 @@ def cli_runs(cli_trained, trained_checkpoint, digit_files, dirs):
         "evaluate": ["evaluate", "--checkpoint", trained["checkpoint"], "--dataset", "mnist-sample"],
         "models": ["models"],
         "predict": ["predict", "--checkpoint", trained_checkpoint, *files, blank],
+        "predict with bad files": ["predict", "--checkpoint", trained_checkpoint, files[0], dirs / "notes.txt",
+                                   dirs / "nowhere.png", files[1]],
         **{case: [a.format(root=dirs, good=trained["checkpoint"]) for a in args] for case, (args, _) in BAD_ARGS.items()},
     }
     return run_cli_together(commands, dirs)
@@ -169,6 +170,22 @@ def test_predict_prints_one_json_line_per_image(trained_checkpoint, digit_files,
     assert rows[-1] == {"file": str(blank), "digit": None, "confidence": 0.0, "probabilities": None}
 
 
+def test_predict_answers_every_readable_image_and_names_the_bad_ones(digit_files, cli_runs, dirs):
+    """A text file and a missing file among real digits: each gets its own line, the digits are still read, and the
+    command ends with exit code 2 and one line on stderr."""
+    files, expected, _ = digit_files
+    proc = cli_runs["predict with bad files"]
+    rows = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert [r["file"] for r in rows] == [str(files[0]), str(dirs / "notes.txt"), str(dirs / "nowhere.png"),
+                                         str(files[1])]
+    assert [r["digit"] for r in rows] == [expected[0], None, None, expected[1]]
+    assert "not an image" in rows[1]["error"] and "cannot read" in rows[2]["error"]
+    assert "error" not in rows[0] and "error" not in rows[3]
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: 2 of 4 images could not be read"), proc.stderr
+
+
 @pytest.mark.parametrize("case", list(BAD_ARGS))
 def test_bad_arguments_exit_2_with_one_line_on_stderr(case, cli_runs):
     proc = cli_runs[case]
@@ -190,7 +207,6 @@ IN_PROCESS_BAD_ARGS = {
     "folder that does not exist": (["train", "--dataset", "./no/such/folder"], "no such folder"),
     "checkpoint folder under a file": (["train", "--dataset", "mnist-sample", "--out", "{tmp}/notes.txt/models"],
                                        "cannot save checkpoints in"),
-    "image file missing": (["predict", "--checkpoint", "{good}", "{tmp}/nowhere.png"], "cannot read"),
 }
 
 

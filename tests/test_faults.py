@@ -12,7 +12,7 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from browser_helpers import CONNECTED, LOSS_POINTS, run_id
+from browser_helpers import CONNECTED, LONG_RUN, LOSS_POINTS, run_id
 from conftest import Server, assert_no_exception, goto, wait_idle
 from mnist_core.checkpoints import list_checkpoints, load_checkpoint, rename_checkpoint, skipped_entries
 from mnist_core.jobs import JobQueue
@@ -57,7 +57,7 @@ def test_a_queue_shut_down_mid_run_stops_the_run_and_saves_what_it_learned(sampl
     queue.shutdown()
     assert job.status == "stopped" and not queue._worker.is_alive()
     [saved] = list_checkpoints(tmp_path)
-    assert saved.meta["metrics"]["stopped"] is True and str(saved.path) == job.summary["checkpoint"]
+    assert saved.meta["metrics"]["stopped"] is True and str(saved.path) == job.summary.checkpoint
     load_checkpoint(saved.path)
     with pytest.raises(RuntimeError, match="shutting down"):
         queue.submit(recipe_config("fast", epochs=1), sample)
@@ -79,7 +79,7 @@ def after_ctrl_c(tmp_path_factory, trained_checkpoint, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
-        url = start_run(page, server, "epochs=30")  # minutes of work: Ctrl-C comes long before the end
+        url = start_run(page, server, LONG_RUN)  # only Ctrl-C ends it
         page.reload()  # a refresh mid-run finds the run again through its link, live
         page.wait_for_selector(CONNECTED, timeout=120_000)
         expect(page.locator(RUNNING)).to_contain_text("images/s", timeout=120_000)
@@ -158,7 +158,13 @@ def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing
         goto(page, server, "evaluate")
         expect(page.get_by_text("There is no saved model yet")).to_be_visible()
         assert_no_exception(page)
-        url = start_run(page, server, "epochs=2")  # ~8,000 images: seconds, not minutes
+        # The tab is closed as soon as the run is submitted (its link names it), not after it was seen live: a short
+        # run on a fast machine can end before the live view's first redraw. 5 epochs of the fast model still take
+        # far longer than closing a tab.
+        goto(page, server, "train?epochs=5")
+        page.locator(".st-key-train_start button").first.click()
+        page.wait_for_url(lambda u: run_id(u) is not None, timeout=120_000)
+        url = page.url
         first.close()  # the tab is gone mid-run
         assert list_checkpoints(models) == [], "the run had already finished: the tab was not closed mid-run"
 
@@ -166,7 +172,8 @@ def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing
         while not list_checkpoints(models) and time.time() < deadline:
             time.sleep(0.5)
         [saved] = list_checkpoints(models)
-        assert saved.config.epochs == 2 and models.is_dir()
+        assert saved.config.epochs == 5 and models.is_dir()
+        assert saved.meta["metrics"]["stopped"] is False and saved.meta["metrics"]["epochs_done"] == 5
 
         second = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = second.new_page()

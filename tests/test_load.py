@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from browser_helpers import run_id
+from browser_helpers import LONG_RUN, run_id
 from conftest import Server
 from load_scenario import Scenario, failures
 from mnist_core.checkpoints import list_checkpoints
@@ -22,7 +22,7 @@ def test_eight_sessions_at_once_each_get_their_own_answers(tmp_path, trained_che
     shutil.copytree(trained_checkpoint, models / trained_checkpoint.name)  # the model every Draw session uses
     server = Server(models)
     try:
-        outcomes = Scenario(server, rounds=ROUNDS).run()
+        outcomes = Scenario(server, rounds=ROUNDS, train_link=LONG_RUN).run()
     finally:
         server.stop()
     failed = failures(outcomes)

@@ -13,7 +13,9 @@ from mnist_core.checkpoints import load_checkpoint
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import normalize, subsample
 from mnist_core.runs import planned_steps, train_and_save
-from mnist_core.training import augment, evaluate, train
+from mnist_core.evaluation import evaluate
+from mnist_core.pipeline import augment
+from mnist_core.training import train
 
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
@@ -94,7 +96,7 @@ def test_events_carry_step_epoch_loss_speed_and_eta(sample):
     assert before.epoch == 0 and 0.03 <= before.val_acc <= 0.2  # an untrained model is at chance
     after = [e for e in events if e.kind == "epoch"][-1]
     assert after.epoch == 2 and after.val_acc > 0.6 and after.val_loss < before.val_loss
-    assert result.history == [e.to_dict() for e in events if e.kind in ("step", "epoch")]
+    assert result.history == [e for e in events if e.kind in ("step", "epoch")]
     assert not result.stopped and result.n_train == 512 and result.images_per_s > 0
     assert not result.model.training  # handed back ready to predict
 
@@ -102,7 +104,7 @@ def test_events_carry_step_epoch_loss_speed_and_eta(sample):
 def test_the_same_seed_gives_the_same_model_and_another_seed_does_not(sample):
     def run(seed):
         result = train(small_config(epochs=1, seed=seed, augment=True), sample.train, sample.test)
-        return result.model.state_dict(), [h["loss"] for h in result.history if h["kind"] == "step"]
+        return result.model.state_dict(), [h.loss for h in result.history if h.kind == "step"]
 
     (w1, l1), (w2, l2), (w3, l3) = run(11), run(11), run(12)
     assert l1 == l2 and all(torch.equal(w1[k], w2[k]) for k in w1)
@@ -124,7 +126,7 @@ def test_stop_flag_ends_the_run_within_a_batch(sample, tmp_path):
     assert events[-1].kind == "stopped" and outcome.result.stopped
     assert [e.epoch for e in events if e.kind == "epoch"] == [0]  # the epoch never finished
     # A stopped run is still evaluated and kept, marked as stopped.
-    assert outcome.checkpoint is not None and outcome.summary()["stopped"] is True
+    assert outcome.checkpoint is not None and outcome.summary().stopped is True
     _, ckpt = load_checkpoint(outcome.checkpoint)
     assert ckpt.meta["metrics"]["stopped"] is True and "(stopped)" in ckpt.name
 
@@ -187,9 +189,9 @@ def test_training_on_all_5000_sample_digits_scores_high_on_the_real_mnist_test_s
                           scheduler="onecycle", train_size=0, val_size=0)
     outcome = train_and_save(config, sample, split="all", eval_source=mnist_test_set, models_dir=tmp_path)
     summary = outcome.summary()
-    assert summary["n_train"] == 5000 and summary["n_test"] == 10_000
-    assert summary["evaluated_on"] == "MNIST / test"
-    assert summary["accuracy"] >= 0.92  # a small MLP on 5,000 digits; chance would be 0.10
+    assert summary.n_train == 5000 and summary.n_test == 10_000
+    assert summary.evaluated_on == "MNIST / test"
+    assert summary.accuracy >= 0.92  # a small MLP on 5,000 digits; chance would be 0.10
 
 
 @pytest.mark.parametrize("field, value, expected", [

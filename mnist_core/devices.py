@@ -1,0 +1,36 @@
+"""Which device a run uses (cuda, then mps, then cpu) and how many CPU threads it may take."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """auto = cuda, then mps, then cpu. Asking for a device that is not there is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for but no CUDA GPU is available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("device 'mps' was asked for but Apple's MPS is not available")
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def set_cpu_threads(requested: int = 0) -> int:
+    """Intra-op threads for the *calling* thread (OpenMP settings are per thread): 0 = one per core."""
+    n = requested or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
