@@ -1,11 +1,11 @@
 """Train: pick a preset or set the knobs, start a run, watch it learn live, stop it any time."""
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from mnist_core.config import BATCH_SIZES, EPOCH_CHOICES, LEARNING_RATES, OPTIMIZERS, ConfigError, settings_from_link
+from mnist_core import knobs
+from mnist_core.config import ConfigError
 from mnist_core.history import curves, format_eta
 from mnist_core.models import MODELS, count_parameters
 from mnist_core.recipes import RECIPES, recipe_config
@@ -18,77 +18,74 @@ if source is None:
 queue = ui.job_queue()
 split = "train" if source.train is not None else "all"  # sources without a train/test split train on "all"
 n_train_all = len(source.split(split))
-min_train = min(500, n_train_all)
-# Redraws of the live view while a run goes on. Each costs the browser ~0.3 CPU-s, which on a 2-core machine
-# comes out of training: every 2 s the app trained at a median 83% of the CLI's speed, every 4 s at 93.5%
-# (6 and 9 runs; README, benchmarks/app_vs_cli.py).
+limits = knobs.Limits(min_train_size=min(500, n_train_all), max_train_size=n_train_all)
+# How often the live view redraws while a run goes on: each redraw costs the browser CPU time that, on a small
+# machine, comes out of training (measured by benchmarks/app_vs_cli.py; figures in docs/performance.md).
 LIVE_EVERY_S = 4.0
-WIDGET_KEYS = {"model": "train_model", "epochs": "train_epochs", "batch_size": "train_batch", "lr": "train_lr",
-               "optimizer": "train_optimizer", "augment": "train_augment", "seed": "train_seed", "train_size": "train_size"}
 
 
-def apply_recipe(name: str) -> None:
+def apply_recipe(slug: str) -> None:
     """Copy a preset into the widgets (runs as a callback, before the widgets are drawn)."""
-    c = recipe_config(name)
-    st.session_state.update(train_model=c.model, train_epochs=c.epochs, train_batch=c.batch_size,
-                            train_lr=min(LEARNING_RATES, key=lambda v: abs(np.log(v / c.lr))),
-                            train_optimizer=c.optimizer, train_augment=c.augment, train_recipe=name)
+    preset = knobs.settings_from_config(recipe_config(slug), limits, preset_only=True)
+    st.session_state.update(knobs.widget_state(preset))
 
 
-if "train_model" not in st.session_state:  # a new session: start from the link's settings, if it has any
-    link, st.session_state["train_link_problems"] = settings_from_link(st.query_params, n_train_all, min_train)
-    apply_recipe(link.pop("recipe", "fast"))
-    st.session_state.update(train_seed=0, train_size=n_train_all)
-    st.session_state.update({WIDGET_KEYS[k]: v for k, v in link.items()})
+if knobs.RECIPE.key not in st.session_state:  # a new session: start from the link's settings, if it has any
+    link, st.session_state["train_link_problems"] = knobs.settings_from_link(st.query_params, n_train_all,
+                                                                             limits.min_train_size)
+    st.session_state.update(knobs.widget_state(knobs.settings_from_config(recipe_config(link.get("recipe", "fast")),
+                                                                          limits)))
+    st.session_state.update(knobs.widget_state(link))
 if st.session_state.get("train_link_problems"):
     st.warning("Some settings in this page's link could not be used, so the preset's values are shown instead:\n\n"
                + "\n".join(f"- {p}" for p in st.session_state["train_link_problems"]), icon=":material/link_off:")
-# The dataset may have changed since the slider was last drawn: keep its value inside the new range.
-st.session_state["train_size"] = min(max(st.session_state["train_size"], min_train), n_train_all)
+for knob in knobs.KNOBS:  # the dataset may have changed since a control was last drawn: keep it inside its range
+    value = st.session_state.get(knob.key)
+    if value is not None and knob.nearest(value, limits) != value:
+        st.session_state[knob.key] = knob.nearest(value, limits)
 
 st.subheader("1 · Pick a recipe")
 st.caption("Each preset is a complete recipe from one of the classic PyTorch tutorials. One click fills in the "
-           "controls below; change anything you like afterwards.")
-cols = st.columns(len(RECIPES))
-for col, (name, (text, _)) in zip(cols, RECIPES.items()):
-    col.button(name, key=f"recipe_{name}", help=text, on_click=apply_recipe, args=(name,), use_container_width=True,
-               type="primary" if st.session_state.get("train_recipe") == name else "secondary")
-st.caption(f"Current recipe: **{st.session_state['train_recipe']}** — {RECIPES[st.session_state['train_recipe']][0]}")
+           "controls below; change anything you like afterwards. Hover over one to read what it is.")
+recipes = list(RECIPES.values())
+for row in range(0, len(recipes), 3):  # three to a row: the titles show in full beside the sidebar
+    for col, r in zip(st.columns(3), recipes[row:row + 3]):
+        chosen = st.session_state[knobs.RECIPE.key] == r.slug
+        col.button(r.title, key=f"recipe_{r.slug}", help=r.description, on_click=apply_recipe, args=(r.slug,),
+                   width="stretch", wrap=True, type="primary" if chosen else "secondary")
+current = RECIPES[st.session_state[knobs.RECIPE.key]]
+st.caption(f"Current recipe: **{current.title}** — {current.description}")
+
+
+def draw(knob: knobs.Knob):
+    """One knob's control, as its row in mnist_core/knobs.py describes it. persist_state="session": the knobs
+    keep their values while the user visits other pages."""
+    common = dict(key=knob.key, help=knob.help, persist_state="session")
+    allowed = knob.allowed(limits)
+    if knob.widget == "select":
+        return st.selectbox(knob.label, allowed, format_func=knob.show, **common)
+    if knob.widget == "stops":
+        return st.select_slider(knob.label, allowed, format_func=knob.show, **common)
+    if knob.widget == "toggle":
+        return st.toggle(knob.label, **common)
+    if knob.widget == "slider":
+        return st.slider(knob.label, allowed[0], allowed[-1], step=knob.step(limits), **common)
+    return int(st.number_input(knob.label, allowed[0], allowed[-1], **common))
+
 
 st.subheader("2 · Adjust the knobs")
-# persist_state="session" on every knob: they keep their values while the user visits other pages.
-left, right = st.columns(2)
-with left:
-    model = st.selectbox("Model", list(MODELS), key="train_model", persist_state="session",
-                         format_func=lambda m: MODELS[m].title,
-                         help="The network's architecture: how its layers of artificial neurons are arranged.")
-    st.caption(f"{MODELS[model].description} **{count_parameters(model):,} weights to learn.**")
-    epochs = st.slider("Epochs", EPOCH_CHOICES[0], EPOCH_CHOICES[-1], key="train_epochs", persist_state="session",
-                       help="One epoch = the model sees every training image once. More epochs, more practice.")
-    batch = st.select_slider("Batch size", BATCH_SIZES, key="train_batch", persist_state="session",
-                             help="How many images the model looks at before each small correction of its weights.")
-    lr = st.select_slider("Learning rate", LEARNING_RATES, key="train_lr", persist_state="session",
-                          format_func=lambda v: f"{v:g}",
-                          help="How big each correction step is. Too small: slow learning; too big: it overshoots.")
-with right:
-    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer", persist_state="session",
-                             help="The rule that turns the error into weight updates (Adam adapts the step per weight; "
-                                  "SGD uses one step size with momentum).")
-    size = st.slider("Training images", min_train, n_train_all, key="train_size", persist_state="session",
-                     step=500 if n_train_all > 1000 else 1,
-                     help="Train on fewer images to see how much the amount of data matters.")
-    augment = st.toggle("Augmentation", key="train_augment", persist_state="session",
-                        help="Randomly rotate, shrink and shift each image a little, so the model learns the digit, "
-                             "not its exact position.")
-    seed = st.number_input("Seed", 0, 2**31 - 1, key="train_seed", persist_state="session",
-                           help="Starting point of the randomness: the same seed and settings give the same result.")
-
-config = recipe_config(st.session_state["train_recipe"], model=model, epochs=epochs, batch_size=batch, lr=lr,
-                       optimizer=optimizer, augment=augment, seed=int(seed),
-                       train_size=0 if size >= n_train_all else int(size))
+settings = {knobs.RECIPE.name: st.session_state[knobs.RECIPE.key]}
+columns = st.columns(2)
+for knob in knobs.KNOBS:
+    if knob.widget != "buttons":
+        with columns[knob.column]:
+            settings[knob.name] = draw(knob)
+            if knob.name == "model":
+                st.caption(f"{MODELS[settings['model']].description} "
+                           f"**{count_parameters(settings['model']):,} weights to learn.**")
+config = knobs.config_from_settings(settings, limits)
 # The address bar always holds these settings: copying it shares them, and a refresh keeps them.
-st.query_params.update(recipe=st.session_state["train_recipe"], model=model, epochs=epochs, batch_size=batch,
-                       lr=f"{lr:g}", optimizer=optimizer, augment=int(augment), seed=int(seed), train_size=size)
+st.query_params.update(knobs.link_params(settings))
 st.caption("The address bar holds these settings: copy the link to share them.")
 
 job = ui.own_job()

@@ -14,8 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from .config import DEVICES, OPTIMIZERS, RANGES, SPLITS, ConfigError
-from .recipes import RECIPES, recipe_config
+from .config import DEVICES, SPLITS, ConfigError
+from .knobs import add_cli_flags, bounded, cli_overrides
+from .recipes import recipe_config
 
 
 class UsageError(Exception):
@@ -48,10 +49,8 @@ def _progress_bar(total_steps: int):
 
 
 def cmd_train(args) -> dict:
-    overrides = {k: v for k, v in {
-        "model": args.model, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-        "optimizer": args.optimizer, "seed": args.seed, "device": args.device, "train_size": args.train_size,
-        "augment": args.augment, "cpu_threads": args.threads}.items() if v is not None}
+    overrides = {**cli_overrides(args), **{k: v for k, v in {"device": args.device, "cpu_threads": args.threads}.items()
+                                           if v is not None}}
     from .checkpoints import CheckpointError, default_models_dir
     from .data import load_source
     from .training import resolve_device
@@ -124,21 +123,6 @@ def cmd_models(args) -> None:
         print(f"note: skipped {name} (not a complete Digit Lab checkpoint)", file=sys.stderr)
 
 
-def _bounded(kind, name):
-    lo, hi = RANGES[name]
-
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{value} is outside the allowed range {lo:g}-{hi:g}")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m mnist_core", description="Digit Lab engine: train and use MNIST models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -146,17 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model and save a checkpoint")
     t.add_argument("--dataset", default="mnist", help="mnist, mnist-sample, fashion-mnist or a folder of idx files")
     t.add_argument("--split", default="train", choices=SPLITS, help="which part of the dataset to train on")
-    t.add_argument("--recipe", default="fast", choices=list(RECIPES), help="preset to start from")
-    t.add_argument("--model", help="architecture (default: the recipe's)")
-    t.add_argument("--epochs", type=_bounded(int, "epochs"))
-    t.add_argument("--batch-size", type=_bounded(int, "batch_size"))
-    t.add_argument("--lr", type=_bounded(float, "lr"), help="learning rate")
-    t.add_argument("--optimizer", choices=OPTIMIZERS)
-    t.add_argument("--seed", type=_bounded(int, "seed"))
+    add_cli_flags(t)  # --recipe, --model, --epochs, ...: the Train page's knobs (mnist_core/knobs.py)
     t.add_argument("--device", choices=DEVICES)
-    t.add_argument("--train-size", type=_bounded(int, "train_size"), help="use only this many training images (0 = all)")
-    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None, help="random shifts/rotations")
-    t.add_argument("--threads", type=_bounded(int, "cpu_threads"), help="CPU threads (0 = one per core)")
+    t.add_argument("--threads", type=bounded(int, "cpu_threads"), help="CPU threads (0 = one per core)")
     t.add_argument("--eval-dataset", help="score on this dataset's --eval-split instead of the default held-out set")
     t.add_argument("--eval-split", default="test", choices=SPLITS)
     t.add_argument("--out", help="folder for checkpoints (default: models/)")

@@ -1,12 +1,11 @@
 """The one training config shared by the app, the CLI and the tests.
 
 Every field has an allowed range so bad values from any front end (CLI flags, sliders, URL state)
-are refused with the same plain-language message.
+are refused with the same plain-language message. What the Train page's controls offer (a narrower set of
+stops) and how a link spells them is in knobs.py.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "adadelta")
@@ -14,7 +13,7 @@ SCHEDULERS = ("onecycle", "step", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SPLITS = ("train", "test", "all")  # the parts of a dataset one can train or evaluate on (see data.Source.split)
 
-# name -> (min, max) for numeric fields; used by validate() and by the UI sliders.
+# name -> (min, max) for numeric fields; used by validate() and by the CLI's flags.
 RANGES = {
     "epochs": (1, 50),
     "batch_size": (8, 1024),
@@ -29,13 +28,6 @@ RANGES = {
 }
 
 INTEGER_FIELDS = ("epochs", "batch_size", "seed", "train_size", "val_size", "cpu_threads")
-
-# The stops the Train page's controls offer (inside RANGES). A shared link is held to the same stops,
-# so what it asks for is exactly what the controls can show.
-EPOCH_CHOICES = range(1, 31)
-BATCH_SIZES = (8, 15, 16, 32, 64, 128, 256, 512)
-LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0)
-LINK_SETTINGS = ("recipe", "model", "epochs", "batch_size", "lr", "optimizer", "augment", "seed", "train_size")
 
 
 class ConfigError(ValueError):
@@ -64,7 +56,7 @@ class TrainConfig:
     recipe: str = field(default="")  # which preset this started from, for the record only
 
     def validate(self) -> "TrainConfig":
-        from .models import MODELS  # late import: models imports nothing from here
+        from .models import MODELS  # late import: torch loads only once a config is checked
 
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}")
@@ -90,57 +82,3 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def settings_from_link(params: Mapping[str, str], max_train_size: int, min_train_size: int = 1) -> tuple[dict, list[str]]:
-    """Train settings from a shared link (``?recipe=fast&epochs=5&batch_size=64``).
-
-    Returns the values that can be used, parsed, and one plain sentence per value that cannot (naming what
-    is allowed). Keys that are not settings (``run``) are left to their owners.
-    """
-    from .models import MODELS  # late imports: both import this module
-    from .recipes import RECIPES
-
-    choices = {"recipe": tuple(RECIPES), "model": tuple(MODELS), "optimizer": OPTIMIZERS}
-    settings, problems = {}, []
-    for key in LINK_SETTINGS:
-        if key not in params:
-            continue
-        raw = str(params[key]).strip()
-        try:
-            settings[key] = _parse_link_value(key, raw, choices, min_train_size, max_train_size)
-        except ValueError as e:
-            problems.append(f"{key}={raw[:40]!r} was ignored: {e}")
-    return settings, problems
-
-
-def _parse_link_value(key: str, raw: str, choices: dict, min_train_size: int, max_train_size: int):
-    if key in choices:
-        if raw not in choices[key]:
-            raise ValueError(f"choose one of {', '.join(choices[key])}")
-        return raw
-    if key == "augment":
-        flags = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False, "off": False, "no": False}
-        if raw.lower() not in flags:
-            raise ValueError("use 1 (on) or 0 (off)")
-        return flags[raw.lower()]
-    try:
-        number = float(raw)
-    except ValueError:
-        raise ValueError("not a number") from None
-    if key == "lr":
-        match = [v for v in LEARNING_RATES if math.isclose(v, number, rel_tol=1e-9)]
-        if not match:
-            raise ValueError(f"choose one of {', '.join(f'{v:g}' for v in LEARNING_RATES)}")
-        return match[0]
-    if not number.is_integer():
-        raise ValueError("must be a whole number")
-    number = int(number)
-    lo, hi = {"epochs": (EPOCH_CHOICES[0], EPOCH_CHOICES[-1]), "seed": RANGES["seed"],
-              "train_size": (min_train_size, max_train_size)}.get(key, (None, None))
-    if key == "batch_size":
-        if number not in BATCH_SIZES:
-            raise ValueError(f"choose one of {', '.join(map(str, BATCH_SIZES))}")
-    elif not lo <= number <= hi:
-        raise ValueError(f"must be between {lo:,} and {hi:,}")
-    return number

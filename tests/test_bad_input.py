@@ -15,8 +15,9 @@ from safetensors.torch import save, save_file
 
 from mnist_core.checkpoints import (CheckpointError, export_checkpoint, import_checkpoint, list_checkpoints,
                                     load_checkpoint, read_meta, save_checkpoint, skipped_entries)
-from mnist_core.config import TrainConfig, settings_from_link
+from mnist_core.config import TrainConfig
 from mnist_core.data import DataError, load_folder, load_source
+from mnist_core.knobs import settings_from_link
 from mnist_core.models import build_model
 
 RNG = np.random.default_rng(0)

@@ -2,6 +2,7 @@
 from conftest import open_page
 
 from mnist_core.checkpoints import delete_checkpoint, list_checkpoints
+from mnist_core import knobs
 from mnist_core.recipes import RECIPES
 
 
@@ -26,6 +27,41 @@ def test_preset_fills_the_controls(app, models_dir):
     assert at.select_slider(key="train_batch").value == 64
     assert at.selectbox(key="train_optimizer").value == "sgd"
     assert "SGD 0.003" in " ".join(c.value for c in at.caption)
+
+
+def test_the_recipe_buttons_show_plain_names_in_full(app, models_dir):
+    """Each preset's button reads as its title (not a slug), with its description on hover and, once
+    clicked, under the buttons."""
+    at = open_page(app, "train")
+    buttons = {b.key.removeprefix("recipe_"): b for b in at.button if b.key and b.key.startswith("recipe_")}
+    assert {slug: b.label for slug, b in buttons.items()} == {slug: r.title for slug, r in RECIPES.items()}
+    assert all(b.help == RECIPES[slug].description for slug, b in buttons.items())
+    at.button(key="recipe_tutorial-cnn-pooled").click().run()
+    caption = " ".join(c.value for c in at.caption)
+    assert "Tutorial pooled CNN" in caption and "no code" in caption
+    assert at.selectbox(key="train_model").value == "cnn-pooled-4x"
+
+
+LINK = {"recipe": "tutorial-cnn-small", "model": "mlp-128-64", "epochs": "7", "batch_size": "15", "lr": "0.0003",
+        "optimizer": "sgd", "train_size": "1500", "augment": "1", "seed": "12345"}  # every knob, none at its preset
+
+
+def test_every_knob_survives_the_address_and_a_recipe_keeps_the_learners_own(app, models_dir):
+    assert set(LINK) == {k.name for k in knobs.KNOBS}  # a new knob must be added to this link too
+    app.query_params.update(LINK)
+    at = open_page(app, "train")
+    assert not at.warning
+    control = {"select": at.selectbox, "slider": at.slider, "stops": at.select_slider, "toggle": at.toggle,
+               "number": at.number_input}
+    limits = knobs.Limits(500, 4000)
+    for knob in knobs.KNOBS:
+        if knob is not knobs.RECIPE:
+            assert control[knob.widget](key=knob.key).value == knob.read(LINK[knob.name], limits), knob.name
+    assert {k: at.query_params[k] for k in LINK} == LINK  # written back exactly as the link had it
+    at.button(key="recipe_fast").click().run()
+    assert at.selectbox(key="train_model").value == "fast" and at.slider(key="train_epochs").value == 10
+    assert at.number_input(key="train_seed").value == 12345 and at.slider(key="train_size").value == 1500
+    assert at.query_params["recipe"] == "fast" and at.query_params["seed"] == "12345"
 
 
 def test_start_trains_saves_and_shows_test_accuracy(app, models_dir):
