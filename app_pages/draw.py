@@ -115,8 +115,8 @@ saved = {c.run_id: c for c in ui.checkpoints()}
 if not saved:
     offer_quick_training()
 quick = ui.job_queue().get(st.session_state.pop("draw_quick_job", None))
-if quick is not None and quick.summary and quick.summary.get("accuracy") is not None:
-    st.toast(f"Your quick model is ready: it reads {quick.summary['accuracy']:.0%} of new digits right. Draw one!",
+if quick is not None and quick.summary is not None and quick.summary.accuracy is not None:
+    st.toast(f"Your quick model is ready: it reads {quick.summary.accuracy:.0%} of new digits right. Draw one!",
              icon=":material/celebration:")
 if st.session_state.get("draw_model") not in saved:
     st.session_state.pop("draw_model", None)  # it was deleted: fall back to the newest

@@ -7,7 +7,7 @@ from mnist_core import evaluation_views as ev
 from mnist_core.checkpoints import (CheckpointError, delete_checkpoint, export_checkpoint, import_checkpoint,
                                     load_checkpoint, rename_checkpoint, skipped_entries)
 from mnist_core.data import DataError
-from mnist_core.training import evaluate
+from mnist_core.evaluation import evaluate
 
 ANY = -1
 
@@ -76,7 +76,7 @@ split = right.radio("Images to score", ["test", "train", "all"], key="eval_split
                     help="test = images kept apart from training, the honest measure; train = the ones it "
                          "learned from; all = both.")
 ckpt, classes = by_id[run_id], source.classes
-note = ev.dataset_note(ckpt.meta, source.key, source.title, split)
+note = ev.dataset_note(ckpt.record.dataset, source.key, source.title, split)
 if note:
     getattr(st, note[0])(note[1])
 

@@ -140,7 +140,7 @@ def loss_figure(c, total_steps: int) -> go.Figure:
 def accuracy_figure(c, overlays: list, epochs: int) -> go.Figure:
     fig = go.Figure()
     for ckpt in overlays:
-        o = curves(ckpt.meta.get("history", []))
+        o = curves(ckpt.record.history)
         epochs = max(epochs, int(o.epoch.max()) if len(o.epoch) else 0)
         fig.add_scatter(x=o.epoch, y=o.val_acc * 100, mode="lines", name=f"earlier: {ckpt.name}",
                         line=dict(dash="dot"))
@@ -166,25 +166,26 @@ def show_run(job_id: str, overlays: list) -> None:
     if j is None:
         return
     snap = j.snapshot()
-    last, status = snap["last"] or {}, snap["status"]
-    if status == "queued":
+    last = snap.last
+    if snap.status == "queued":
         st.info(f"Another training run is using the computer; yours is number {queue.position(j)} in line and "
                 "starts by itself.", icon=":material/hourglass_top:")
-    elif status == "running":
-        st.progress(j.progress(), text=f"Epoch {last.get('epoch', 0)}/{last.get('epochs', config.epochs)} · "
-                    f"{last.get('images_per_s', 0):,.0f} images/s · about {format_eta(last.get('eta_s'))} left")
-    elif status == "failed":
-        st.error(f"Training failed: {snap['error']}")
-    show_charts(curves(snap["history"]), last.get("total_steps") or 0, snap["config"]["epochs"], overlays,
+    elif snap.status == "running":
+        epoch, speed, eta = (0, 0.0, None) if last is None else (last.epoch, last.images_per_s, last.eta_s)
+        st.progress(j.progress(), text=f"Epoch {epoch}/{snap.config.epochs} · {speed:,.0f} images/s · "
+                                       f"about {format_eta(eta)} left")
+    elif snap.status == "failed":
+        st.error(f"Training failed: {snap.error}")
+    show_charts(curves(snap.history), 0 if last is None else last.total_steps, snap.config.epochs, overlays,
                 key=job_id, static=j.active)  # hover and zoom once the run is over
-    summary = snap["summary"]
-    if summary and summary.get("accuracy") is not None:
+    summary = snap.summary
+    if summary is not None and summary.accuracy is not None:
         m1, m2, m3 = st.columns(3)
-        m1.metric("Test accuracy", f"{summary['accuracy']:.2%}", help=f"Measured on {summary['evaluated_on']}, "
+        m1.metric("Test accuracy", f"{summary.accuracy:.2%}", help=f"Measured on {summary.evaluated_on}, "
                   "images the model never trained on.")
-        m2.metric("Training time", f"{summary['seconds']:.1f} s")
-        m3.metric("Speed", f"{summary['images_per_s']:,.0f} images/s")
-        st.success(("Stopped early; " if summary["stopped"] else "") + "saved as a checkpoint: open **Evaluate** "
+        m2.metric("Training time", f"{summary.seconds:.1f} s")
+        m3.metric("Speed", f"{summary.images_per_s:,.0f} images/s")
+        st.success(("Stopped early; " if summary.stopped else "") + "saved as a checkpoint: open **Evaluate** "
                    "or **Draw** to use it.")
     if not j.active and st.session_state.get("train_seen_done") != job_id:
         st.session_state["train_seen_done"] = job_id
@@ -199,7 +200,7 @@ overlay_names = st.multiselect("Compare with earlier runs", [c.run_id for c in s
 overlays = [c for c in saved if c.run_id in overlay_names]
 if job is not None:
     # One fragment for the whole live view: every redraw is a script run that the browser pays for with a
-    # re-render of the page, whatever it changes (a 1-s progress line alone cost it as much as the 2-s charts).
+    # re-render of the page, whatever that redraw changes, so one timer costs less than several.
     st.fragment(run_every=LIVE_EVERY_S if busy else None)(show_run)(job.id, overlays)
 else:  # the empty charts show what is coming (and load the chart library before training needs the CPU)
     st.info("Press **Start training** to train a model with the settings above. The charts below fill in live.")
@@ -207,7 +208,7 @@ else:  # the empty charts show what is coming (and load the chart library before
 
 if saved:
     st.subheader("Saved models")
-    st.dataframe(pd.DataFrame([{"name": c.name, "model": c.meta["architecture"], "accuracy": c.accuracy,
-                                "epochs": c.config.epochs, "seconds": c.meta.get("metrics", {}).get("seconds"),
-                                "created": c.meta.get("created")} for c in saved]),
+    st.dataframe(pd.DataFrame([{"name": c.name, "model": c.record.architecture, "accuracy": c.accuracy,
+                                "epochs": c.record.config.epochs, "seconds": c.record.metrics.seconds,
+                                "created": c.record.created} for c in saved]),
                  column_config={"accuracy": st.column_config.NumberColumn(format="percent")}, hide_index=True)

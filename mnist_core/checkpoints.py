@@ -13,7 +13,9 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -25,6 +27,7 @@ from torch import nn
 from .config import ConfigError, TrainConfig
 from .data import REPO_ROOT
 from .models import MODELS, build_model
+from .training import Event
 
 WEIGHTS, META = "weights.safetensors", "meta.json"
 FORMAT = "digit-lab-checkpoint/1"
@@ -36,10 +39,156 @@ class CheckpointError(Exception):
     """A checkpoint that cannot be saved or used; the message says why in one line."""
 
 
+@dataclass(frozen=True)
+class DatasetRecord:
+    """What a model was trained on (meta.json's "dataset"); a field missing from the file is None."""
+    source: str | None = None  # a data.SOURCES key or a folder path
+    title: str | None = None
+    split: str | None = None  # "train" or "all"
+    n_train: int | None = None
+    evaluated_on: str | None = None  # the held-out split its accuracy was measured on, in words
+    classes: list[str] | None = None
+    extra: dict = field(default_factory=dict, repr=False)  # fields this version does not know, written back as read
+
+    @property
+    def label(self) -> str:
+        return self.title or self.source or "?"
+
+
+@dataclass(frozen=True)
+class MetricsRecord:
+    """How the run went (meta.json's "metrics"); a field missing from the file is None."""
+    accuracy: float | None = None  # on the held-out set named by DatasetRecord.evaluated_on
+    loss: float | None = None
+    n: int | None = None  # held-out images scored
+    seconds: float | None = None  # training time
+    images_per_s: float | None = None
+    device: str | None = None
+    stopped: bool | None = None  # ended early by Stop (or a server shutdown)
+    epochs_done: int | None = None
+    extra: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    mean: float | None = None
+    std: float | None = None
+    extra: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRecord:
+    """A checkpoint's meta.json as typed fields. `parse_record` is the one place that reads and checks one;
+    `to_dict` writes the same JSON back (the keys a checkpoint has always had, plus whatever it held that this
+    version does not know)."""
+    architecture: str  # a models.MODELS key
+    config: TrainConfig = field(default_factory=TrainConfig)
+    name: str | None = None  # display name; the folder keeps its run id
+    run_id: str | None = None
+    created: str | None = None  # ISO time, local
+    format: str | None = None
+    parameters: int | None = None
+    dataset: DatasetRecord = field(default_factory=DatasetRecord)
+    normalisation: Normalisation | None = None
+    metrics: MetricsRecord = field(default_factory=MetricsRecord)
+    history: list[Event] = field(default_factory=list)  # step and epoch events, thinned for the charts
+    extra: dict = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict:
+        meta = {"format": self.format, "run_id": self.run_id, "created": self.created, "name": self.name,
+                "architecture": self.architecture, "parameters": self.parameters, "config": self.config.to_dict(),
+                "dataset": _json_fields(self.dataset),
+                "normalisation": self.normalisation and _json_fields(self.normalisation),
+                "metrics": _json_fields(self.metrics), "history": [e.to_dict() for e in self.history], **self.extra}
+        return {k: v for k, v in meta.items() if v is not None}
+
+
+def _json_fields(record) -> dict:
+    return {**{f.name: getattr(record, f.name) for f in fields(record)
+               if f.name != "extra" and getattr(record, f.name) is not None}, **record.extra}
+
+
+@functools.cache
+def _schema(cls) -> dict[str, tuple[tuple[type, ...], bool, bool, str]]:
+    """field name -> (JSON types allowed, may be null, required, how a message names the type), read from the
+    dataclass's own annotations."""
+    schema = {}
+    for f in fields(cls):
+        if f.name == "extra":
+            continue
+        hint = typing.get_type_hints(cls)[f.name]
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        args = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
+        base = typing.get_origin(args[0]) or args[0]
+        allowed, words = {float: ((int, float), "a number"), int: ((int, float), "a number"),
+                          str: ((str,), "a string"), bool: ((bool,), "true or false"),
+                          list: ((list,), "a list of names")}[base]
+        required = f.default is MISSING and f.default_factory is MISSING
+        schema[f.name] = (allowed, union and type(None) in typing.get_args(hint), required, words)
+    return schema
+
+
+def _typed(cls, data, where: str, label: str):
+    """`cls` built from a JSON object, each known field checked against its annotation (a list must hold
+    strings); unknown fields are kept aside in `extra` when `cls` has one."""
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{where}: metadata field {label} should be a JSON object")
+    schema, known, extra = _schema(cls), {}, {}
+    for key, value in data.items():
+        if key not in schema:
+            extra[key] = value
+            continue
+        allowed, nullable, _, words = schema[key]
+        wrong = (not nullable if value is None else isinstance(value, bool) and bool not in allowed
+                 or not isinstance(value, allowed)
+                 or isinstance(value, list) and not all(isinstance(v, str) for v in value))
+        if wrong:
+            raise CheckpointError(f"{where}: metadata field {label}.{key} should be {words}")
+        known[key] = value
+    for key, (_, _, required, words) in schema.items():
+        if required and key not in known:
+            raise CheckpointError(f"{where}: metadata field {label}.{key} is missing (it should be {words})")
+    return cls(**known, extra=extra) if "extra" in cls.__dataclass_fields__ else cls(**known)
+
+
+def parse_record(meta, where: str) -> ModelRecord:
+    """meta.json's content as a ModelRecord, or a one-line CheckpointError that starts with `where`.
+
+    Pages and the CLI read these fields directly, so a hand-edited meta.json with the wrong types must be refused
+    here rather than crash the models list later.
+    """
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{where}: metadata is not a JSON object")
+    arch = meta.get("architecture")
+    if arch not in MODELS:
+        raise CheckpointError(f"{where}: unknown architecture {arch!r} (known: {', '.join(MODELS)})")
+    for key, kind in (("config", dict), ("metrics", dict), ("dataset", dict), ("normalisation", dict),
+                      ("history", list), ("name", str), ("created", str), ("run_id", str), ("format", str)):
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            raise CheckpointError(f"{where}: metadata field {key!r} should be a {'JSON object' if kind is dict else kind.__name__}")
+    parameters = meta.get("parameters")
+    if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, int)):
+        raise CheckpointError(f"{where}: metadata field 'parameters' should be a whole number")
+    metrics = _typed(MetricsRecord, meta.get("metrics") or {}, where, "metrics")
+    dataset = _typed(DatasetRecord, meta.get("dataset") or {}, where, "dataset")
+    normalisation = None if meta.get("normalisation") is None else _typed(Normalisation, meta["normalisation"], where,
+                                                                          "normalisation")
+    history = [_typed(Event, h, where, f"history[{i}]") for i, h in enumerate(meta.get("history") or [])]
+    try:
+        config = TrainConfig.from_dict(meta.get("config") or {}).validate()
+    except (ConfigError, TypeError) as e:
+        raise CheckpointError(f"{where}: invalid training config in metadata ({e})") from None
+    known = {f.name for f in fields(ModelRecord)}
+    return ModelRecord(architecture=arch, config=config, name=meta.get("name"), run_id=meta.get("run_id"),
+                       created=meta.get("created"), format=meta.get("format"), parameters=parameters, dataset=dataset,
+                       normalisation=normalisation, metrics=metrics, history=history,
+                       extra={k: v for k, v in meta.items() if k not in known})
+
+
 @dataclass
 class Checkpoint:
     path: Path
-    meta: dict
+    record: ModelRecord  # shared with the listing's memory of it: read it, never change it
 
     @property
     def run_id(self) -> str:
@@ -47,15 +196,20 @@ class Checkpoint:
 
     @property
     def name(self) -> str:
-        return self.meta.get("name") or self.path.name
+        return self.record.name or self.path.name
 
     @property
     def accuracy(self) -> float | None:
-        return (self.meta.get("metrics") or {}).get("accuracy")
+        return self.record.metrics.accuracy
 
     @property
     def config(self) -> TrainConfig:
-        return TrainConfig.from_dict(self.meta.get("config", {}))
+        return replace(self.record.config)  # a copy: callers may validate (and so change) it
+
+    @property
+    def meta(self) -> dict:
+        """The record as meta.json holds it (for exports, and for tests of the file format)."""
+        return self.record.to_dict()
 
 
 def default_models_dir() -> Path:
@@ -79,18 +233,23 @@ def _write_json_atomic(path: Path, data: dict) -> None:
         raise
 
 
-def save_checkpoint(model: nn.Module, meta: dict, models_dir: str | Path | None = None, run_id: str | None = None) -> Path:
-    """Write model + meta atomically as models_dir/<run_id>/ and return that folder."""
+def save_checkpoint(model: nn.Module, record: ModelRecord | dict, models_dir: str | Path | None = None,
+                    run_id: str | None = None) -> Path:
+    """Write model + record atomically as models_dir/<run_id>/ and return that folder.
+
+    A dict is read as meta.json would be; either way it gets the same checks as loading, so nothing is saved
+    that listing or loading would skip. The record's format, run id and (unless it has one) creation time are set here.
+    """
     models_dir = Path(models_dir) if models_dir else default_models_dir()
-    arch = meta.get("architecture")
-    if arch not in MODELS:
-        raise CheckpointError(f"meta must name a known architecture (got {arch!r})")
-    run_id = run_id or new_run_id(arch)
-    meta = _check_meta({"format": FORMAT, "run_id": run_id, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **meta},
-                       "cannot save")  # the same checks as loading: never save what list/load would skip
+    if isinstance(record, dict):
+        record = parse_record(record, "cannot save")
+    else:
+        record = parse_record(record.to_dict(), "cannot save")
+    run_id = run_id or new_run_id(record.architecture)
+    record = replace(record, format=FORMAT, run_id=run_id, created=record.created or time.strftime("%Y-%m-%dT%H:%M:%S"))
     final = models_dir / run_id
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    _check_tensors(tensors, arch, "cannot save")  # never write a checkpoint that could not be loaded back
+    _check_tensors(tensors, record.architecture, "cannot save")  # never write what could not be loaded back
     tmp = None
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
@@ -99,7 +258,7 @@ def save_checkpoint(model: nn.Module, meta: dict, models_dir: str | Path | None 
         tmp = Path(tempfile.mkdtemp(dir=models_dir, prefix=".saving-"))
         os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a checkpoint is an ordinary, shareable folder
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
-        _write_json_atomic(tmp / META, meta)
+        _write_json_atomic(tmp / META, record.to_dict())
         os.replace(tmp, final)  # the one step that makes it visible
     except (OSError, SafetensorError) as e:  # safetensors reports a full disk as SafetensorError, not OSError
         raise CheckpointError(f"could not save the checkpoint in {models_dir}: {getattr(e, 'strerror', None) or e}") from None
@@ -109,32 +268,11 @@ def save_checkpoint(model: nn.Module, meta: dict, models_dir: str | Path | None 
     return final
 
 
-def _check_meta(meta, where: str) -> dict:
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{where}: metadata is not a JSON object")
-    arch = meta.get("architecture")
-    if arch not in MODELS:
-        raise CheckpointError(f"{where}: unknown architecture {arch!r} (known: {', '.join(MODELS)})")
-    # Pages and the CLI read these fields directly, so a hand-edited meta.json with the wrong types must be
-    # refused here rather than crash the models list later.
-    for key, kind in (("config", dict), ("metrics", dict), ("dataset", dict), ("normalisation", dict),
-                      ("history", list), ("name", str), ("created", str)):
-        if meta.get(key) is not None and not isinstance(meta[key], kind):
-            raise CheckpointError(f"{where}: metadata field {key!r} should be a {'JSON object' if kind is dict else kind.__name__}")
-    accuracy = (meta.get("metrics") or {}).get("accuracy")
-    if accuracy is not None and (isinstance(accuracy, bool) or not isinstance(accuracy, (int, float))):
-        raise CheckpointError(f"{where}: metadata field metrics.accuracy should be a number")
-    try:
-        TrainConfig.from_dict(meta.get("config") or {}).validate()
-    except (ConfigError, TypeError) as e:
-        raise CheckpointError(f"{where}: invalid training config in metadata ({e})") from None
-    return meta
-
-
-def read_meta(path: str | Path) -> dict:
+def read_record(path: str | Path) -> ModelRecord:
+    """The checked record of the checkpoint folder `path`."""
     path = Path(path)
     try:
-        return _check_meta(json.loads((path / META).read_text()), path.name)
+        return parse_record(json.loads((path / META).read_text()), path.name)
     except FileNotFoundError:
         raise CheckpointError(f"{path} is not a checkpoint: {META} is missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -154,9 +292,9 @@ def _check_tensors(tensors: dict[str, torch.Tensor], arch: str, where: str, mode
                                   f"{arch} needs {tuple(value.shape)}")
 
 
-def _model_from_tensors(tensors: dict[str, torch.Tensor], meta: dict, where: str) -> nn.Module:
-    model = build_model(meta["architecture"])
-    _check_tensors(tensors, meta["architecture"], where, model)
+def _model_from_tensors(tensors: dict[str, torch.Tensor], record: ModelRecord, where: str) -> nn.Module:
+    model = build_model(record.architecture)
+    _check_tensors(tensors, record.architecture, where, model)
     model.load_state_dict(tensors)
     return model.eval()
 
@@ -166,30 +304,30 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, Checkpoint]:
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"no checkpoint folder at {path}")
-    meta = read_meta(path)
+    record = read_record(path)
     try:
         tensors = load_file(str(path / WEIGHTS))
     except FileNotFoundError:
         raise CheckpointError(f"{path.name}: {WEIGHTS} is missing") from None
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path.name}: {WEIGHTS} is damaged or not a safetensors file ({e})") from None
-    return _model_from_tensors(tensors, meta, path.name), Checkpoint(path, meta)
+    return _model_from_tensors(tensors, record, path.name), Checkpoint(path, record)
 
 
 @functools.lru_cache(maxsize=512)
-def _meta_while_unchanged(path: str, inode: int, mtime_ns: int, size: int) -> dict:
-    return read_meta(path)
+def _record_while_unchanged(path: str, inode: int, mtime_ns: int, size: int) -> ModelRecord:
+    return read_record(path)
 
 
-def _listed_meta(path: Path) -> dict:
-    """read_meta, remembered while meta.json stays the same file with the same time and size (every write is
+def _listed_record(path: Path) -> ModelRecord:
+    """read_record, remembered while meta.json stays the same file with the same time and size (every write is
     a new file renamed into place). Every page rerun lists the models folder, and each meta.json holds a
-    whole training history: up to ~0.5 MB of JSON per model. The dict is shared: read it, never change it."""
+    whole training history, too much to read and check again each time. The record is shared: never change it."""
     try:
         st = (path / META).stat()
     except OSError:
-        return read_meta(path)  # raises the CheckpointError that says what is wrong
-    return _meta_while_unchanged(str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+        return read_record(path)  # raises the CheckpointError that says what is wrong
+    return _record_while_unchanged(str(path), st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def list_checkpoints(models_dir: str | Path | None = None) -> list[Checkpoint]:
@@ -202,10 +340,10 @@ def list_checkpoints(models_dir: str | Path | None = None) -> list[Checkpoint]:
         if child.name.startswith(".") or not child.is_dir() or not (child / WEIGHTS).is_file():
             continue
         try:
-            found.append(Checkpoint(child, _listed_meta(child)))
+            found.append(Checkpoint(child, _listed_record(child)))
         except CheckpointError:
             continue
-    return sorted(found, key=lambda c: (c.meta.get("created", ""), c.run_id), reverse=True)
+    return sorted(found, key=lambda c: (c.record.created or "", c.run_id), reverse=True)
 
 
 def skipped_entries(models_dir: str | Path | None = None) -> list[str]:
@@ -220,7 +358,7 @@ def skipped_entries(models_dir: str | Path | None = None) -> list[str]:
 
 def delete_checkpoint(path: str | Path) -> None:
     path = Path(path)
-    read_meta(path)  # refuse to delete anything that is not one of ours
+    read_record(path)  # refuse to delete anything that is not one of ours
     # Rename first so a half-deleted folder is never listed as a checkpoint.
     trash = path.with_name(f".deleting-{path.name}-{os.urandom(3).hex()}")
     try:
@@ -230,25 +368,24 @@ def delete_checkpoint(path: str | Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def rename_checkpoint(path: str | Path, name: str) -> dict:
+def rename_checkpoint(path: str | Path, name: str) -> ModelRecord:
     """Give a checkpoint a display name (the folder keeps its run id)."""
     name = name.strip()
     if not name or len(name) > 80 or not re.fullmatch(r"[\w .,:()+\-]+", name):
         raise CheckpointError("a name needs 1-80 letters, digits, spaces or . , : ( ) + - _")
-    meta = read_meta(path)
-    meta["name"] = name
+    record = replace(read_record(path), name=name)
     try:
-        _write_json_atomic(Path(path) / META, meta)
+        _write_json_atomic(Path(path) / META, record.to_dict())
     except OSError as e:
         raise CheckpointError(f"could not rename {Path(path).name}: {e.strerror or e}") from None
-    return meta
+    return record
 
 
 def export_checkpoint(path: str | Path) -> bytes:
     """One self-contained .safetensors file (weights + meta.json in its header) for download."""
     model, ckpt = load_checkpoint(path)
     tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
-    return save(tensors, metadata={"format": FORMAT, _META_KEY: json.dumps(ckpt.meta)})
+    return save(tensors, metadata={"format": FORMAT, _META_KEY: json.dumps(ckpt.record.to_dict())})
 
 
 def import_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path:
@@ -269,8 +406,7 @@ def import_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path
         raise CheckpointError("this safetensors file has no Digit Lab metadata; only Digit Lab exports can be uploaded") from None
     except (ValueError, SafetensorError, UnicodeDecodeError, AttributeError, TypeError, RecursionError) as e:
         raise CheckpointError(f"not a valid Digit Lab checkpoint file ({str(e)[:120]})") from None
-    meta = _check_meta(meta, "uploaded file")
-    model = _model_from_tensors(tensors, meta, "uploaded file")
-    keep = {k: v for k, v in meta.items() if k not in ("format", "run_id", "created")}
-    keep["name"] = f"{meta.get('name') or meta.get('run_id') or meta['architecture']} (uploaded)"[:80]
-    return save_checkpoint(model, keep, models_dir)
+    record = parse_record(meta, "uploaded file")
+    model = _model_from_tensors(tensors, record, "uploaded file")
+    name = f"{record.name or record.run_id or record.architecture} (uploaded)"[:80]
+    return save_checkpoint(model, replace(record, name=name, created=None), models_dir)

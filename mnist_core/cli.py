@@ -53,7 +53,7 @@ def cmd_train(args) -> dict:
                                            if v is not None}}
     from .checkpoints import CheckpointError, default_models_dir
     from .data import load_source
-    from .training import resolve_device
+    from .devices import resolve_device
 
     config = recipe_config(args.recipe, **overrides).validate()
     resolve_device(config.device)  # a missing GPU is refused before anything is loaded or trained
@@ -77,13 +77,13 @@ def cmd_train(args) -> dict:
     steps = -(-n_train // config.batch_size) * config.epochs
     outcome = train_and_save(config, source, args.split, eval_source, args.eval_split,
                              on_event=_progress_bar(steps), models_dir=args.out)
-    return outcome.summary()
+    return outcome.summary().to_dict()
 
 
 def cmd_evaluate(args) -> dict:
     from .checkpoints import load_checkpoint
     from .data import load_source
-    from .training import evaluate
+    from .evaluation import evaluate
 
     model, ckpt = load_checkpoint(args.checkpoint)
     source = load_source(args.dataset, args.data_dir)
@@ -100,13 +100,20 @@ def cmd_predict(args) -> None:
     from .preprocess import ImageError, load_image
 
     model, ckpt = load_checkpoint(args.checkpoint)
-    for path in args.images:
+    errors = []
+    for path in args.images:  # one bad file must not cost the others their answer
         try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise ImageError(f"cannot read {path}: {e.strerror}") from None
-        prediction = predict_image(model, ckpt.config, load_image(data))
-        print(json.dumps({"file": path, **prediction.to_dict()}), flush=True)
+            try:
+                data = Path(path).read_bytes()
+            except OSError as e:
+                raise ImageError(f"cannot read {path}: {e.strerror}") from None
+            line = {"file": path, **predict_image(model, ckpt.config, load_image(data)).to_dict()}
+        except ImageError as e:
+            errors.append(" ".join(str(e).split()))
+            line = {"file": path, "digit": None, "error": errors[-1]}
+        print(json.dumps(line), flush=True)
+    if errors:
+        raise ImageError(f"{len(errors)} of {len(args.images)} images could not be read (first: {errors[0]})")
 
 
 def cmd_models(args) -> None:
@@ -118,7 +125,7 @@ def cmd_models(args) -> None:
         print(f"no saved models in {models_dir}")
     for c in checkpoints:
         acc = f"{c.accuracy:.2%}" if c.accuracy is not None else "-"
-        print(f"{c.run_id}\t{c.meta['architecture']}\t{acc}\t{c.name}")
+        print(f"{c.run_id}\t{c.record.architecture}\t{acc}\t{c.name}")
     for name in skipped_entries(models_dir):
         print(f"note: skipped {name} (not a complete Digit Lab checkpoint)", file=sys.stderr)
 

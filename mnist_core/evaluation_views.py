@@ -8,37 +8,36 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .checkpoints import Checkpoint
+from .checkpoints import Checkpoint, DatasetRecord
 from .models import MODELS
-from .training import EvalReport
+from .evaluation import EvalReport
 
 GALLERY_LIMIT = 48  # images shown at once; more would make the page slow to scroll and to send
 
 
 def report_key(ckpt: Checkpoint, dataset_key: str, split: str) -> tuple[str, str, str, str]:
     """What an evaluation depends on: the exact checkpoint (folder + creation time), the data and the split."""
-    return str(ckpt.path), str(ckpt.meta.get("created", "")), dataset_key, split
+    return str(ckpt.path), ckpt.record.created or "", dataset_key, split
 
 
 def checkpoint_label(ckpt: Checkpoint) -> str:
     """One line for a model picker: its name and when it was made."""
-    created = str(ckpt.meta.get("created", "")).replace("T", " ")[:16]
+    created = (ckpt.record.created or "").replace("T", " ")[:16]
     return f"{ckpt.name} · {created}" if created else ckpt.name
 
 
-def dataset_note(meta: dict, source_key: str, source_title: str, split: str) -> tuple[str, str] | None:
+def dataset_note(trained: DatasetRecord, source_key: str, source_title: str, split: str) -> tuple[str, str] | None:
     """('warning' | 'info', text) when the numbers need a caveat about the data, else None.
 
     A model trained on another dataset than the one chosen is scored on images it was never meant for;
     a model scored on images it trained on looks better than it is.
     """
-    data = meta.get("dataset") or {}
-    trained_on, trained_title = data.get("source"), data.get("title") or data.get("source")
+    trained_on = trained.source
     if trained_on and trained_on != source_key:
-        return "warning", (f"This model was trained on **{trained_title}**, but the sidebar dataset is "
+        return "warning", (f"This model was trained on **{trained.label}**, but the sidebar dataset is "
                            f"**{source_title}**: the scores below show how it copes with images it was not "
                            f"trained for.")
-    trained_split = data.get("split")
+    trained_split = trained.split
     if trained_on != source_key or trained_split not in ("train", "test", "all"):
         return None
     if split == "test" and trained_split == "all":
@@ -129,17 +128,15 @@ def comparison_table(checkpoints: list[Checkpoint]) -> pd.DataFrame:
     """Every saved model side by side: what it is, how long it trained, what it scored and on what."""
     rows = []
     for c in checkpoints:
-        metrics, data = c.meta.get("metrics") or {}, c.meta.get("dataset") or {}
-        arch = c.meta.get("architecture", "")
-        acc = metrics.get("accuracy")
+        r = c.record
         rows.append({
             "Name": c.name,
-            "Architecture": MODELS[arch].title if arch in MODELS else arch,
-            "Epochs": metrics.get("epochs_done", (c.meta.get("config") or {}).get("epochs")),
-            "Accuracy %": None if acc is None else round(100 * acc, 2),
-            "Training time (s)": metrics.get("seconds"),
-            "Dataset": data.get("title") or data.get("source") or "?",
-            "Saved": str(c.meta.get("created", "")).replace("T", " "),
+            "Architecture": MODELS[r.architecture].title,  # a record names a known architecture, or is not listed
+            "Epochs": r.config.epochs if r.metrics.epochs_done is None else r.metrics.epochs_done,
+            "Accuracy %": None if r.metrics.accuracy is None else round(100 * r.metrics.accuracy, 2),
+            "Training time (s)": r.metrics.seconds,
+            "Dataset": r.dataset.label,
+            "Saved": (r.created or "").replace("T", " "),
             "Run id": c.run_id,
         })
     return pd.DataFrame(rows, columns=["Name", "Architecture", "Epochs", "Accuracy %", "Training time (s)",

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # only for the annotations: this module needs numpy, not torch
+    from .training import Event
 
 
 @dataclass
@@ -27,29 +31,29 @@ def _ema(values: np.ndarray, alpha: float) -> np.ndarray:
     return out
 
 
-def curves(history: list[dict], max_points: int = 2000) -> Curves:
+def curves(history: list[Event], max_points: int = 2000) -> Curves:
     """Chart-ready arrays; step series are thinned to at most ~max_points so redraws stay cheap."""
-    steps = [h for h in history if h["kind"] == "step" and h.get("loss") is not None]
-    epochs = [h for h in history if h["kind"] == "epoch"]
-    step = np.array([h["step"] for h in steps], dtype=np.int64)
-    loss = np.array([h["loss"] for h in steps], dtype=np.float64)
+    steps = [h for h in history if h.kind == "step" and h.loss is not None]
+    epochs = [h for h in history if h.kind == "epoch"]
+    step = np.array([h.step for h in steps], dtype=np.int64)
+    loss = np.array([h.loss for h in steps], dtype=np.float64)
     smooth = _ema(loss, alpha=min(1.0, 20.0 / max(len(loss), 20))) if len(loss) else loss
-    step_epoch = np.array([h["epoch"] for h in steps], dtype=np.int64)
-    n_epochs = max([h["epoch"] for h in epochs] + [int(step_epoch.max()) if len(step_epoch) else 0]) + 1
+    step_epoch = np.array([h.epoch for h in steps], dtype=np.int64)
+    n_epochs = max([h.epoch for h in epochs] + [int(step_epoch.max()) if len(step_epoch) else 0]) + 1
     sums = np.bincount(step_epoch, weights=loss, minlength=n_epochs)
     counts = np.bincount(step_epoch, minlength=n_epochs)
     per_epoch = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    epoch_loss = [per_epoch[e["epoch"]] if e["epoch"] > 0 else np.nan for e in epochs]
+    epoch_loss = [per_epoch[e.epoch] if e.epoch > 0 else np.nan for e in epochs]
     if len(step) > max_points:
         keep = np.unique(np.linspace(0, len(step) - 1, max_points).round().astype(int))
         step, loss, smooth = step[keep], loss[keep], smooth[keep]
 
-    def col(key):
-        return np.array([np.nan if h.get(key) is None else h[key] for h in epochs], dtype=np.float64)
+    def col(values):
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
-    return Curves(step, loss, smooth, np.array([h["epoch"] for h in epochs], dtype=np.int64),
-                  np.array([h["step"] for h in epochs], dtype=np.int64), col("train_acc"), col("val_acc"),
-                  np.array(epoch_loss, dtype=np.float64))
+    return Curves(step, loss, smooth, np.array([h.epoch for h in epochs], dtype=np.int64),
+                  np.array([h.step for h in epochs], dtype=np.int64), col(h.train_acc for h in epochs),
+                  col(h.val_acc for h in epochs), np.array(epoch_loss, dtype=np.float64))
 
 
 def format_eta(seconds: float | None) -> str:

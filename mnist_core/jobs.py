@@ -14,17 +14,31 @@ import time
 import traceback
 import weakref
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import TrainConfig
 from .data import Source
-from .runs import train_and_save
+from .runs import RunSummary, train_and_save
 from .training import Event
 
 _ids = itertools.count(1)
 _queues: weakref.WeakSet = weakref.WeakSet()  # every live queue, for the exit hook below
 EXIT_WAIT_S = 20.0  # at interpreter exit, how long a stopped run may take to finish its batch, score and save
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A job as it was at one moment, for a page to render while the trainer goes on."""
+    id: str
+    status: str  # queued, running, done, stopped, failed
+    history: list[Event]  # step and epoch events so far
+    last: Event | None  # the latest event of any kind
+    summary: RunSummary | None
+    error: str | None
+    config: TrainConfig
+    dataset: str  # the source's title
+    owner: str
 
 
 @dataclass
@@ -35,9 +49,9 @@ class Job:
     owner: str = ""  # whoever started it (the app passes a browser-session token)
     id: str = field(default_factory=lambda: f"{time.strftime('%H%M%S')}-{next(_ids)}")
     status: str = "queued"  # queued, running, done, stopped, failed
-    history: list[dict] = field(default_factory=list)  # step and epoch events, as dicts
-    last: dict | None = None  # the latest event of any kind
-    summary: dict | None = None  # RunOutcome.summary() once finished
+    history: list[Event] = field(default_factory=list)  # step and epoch events
+    last: Event | None = None  # the latest event of any kind
+    summary: RunSummary | None = None  # once finished
     error: str | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
@@ -49,25 +63,22 @@ class Job:
         return self.status in ("queued", "running")
 
     def on_event(self, event: Event) -> None:
-        d = event.to_dict()
         with self.lock:
             if event.kind in ("step", "epoch"):
-                self.history.append(d)
-            self.last = d
+                self.history.append(event)
+            self.last = event
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> JobSnapshot:
         """A consistent copy for a page to render, taken without blocking the trainer for long."""
         with self.lock:
-            return {"id": self.id, "status": self.status, "history": list(self.history), "last": self.last,
-                    "summary": self.summary, "error": self.error, "config": self.config.to_dict(),
-                    "dataset": self.source.title, "owner": self.owner}
+            return JobSnapshot(self.id, self.status, list(self.history), self.last, self.summary, self.error,
+                               replace(self.config), self.source.title, self.owner)
 
     def progress(self) -> float:
-        last = self.last or {}
-        if self.status in ("done",):
+        if self.status == "done":
             return 1.0
-        total = last.get("total_steps") or 0
-        return min(1.0, (last.get("step") or 0) / total) if total else 0.0
+        last = self.last
+        return min(1.0, last.step / last.total_steps) if last is not None and last.total_steps else 0.0
 
 
 class JobQueue:
@@ -114,6 +125,11 @@ class JobQueue:
     def running(self) -> Job | None:
         return next((j for j in self.jobs() if j.status == "running"), None)
 
+    def last_ended(self) -> Job | None:
+        """The run that ended most recently (done, stopped or failed), if any."""
+        ended = [j for j in self.jobs() if not j.active and j.finished is not None]
+        return max(ended, key=lambda j: j.finished, default=None)
+
     def position(self, job: Job) -> int:
         """0 = running now; n = n jobs ahead of it."""
         with self._cv:
@@ -130,7 +146,8 @@ class JobQueue:
         with self._cv:
             if job in self._pending:  # never started: drop it from the line
                 self._pending.remove(job)
-                job.status, job.finished = "stopped", time.time()
+                with job.lock:
+                    job.status, job.finished = "stopped", time.time()
 
     def shutdown(self, timeout: float = EXIT_WAIT_S) -> None:
         """Stop every job and let the running one end cleanly: it stops after its current batch and is saved
@@ -164,7 +181,7 @@ class JobQueue:
     def _work(self) -> None:
         # Every run ends with evaluate(), which imports scikit-learn on first use. Once Python is shutting down
         # that import fails (joblib registers an exit hook), so a run stopped at exit could not be scored and
-        # saved: import it here, before any run (it takes ~2 s, which the first run used to wait for).
+        # saved: import it here, before any run, which also spares the first run that wait.
         import sklearn.metrics  # noqa: F401
 
         while True:
@@ -181,12 +198,13 @@ class JobQueue:
                 with job.lock:
                     job.summary = outcome.summary()
                     job.status = "stopped" if outcome.result.stopped else "done"
+                    job.finished = time.time()
             except Exception as e:  # a failed run must not kill the worker; the page shows the message
                 traceback.print_exc()
                 with job.lock:
                     job.error = str(e) or type(e).__name__
                     job.status = "failed"
-            job.finished = time.time()
+                    job.finished = time.time()
 
 
 @atexit.register

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from .checkpoints import save_checkpoint
+from .checkpoints import DatasetRecord, MetricsRecord, ModelRecord, Normalisation, save_checkpoint
 from .config import TrainConfig
 from .data import Source, Split, hold_out
 from .models import MODELS, count_parameters
-from .training import EvalReport, Event, TrainResult, evaluate, train
+from .evaluation import EvalReport, evaluate
+from .training import Event, TrainResult, train
 
 HOLD_OUT_FRACTION = 0.1
 
@@ -27,6 +28,26 @@ class RunData:
     held_out_name: str  # what the reported accuracy was measured on, in words
 
 
+@dataclass(frozen=True)
+class RunSummary:
+    """A finished run in a few numbers: what the app shows and what `python -m mnist_core train` prints.
+    The score fields are None when the run was stopped before its first step (nothing to score or save)."""
+    accuracy: float | None
+    loss: float | None
+    evaluated_on: str  # the held-out split, in words
+    n_test: int | None
+    n_train: int
+    seconds: float
+    images_per_s: float
+    stopped: bool
+    device: str
+    checkpoint: str | None  # the saved folder
+
+    def to_dict(self) -> dict:
+        """The CLI's JSON line: these keys, in this order, are its contract."""
+        return asdict(self)
+
+
 @dataclass
 class RunOutcome:
     result: TrainResult
@@ -34,26 +55,26 @@ class RunOutcome:
     data: RunData
     checkpoint: Path | None
 
-    def summary(self) -> dict:
-        return {
-            "accuracy": None if self.report is None else self.report.accuracy,
-            "loss": None if self.report is None else self.report.loss,
-            "evaluated_on": self.data.held_out_name,
-            "n_test": None if self.report is None else self.report.n,
-            "n_train": self.result.n_train,
-            "seconds": round(self.result.seconds, 3),
-            "images_per_s": round(self.result.images_per_s, 1),
-            "stopped": self.result.stopped,
-            "device": self.result.device,
-            "checkpoint": None if self.checkpoint is None else str(self.checkpoint),
-        }
+    def summary(self) -> RunSummary:
+        return RunSummary(
+            accuracy=None if self.report is None else self.report.accuracy,
+            loss=None if self.report is None else self.report.loss,
+            evaluated_on=self.data.held_out_name,
+            n_test=None if self.report is None else self.report.n,
+            n_train=self.result.n_train,
+            seconds=round(self.result.seconds, 3),
+            images_per_s=round(self.result.images_per_s, 1),
+            stopped=self.result.stopped,
+            device=self.result.device,
+            checkpoint=None if self.checkpoint is None else str(self.checkpoint),
+        )
 
 
-def thin_history(history: list[dict], max_steps: int = 2000) -> list[dict]:
+def thin_history(history: list[Event], max_steps: int = 2000) -> list[Event]:
     """Every epoch event and at most ~max_steps step events: enough for a chart, small on disk."""
-    steps = [h for h in history if h["kind"] == "step"]
+    steps = [h for h in history if h.kind == "step"]
     every = max(1, -(-len(steps) // max_steps))
-    return [h for h in history if h["kind"] != "step" or h["step"] % every == 0 or h is steps[-1]]
+    return [h for h in history if h.kind != "step" or h.step % every == 0 or h is steps[-1]]
 
 
 def split_for_run(source: Source, split: str, seed: int, eval_source: Source | None = None,
@@ -93,27 +114,27 @@ def train_and_save(config: TrainConfig, source: Source, split: str = "train", ev
     config.validate()
     data = split_for_run(source, split, config.seed, eval_source, eval_split)
     result = train(config, data.train, data.held_out, on_event=on_event, stop=stop)
-    trained_steps = max((h["step"] for h in result.history), default=0)
+    trained_steps = max((h.step for h in result.history), default=0)
     if trained_steps == 0:
         return RunOutcome(result, None, data, None)
     report = evaluate(result.model, data.held_out, config, result.device, source.classes)
     checkpoint = None
     if save:
-        epochs_done = max((h["epoch"] for h in result.history if h["kind"] == "epoch"), default=0)
+        epochs_done = max((h.epoch for h in result.history if h.kind == "epoch"), default=0)
         spec = MODELS[config.model]
         label = name or f"{spec.title} · {report.accuracy:.2%}" + (" (stopped)" if result.stopped else "")
-        meta = {
-            "name": label[:80],
-            "architecture": config.model,
-            "parameters": count_parameters(result.model),
-            "config": config.to_dict(),
-            "dataset": {"source": source.key, "title": source.title, "split": split, "n_train": result.n_train,
-                        "evaluated_on": data.held_out_name, "classes": source.classes},
-            "normalisation": {"mean": config.norm_mean, "std": config.norm_std},
-            "metrics": {**report.summary(), "seconds": round(result.seconds, 3),
-                        "images_per_s": round(result.images_per_s, 1), "device": result.device,
-                        "stopped": result.stopped, "epochs_done": epochs_done},
-            "history": thin_history(result.history),
-        }
-        checkpoint = save_checkpoint(result.model, meta, models_dir)
+        record = ModelRecord(
+            name=label[:80],
+            architecture=config.model,
+            parameters=count_parameters(result.model),
+            config=config,
+            dataset=DatasetRecord(source=source.key, title=source.title, split=split, n_train=result.n_train,
+                                  evaluated_on=data.held_out_name, classes=source.classes),
+            normalisation=Normalisation(mean=config.norm_mean, std=config.norm_std),
+            metrics=MetricsRecord(accuracy=report.accuracy, loss=report.loss, n=report.n,
+                                  seconds=round(result.seconds, 3), images_per_s=round(result.images_per_s, 1),
+                                  device=result.device, stopped=result.stopped, epochs_done=epochs_done),
+            history=thin_history(result.history),
+        )
+        checkpoint = save_checkpoint(result.model, record, models_dir)
     return RunOutcome(result, report, data, checkpoint)

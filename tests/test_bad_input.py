@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save, save_file
 
 from mnist_core.checkpoints import (CheckpointError, export_checkpoint, import_checkpoint, list_checkpoints,
-                                    load_checkpoint, read_meta, save_checkpoint, skipped_entries)
+                                    load_checkpoint, read_record, save_checkpoint, skipped_entries)
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError, load_folder, load_source
 from mnist_core.knobs import settings_from_link
@@ -154,6 +154,14 @@ BAD_CHECKPOINTS = {
     "metrics a string": (edit_meta(metrics="great"), "'metrics' should be a JSON object"),
     "accuracy a string": (edit_meta(metrics={"accuracy": "99%"}), "metrics.accuracy should be a number"),
     "name a number": (edit_meta(name=7), "'name' should be a str"),
+    "dataset title a number": (edit_meta(dataset={"title": 7}), "metadata field dataset.title should be a string"),
+    "classes not names": (edit_meta(dataset={"classes": [0, 1]}), "dataset.classes should be a list of names"),
+    "stopped a word": (edit_meta(metrics={"accuracy": 0.5, "stopped": "yes"}), "metrics.stopped should be true or false"),
+    "history entry a number": (edit_meta(history=[7]), "metadata field history[0] should be a JSON object"),
+    "history entry without kind": (edit_meta(history=[{"step": 1}]), "history[0].kind is missing"),
+    "history step a word": (edit_meta(history=[{"kind": "epoch", "step": 0}, {"kind": "step", "step": "one"}]),
+                            "history[1].step should be a number"),
+    "history step null": (edit_meta(history=[{"kind": "step", "step": None}]), "history[0].step should be a number"),
 }
 
 
@@ -172,7 +180,9 @@ def test_a_damaged_record_never_breaks_the_models_list(tmp_path):
     model, good = good_checkpoint(tmp_path)
     damaged_records = ["unknown architecture name", "missing meta.json", "meta.json not JSON", "meta.json binary",
                        "meta.json a list", "config a list", "config out of range", "metrics a string",
-                       "accuracy a string", "name a number"]
+                       "accuracy a string", "name a number", "dataset title a number", "classes not names",
+                       "stopped a word", "history entry a number", "history entry without kind",
+                       "history step a word", "history step null"]
     for case in damaged_records:
         copy = tmp_path / case.replace(" ", "-").replace(".", "")
         shutil.copytree(good, copy)
@@ -191,7 +201,7 @@ def test_loading_something_that_is_not_a_checkpoint_folder(tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint folder"):
         load_checkpoint(tmp_path / "file.safetensors")
     with pytest.raises(CheckpointError, match="meta.json is missing"):
-        read_meta(tmp_path)
+        read_record(tmp_path)
 
 
 # ----- uploaded checkpoint files -----

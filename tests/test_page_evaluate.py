@@ -12,7 +12,7 @@ from safetensors.torch import save as st_save
 
 from conftest import SHARED_RAW, open_page
 from mnist_core import evaluation_views as ev
-from mnist_core.checkpoints import export_checkpoint, list_checkpoints
+from mnist_core.checkpoints import DatasetRecord, export_checkpoint, list_checkpoints
 from mnist_core.data import DIGITS
 
 
@@ -218,10 +218,10 @@ def test_row_percent_and_click_selection():
 
 
 def test_dataset_note_cases():
-    meta = {"dataset": {"source": "mnist-sample", "title": "MNIST sample", "split": "train"}}
-    assert ev.dataset_note(meta, "mnist-sample", "MNIST sample", "test") is None
-    assert ev.dataset_note(meta, "mnist-sample", "MNIST sample", "train")[0] == "info"
-    assert ev.dataset_note(meta, "mnist-sample", "MNIST sample", "all")[0] == "info"
-    kind, text = ev.dataset_note(meta, "fashion-mnist", "Fashion-MNIST", "test")
+    trained = DatasetRecord(source="mnist-sample", title="MNIST sample", split="train")
+    assert ev.dataset_note(trained, "mnist-sample", "MNIST sample", "test") is None
+    assert ev.dataset_note(trained, "mnist-sample", "MNIST sample", "train")[0] == "info"
+    assert ev.dataset_note(trained, "mnist-sample", "MNIST sample", "all")[0] == "info"
+    kind, text = ev.dataset_note(trained, "fashion-mnist", "Fashion-MNIST", "test")
     assert kind == "warning" and "MNIST sample" in text and "Fashion-MNIST" in text
-    assert ev.dataset_note({}, "mnist", "MNIST", "test") is None
+    assert ev.dataset_note(DatasetRecord(), "mnist", "MNIST", "test") is None  # a record that says nothing
