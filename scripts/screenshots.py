@@ -9,6 +9,7 @@ offline sample in the sidebar and visits every page through the sidebar's naviga
 it writes a "7" with the mouse and waits for the prediction. One PNG of the visible window per page, made
 smaller with Pillow where needed. Needs the test tools (`pip install -r requirements-dev.txt`) and Chromium.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,18 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from browser_helpers import (CANVAS, CHROMIUM, CHROMIUM_ARGS, Server, assert_no_exception, goto,  # noqa: E402
-                             pick_dataset, prediction, stroke, wait_idle)
+from browser_helpers import (  # noqa: E402
+    CANVAS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Server,
+    assert_no_exception,
+    goto,
+    pick_dataset,
+    prediction,
+    stroke,
+    wait_idle,
+)
 from mnist_core.data import SOURCES, load_source  # noqa: E402
 from mnist_core.recipes import recipe_config  # noqa: E402
 from mnist_core.runs import train_and_save  # noqa: E402
