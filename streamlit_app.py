@@ -24,23 +24,22 @@ def home():
 
 
 def training_line() -> None:
-    jobs = ui.job_queue().jobs()
+    queue = ui.job_queue()
+    jobs = queue.jobs()
     if st.session_state.get("sidebar_run_active") and not any(j.active for j in jobs):
         # The run this line was following has ended: redraw the whole page once, so its model lists show the
         # new model and this line's timer (set when the page was drawn) stops.
         st.session_state["sidebar_run_active"] = False
         st.rerun()
-    running = ui.job_queue().running()
+    running = queue.running()
     waiting = sum(j.status == "queued" for j in jobs)
     if running is not None:
         st.progress(running.progress(), text=f"Training {running.config.model}: {running.progress():.0%}"
                     + (f" · {waiting} waiting" if waiting else ""))
     elif waiting:
         st.caption("Training starts in a moment…")
-    else:
-        finished = [j for j in jobs if j.status == "done"]
-        if finished:
-            st.caption(f"Last run: done, {finished[-1].summary['accuracy']:.2%} test accuracy")
+    elif (line := ui.last_run_line(queue.last_ended())) is not None:
+        st.caption(line)
 
 
 train_page = st.Page("app_pages/train.py", title="Train", icon=":material/model_training:")
@@ -60,6 +59,7 @@ with st.sidebar:
     if st.session_state.get("dataset") == ui.FOLDER:
         st.text_input("Folder path", key="dataset_folder", placeholder="/path/to/MNIST/raw",
                       help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files.")
+    ui.dataset_in_use_room()
     st.caption(f"Computing on: **{ui.device_label()}**")
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also
     # on pages that otherwise never rerun (Explore, Evaluate). Not beside the Train page's own live view of

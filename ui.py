@@ -4,13 +4,16 @@ Pages stay thin views over mnist_core; anything here is about Streamlit, never a
 """
 from __future__ import annotations
 
+import re
+from contextvars import ContextVar
+
 import plotly.graph_objects as go
 import streamlit as st
 
 from mnist_core.checkpoints import Checkpoint, list_checkpoints
 from mnist_core.data import SOURCES, DataError, Source, load_source
 from mnist_core.jobs import Job, JobQueue
-from mnist_core.training import describe_device, resolve_device
+from mnist_core.devices import describe_device, resolve_device
 
 FOLDER = "folder"
 DATASET_LABELS = {**SOURCES, FOLDER: "A folder of MNIST idx files…"}
@@ -40,6 +43,27 @@ def dataset_key() -> str:
     return choice
 
 
+# Room under the sidebar's dataset box, made afresh by every run of the app script (a script run has a thread of
+# its own, so a ContextVar holds this run's room). The sidebar is drawn before the page loads the data, so the page
+# fills it in: loading there too would hold up pages that need no data (Home) while a download is tried.
+_in_use_room: ContextVar = ContextVar("dataset_in_use_room", default=None)
+
+
+def dataset_in_use_room() -> None:
+    """Keep room here (under the dataset box) for the line current_source() writes when the data differs."""
+    _in_use_room.set(st.empty())
+
+
+def in_use_line(choice: str, source: Source) -> str | None:
+    """A line saying which data is really in use when it is not what the sidebar's box names (full MNIST chosen,
+    the offline sample loaded), else None."""
+    if choice not in SOURCES or source.key == choice:
+        return None
+    n = sum(len(part) for part in (source.train, source.test) if part is not None)
+    return (f":material/cloud_off: In use instead: **{source.title}**, {n:,} images "
+            f"({DATASET_LABELS[choice].split(' (')[0]} could not be loaded)")
+
+
 def current_source() -> Source | None:
     """The dataset chosen in the sidebar, or None after showing why it cannot be used."""
     key = dataset_key()
@@ -53,6 +77,9 @@ def current_source() -> Source | None:
         return None
     if source.notice:
         st.info(source.notice, icon=":material/cloud_off:")
+    room, line = _in_use_room.get(), in_use_line(st.session_state.get("dataset", "mnist"), source)
+    if room is not None and line is not None:
+        room.caption(line)
     return source
 
 
@@ -76,6 +103,26 @@ def fixed_margins(fig: go.Figure) -> go.Figure:
     fig.update_xaxes(automargin=False)
     fig.update_yaxes(automargin=False)
     return fig.update_layout(margin=FIXED_MARGIN)
+
+
+def last_run_line(job: Job | None) -> str | None:
+    """How the last run ended, in one line for the sidebar."""
+    if job is None:
+        return None
+    if job.status == "failed":
+        return f"Last run failed: {_plain(job.error or 'no reason given', 160)}"
+    summary = job.summary
+    if summary is None or summary.accuracy is None:  # stopped before its first step: nothing to score or save
+        return "Last run: stopped before it had learned anything (nothing was saved)"
+    how = "stopped early" if job.status == "stopped" else "done"
+    return f"Last run: {how}, {summary.accuracy:.2%} test accuracy"
+
+
+def _plain(text: str, limit: int) -> str:
+    """`text` on one line, at most `limit` characters, shown as written (no Markdown)."""
+    text = " ".join(text.split())
+    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    return re.sub(r"([\\`*_[\]<>$~|])", r"\\\1", text)
 
 
 def own_job() -> Job | None:

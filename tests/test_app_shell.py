@@ -1,4 +1,6 @@
 """The app shell: home page, navigation to every page, the shared sidebar."""
+import time
+
 from conftest import open_page
 
 
@@ -20,3 +22,50 @@ def test_sidebar_shows_dataset_choice_and_device(app):
 def test_every_page_opens_without_exception(app):
     for page in ("explore", "train", "evaluate", "draw"):
         open_page(app, page)
+
+
+def sidebar_text(at) -> str:
+    return " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_sidebar_names_the_data_in_use_when_mnist_falls_back_to_the_sample(app, monkeypatch, tmp_path):
+    monkeypatch.setenv("DIGIT_LAB_DATA", str(tmp_path / "no-data"))  # no MNIST files here, and no network
+    app.session_state["dataset"] = "mnist"
+    at = open_page(app, "explore")
+    assert "Full MNIST is not on this computer" in " ".join(i.value for i in at.info)
+    assert "In use instead: **MNIST sample**, 5,000 images (MNIST could not be loaded)" in sidebar_text(at)
+    at.sidebar.selectbox(key="dataset").set_value("mnist-sample").run()  # what the box names is what is used
+    assert "In use" not in sidebar_text(at)
+
+
+def wait_for_first_step(job, timeout: float = 120) -> None:
+    """A run stopped before its first step saves nothing, by design: stop it only once it has learned a little."""
+    deadline = time.time() + timeout
+    while job.progress() == 0 and job.active and time.time() < deadline:
+        time.sleep(0.05)
+    assert job.status == "running" and job.progress() > 0, job.status
+
+
+def test_sidebar_says_how_the_last_run_ended_stopped_or_failed(app, sample, monkeypatch, tmp_path):
+    import ui
+    from mnist_core.recipes import recipe_config
+
+    app.run()
+    queue = ui.job_queue()  # the server's queue: a run started from any page or session
+    job = queue.submit(recipe_config("fast", epochs=30, train_size=800, val_size=200), sample)
+    wait_for_first_step(job)
+    queue.stop(job.id)
+    assert queue.wait(job, 120) and job.status == "stopped"
+    app.run()
+    assert not app.exception
+    assert f"Last run: stopped early, {job.summary.accuracy:.2%} test accuracy" in sidebar_text(app)
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DIGIT_LAB_MODELS", str(blocker / "models"))  # its checkpoint cannot be saved
+    failed = queue.submit(recipe_config("fast", epochs=1, train_size=500, val_size=0), sample)
+    assert queue.wait(failed, 120) and failed.status == "failed"
+    app.run()
+    assert not app.exception
+    assert "Last run failed: could not save the checkpoint in" in sidebar_text(app)
+    assert "stopped early" not in sidebar_text(app)  # only the latest run is described
