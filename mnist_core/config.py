@@ -55,7 +55,7 @@ class TrainConfig:
     cpu_threads: int = 0  # 0 = one per core
     recipe: str = field(default="")  # which preset this started from, for the record only
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         from .models import MODELS  # late import: torch loads only once a config is checked
 
         if self.model not in MODELS:
@@ -79,6 +79,6 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -5,8 +5,8 @@ softmax, so no model ends in log_softmax.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn

@@ -29,7 +29,8 @@ EXPECTED_PARAMETERS = {
     "cnn-pooled-4x": conv(1, 32, 3) + conv(32, 32, 3) + dense(32, 10),  # one conv used four times: counted once
     "cnn-pooled": conv(1, 32, 3) + conv(32, 32, 3) + dense(32, 10),  # the earlier reading: the same weights
     # three conv (no bias) + batch-norm blocks, 16/32/64 channels, 3x3 maps into one linear layer
-    "fast": conv(1, 16, 5, False) + conv(16, 32, 3, False) + conv(32, 64, 3, False) + 2 * (16 + 32 + 64) + dense(64 * 9, 10),
+    "fast": conv(1, 16, 5, False) + conv(16, 32, 3, False) + conv(32, 64, 3, False) + 2 * (16 + 32 + 64)
+    + dense(64 * 9, 10),
 }
 
 
@@ -98,7 +99,8 @@ SEED_TUTORIALS = {
 def test_recipes_match_the_seed_tutorials(name):
     config = recipe_config(name)
     for field, value in SEED_TUTORIALS[name].items():
-        assert getattr(config, field) == pytest.approx(value) if isinstance(value, float) else getattr(config, field) == value, field
+        expected = pytest.approx(value) if isinstance(value, float) else value
+        assert getattr(config, field) == expected, field
     assert config.augment is False  # the tutorials train on the plain images
     assert config.scheduler in ("none", "step")
 

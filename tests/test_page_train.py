@@ -1,8 +1,7 @@
 """The Train page under AppTest: presets fill the controls, every control explains itself, Start trains."""
 from conftest import open_page
-
-from mnist_core.checkpoints import delete_checkpoint, list_checkpoints
 from mnist_core import knobs
+from mnist_core.checkpoints import delete_checkpoint, list_checkpoints
 from mnist_core.recipes import RECIPES
 
 
@@ -14,7 +13,8 @@ def test_every_control_has_help_and_every_preset_has_a_button(app, models_dir):
     at = open_page(app, "train")
     main = [w for w in widgets(at) if w.key and (w.key.startswith("train_") or w.key.startswith("recipe_"))]
     assert {f"recipe_{name}" for name in RECIPES} <= {w.key for w in main}
-    assert {"train_start", "train_stop", "train_model", "train_epochs", "train_batch", "train_lr"} <= {w.key for w in main}
+    assert {"train_start", "train_stop", "train_model", "train_epochs", "train_batch", "train_lr"} <= {
+        w.key for w in main}
     assert all(w.help for w in main), [w.key for w in main if not w.help]
     assert at.button(key="train_stop").disabled  # nothing to stop yet
 
