@@ -70,8 +70,13 @@ class Server:
 CONNECTED = "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
 EXCEPTION = "[data-testid='stException']"
 TITLE = "[data-testid='stMain'] h1"
-NOT_RUNNING = """() => { const w = document.querySelector("[data-testid='stStatusWidget']");
-                         return !w || !/Stop|Running/.test(w.innerText); }"""
+# Idle: Streamlit says its script run is over (the status widget shows "Running" only after a delay, so a page
+# that has drawn its title and is still loading data looked idle to that check alone), and no spinner is shown.
+NOT_RUNNING = """() => { const app = document.querySelector("[data-testid='stApp']");
+                         const w = document.querySelector("[data-testid='stStatusWidget']");
+                         return !!app && app.getAttribute("data-test-script-state") === "notRunning"
+                                && (!w || !/Stop|Running/.test(w.innerText))
+                                && !document.querySelector("[data-testid='stSpinner']"); }"""
 
 
 def goto(page, server: Server, path: str = "") -> None:

@@ -197,7 +197,7 @@ class Scenario:
         await metric.wait_for()
         outcome.mark("stopped")
         self.stopped.set()
-        await page.get_by_text("Stopped early").wait_for()
+        await page.locator("[data-testid='stMain']").get_by_text("Stopped early").wait_for()
         outcome.accuracy = await metric.locator("[data-testid=stMetricValue]").inner_text()
 
     async def _draw(self, page, outcome: Outcome) -> None:

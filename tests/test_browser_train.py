@@ -37,7 +37,7 @@ def test_train_live_then_refresh_and_switch_pages(page, browser, server):
         tab = other.new_page()
         goto(tab, server, run_link.split("/", 3)[-1])
         tab.locator(".st-key-train_stop button").first.click()
-        tab.get_by_text("Stopped early").wait_for(timeout=60_000)
+        tab.locator("[data-testid='stMain']").get_by_text("Stopped early").wait_for(timeout=60_000)
     finally:
         other.close()
     page.locator("[data-testid='stSidebar']").get_by_text(re.compile("Last run: stopped", re.I)).wait_for(timeout=60_000)
@@ -89,7 +89,7 @@ def test_stop_ends_a_run_quickly(page, server):
     page.locator(".st-key-train_stop button").first.wait_for(timeout=60_000)
     wait_idle(page)
     page.locator(".st-key-train_stop button").first.click()
-    page.get_by_text("Stopped early").wait_for(timeout=30_000)
+    page.locator("[data-testid='stMain']").get_by_text("Stopped early").wait_for(timeout=30_000)
     assert page.locator(".st-key-train_start button").first.is_enabled()
     assert_no_exception(page)
 

@@ -163,7 +163,7 @@ def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing
         # far longer than closing a tab.
         goto(page, server, "train?epochs=5")
         page.locator(".st-key-train_start button").first.click()
-        page.wait_for_url(lambda u: run_id(u) is not None, timeout=120_000)
+        page.wait_for_function("() => location.search.includes('run=')", timeout=120_000)
         url = page.url
         first.close()  # the tab is gone mid-run
         assert list_checkpoints(models) == [], "the run had already finished: the tab was not closed mid-run"
@@ -182,7 +182,7 @@ def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing
         shown.wait_for(timeout=120_000)
         wait_idle(page)
         assert shown.inner_text() == f"{saved.accuracy:.2%}"
-        assert page.get_by_text("Stopped early").count() == 0  # it ran to the end, it was not stopped
+        assert page.get_by_text("Stopped early", exact=False).count() == 0  # it ran to the end, it was not stopped
         assert page.locator(".st-key-train_start button").first.is_enabled()
         assert_no_exception(page)
         second.close()
