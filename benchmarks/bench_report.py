@@ -24,6 +24,7 @@ RECIPE_REFERENCE: dict[str, tuple[float, float]] = {
     "tutorial-mlp-sgd": (0.928, 32),
     "tutorial-cnn-small": (0.980, 109),
     "pytorch-example": (0.978, 146),
+    "tutorial-cnn-pooled": (0.927, 238),  # the four-times-reused reading; median of seeds 0-2
 }
 
 
