@@ -34,7 +34,9 @@ def training_line() -> None:
     running = queue.running()
     waiting = sum(j.status == "queued" for j in jobs)
     if running is not None:
-        st.progress(running.progress(), text=f"Training {running.config.model}: {running.progress():.0%}"
+        last = running.last  # the step count moves at every redraw, even when the percentage cannot (long runs)
+        steps = f" · step {last.step:,} of {last.total_steps:,}" if last is not None and last.total_steps else ""
+        st.progress(running.progress(), text=f"Training {running.config.model}: {running.progress():.0%}{steps}"
                     + (f" · {waiting} waiting" if waiting else ""))
     elif waiting:
         st.caption("Training starts in a moment…")
