@@ -12,14 +12,16 @@ def home():
         "Digit Lab lets you **look at thousands of handwritten digits, train a neural network on them and watch "
         "it learn, live**. Then see where it goes wrong, and draw your own digit for it to read.\n\n"
         "Start with **Explore** to see the data, then **Train** (the fast preset takes under a minute), "
-        "**Evaluate** to inspect mistakes, and **Draw** to test it with your own handwriting."
+        "**Evaluate** to inspect mistakes, and **Draw** to test it with your own handwriting. **Inside** shows what "
+        "the network sees in a digit and why it answers what it answers."
     )
-    cols = st.columns(4)
+    cols = st.columns(5)
     for col, page in zip(cols, [
         ("app_pages/explore.py", "Explore the data", ":material/search:"),
         ("app_pages/train.py", "Train a model", ":material/model_training:"),
         ("app_pages/evaluate.py", "Evaluate it", ":material/analytics:"),
-        ("app_pages/draw.py", "Draw a digit", ":material/draw:")]):
+        ("app_pages/draw.py", "Draw a digit", ":material/draw:"),
+        ("app_pages/inside.py", "Look inside", ":material/neurology:")]):
         col.page_link(page[0], label=page[1], icon=page[2])
 
 
@@ -51,6 +53,7 @@ pages = [
     train_page,
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
+    st.Page("app_pages/inside.py", title="Inside", icon=":material/neurology:"),
 ]
 nav = st.navigation(pages)
 

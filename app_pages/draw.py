@@ -183,5 +183,8 @@ with right, st.container(key="draw_result"):
                        "Try a bigger, clearer digit.", icon=":material/help:")
         st.markdown("**Top three:** " + " · ".join(f"{d} ({p:.1%})" for d, p in pred.top(3)))
         st.caption(f"Read in {elapsed_ms:.1f} ms (preparing the image + the network).")
+        st.session_state["inside_drawing"] = image  # what the Inside page looks into
+        st.page_link("app_pages/inside.py", label="Look inside: how did it decide?", icon=":material/neurology:",
+                     query_params={"from": "draw", "model": run_id})
         st.plotly_chart(probability_chart(pred), key="draw_chart", config={"displayModeBar": False})
 st.html(PAGE_FIX, unsafe_allow_javascript=True)

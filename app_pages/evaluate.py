@@ -149,7 +149,12 @@ else:
     what = "correct readings" if t is not None and t == p else "mistakes"
     st.caption(f"Showing {len(idx)} of {total} {what}, most confident first. Under each image: its true "
                "class → what the model read, and how sure it was.")
-    st.image(ev.enlarge(source.split(split).images[idx].numpy()), caption=captions, width=124)
+    grid = st.container(horizontal=True, key="eval_gallery")
+    for i, tile, caption in zip(idx, ev.enlarge(source.split(split).images[idx].numpy()), captions):
+        cell = grid.container(width=124)
+        cell.image(tile, caption=caption, width=124)
+        cell.page_link("app_pages/inside.py", label="Look inside", icon=":material/neurology:",  # why this answer
+                       query_params={"image": str(i), "split": split, "model": run_id})
 
 st.subheader("All saved models")
 _show(st.session_state.pop("eval_flash", None))

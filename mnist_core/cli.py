@@ -116,6 +116,42 @@ def cmd_predict(args) -> None:
         raise ImageError(f"{len(errors)} of {len(args.images)} images could not be read (first: {errors[0]})")
 
 
+def cmd_explain(args) -> None:
+    """Like predict, plus the 28x28 image the model read, which pixels pushed it towards the digit, its layers."""
+    import numpy as np
+
+    from .checkpoints import load_checkpoint
+    from .explain import Explainer, layer_outputs
+    from .preprocess import ImageError, load_image
+
+    model, ckpt = load_checkpoint(args.checkpoint)
+    explainer = Explainer(model, ckpt.config)
+    layers = [layer.info() for layer in layer_outputs(model, explainer.input(np.zeros((28, 28), np.uint8)))]
+    errors = []
+    for path in args.images:  # one bad file must not cost the others their answer
+        try:
+            try:
+                data = Path(path).read_bytes()
+            except OSError as e:
+                raise ImageError(f"cannot read {path}: {e.strerror}") from None
+            inside = explainer.look(load_image(data), top=0)
+            line = {"file": path, "digit": inside.digit, "confidence": None, "probabilities": None, "image28": None,
+                    "attribution": None, "method": args.method, "layers": layers}
+            if inside.digit is not None:
+                target = inside.digit if args.target is None else args.target
+                attribution = explainer.attribute(inside.image28, [target], args.method)[0]
+                line.update(confidence=round(float(inside.probabilities.max()), 6),
+                            probabilities=[round(float(p), 6) for p in inside.probabilities],
+                            image28=inside.image28.tolist(), target=target,
+                            attribution=[[round(float(v), 6) for v in row] for row in attribution])
+        except ImageError as e:
+            errors.append(" ".join(str(e).split()))
+            line = {"file": path, "digit": None, "error": errors[-1]}
+        print(json.dumps(line), flush=True)
+    if errors:
+        raise ImageError(f"{len(errors)} of {len(args.images)} images could not be read (first: {errors[0]})")
+
+
 def cmd_models(args) -> None:
     from .checkpoints import default_models_dir, list_checkpoints, skipped_entries
 
@@ -173,6 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.set_defaults(func=cmd_predict)
+
+    x = sub.add_parser("explain", help="read image files and say which pixels pushed the model to its answer")
+    x.add_argument("--checkpoint", required=True)
+    x.add_argument("--target", type=int, choices=range(10), metavar="DIGIT",
+                   help="explain this digit's score instead of the predicted one")
+    x.add_argument("--method", default="occlusion", choices=["occlusion", "gradients"],
+                   help="occlusion: cover patches and watch the score; gradients: integrated gradients")
+    x.add_argument("images", nargs="+", metavar="IMAGE")
+    x.set_defaults(func=cmd_explain)
 
     m = sub.add_parser("models", help="list saved checkpoints")
     m.add_argument("--out", help="checkpoint folder (default: models/)")

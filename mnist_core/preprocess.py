@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -87,34 +88,62 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     return ink
 
 
-def to_mnist(image: np.ndarray) -> np.ndarray | None:
-    """The 28x28 uint8 MNIST-style image (white digit on black), or None when there is no digit."""
+@dataclass
+class Steps:
+    """Each stage of to_mnist, for showing a learner how a drawing becomes the model's input.
+
+    Arrays are float ink in [0, 1] (1 = stroke) except `digit28`, the uint8 image the model gets. Stages after
+    the first missing one are None: no ink means no crop, and so on.
+    """
+    ink: np.ndarray  # the whole input as ink, shrunk to at most MAX_SIDE
+    crop: np.ndarray | None = None  # cut to the ink's bounding box
+    small: np.ndarray | None = None  # longest side scaled to 20 px, anti-aliased
+    digit28: np.ndarray | None = None  # placed in 28x28 by its centre of mass
+
+
+def to_mnist_steps(image: np.ndarray) -> Steps:
+    """to_mnist, keeping every intermediate image."""
     ink = ink_map(image)
     if ink.shape[0] > MAX_SIDE or ink.shape[1] > MAX_SIDE:
         scale = MAX_SIDE / max(ink.shape)
         size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
         ink = np.asarray(Image.fromarray(ink).resize(size, Image.BILINEAR))
+    steps = Steps(ink)
     rows, cols = np.nonzero(ink > INK_THRESHOLD)
     if len(rows) < MIN_INK_PIXELS:
-        return None
-    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        return steps
+    steps.crop = crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     h, w = crop.shape
     scale = 20.0 / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
     # torch's antialiased bilinear resize = area-weighted downsampling, like MNIST's own preparation
-    small = torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(crop))[None, None],
-                                            size=(new_h, new_w), mode="bilinear", antialias=True,
-                                            align_corners=False)[0, 0].clamp(0, 1).numpy()
+    steps.small = small = torch.nn.functional.interpolate(
+        torch.from_numpy(np.ascontiguousarray(crop))[None, None], size=(new_h, new_w), mode="bilinear",
+        antialias=True, align_corners=False)[0, 0].clamp(0, 1).numpy()
     total = small.sum()
     if total <= 0:
-        return None
+        return steps
     ys, xs = np.indices(small.shape)
     cy, cx = (ys * small).sum() / total, (xs * small).sum() / total
     top, left = int(round(14 - cy)), int(round(14 - cx))
     top, left = min(max(top, 0), 28 - new_h), min(max(left, 0), 28 - new_w)
     out = np.zeros((28, 28), np.float32)
     out[top:top + new_h, left:left + new_w] = small
-    return (out * 255).round().astype(np.uint8)
+    steps.digit28 = (out * 255).round().astype(np.uint8)
+    return steps
+
+
+def to_mnist(image: np.ndarray) -> np.ndarray | None:
+    """The 28x28 uint8 MNIST-style image (white digit on black), or None when there is no digit."""
+    return to_mnist_steps(image).digit28
+
+
+def squash_28(ink: np.ndarray) -> np.ndarray:
+    """An ink map (see ink_map) squashed whole to 28x28, without cropping or centring: what skipping the
+    steps would give the model."""
+    small = torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(ink, dtype=np.float32))[None, None],
+                                            size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
+    return (small[0, 0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
 
 
 def to_input(digit28: np.ndarray, mean: float, std: float) -> torch.Tensor:
