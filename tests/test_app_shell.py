@@ -1,4 +1,5 @@
 """The app shell: home page, navigation to every page, the shared sidebar."""
+
 import time
 
 from conftest import open_page
@@ -29,7 +30,10 @@ def sidebar_text(at) -> str:
 
 
 def test_sidebar_names_the_data_in_use_when_mnist_falls_back_to_the_sample(app, monkeypatch, tmp_path):
-    monkeypatch.setenv("DIGIT_LAB_DATA", str(tmp_path / "no-data"))  # no MNIST files here, and no network
+    from torchvision.datasets import MNIST
+
+    monkeypatch.setenv("DIGIT_LAB_DATA", str(tmp_path / "no-data"))  # no MNIST files here
+    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # and its download refused at once (closed port)
     app.session_state["dataset"] = "mnist"
     at = open_page(app, "explore")
     assert "Full MNIST is not on this computer" in " ".join(i.value for i in at.info)
