@@ -1,4 +1,5 @@
 """Digit Lab: explore MNIST, train a network and watch it learn, evaluate it, draw a digit for it."""
+
 import streamlit as st
 
 import ui
@@ -16,12 +17,16 @@ def home():
         "the network sees in a digit and why it answers what it answers."
     )
     cols = st.columns(5)
-    for col, page in zip(cols, [
-        ("app_pages/explore.py", "Explore the data", ":material/search:"),
-        ("app_pages/train.py", "Train a model", ":material/model_training:"),
-        ("app_pages/evaluate.py", "Evaluate it", ":material/analytics:"),
-        ("app_pages/draw.py", "Draw a digit", ":material/draw:"),
-        ("app_pages/inside.py", "Look inside", ":material/neurology:")]):
+    for col, page in zip(
+        cols,
+        [
+            ("app_pages/explore.py", "Explore the data", ":material/search:"),
+            ("app_pages/train.py", "Train a model", ":material/model_training:"),
+            ("app_pages/evaluate.py", "Evaluate it", ":material/analytics:"),
+            ("app_pages/draw.py", "Draw a digit", ":material/draw:"),
+            ("app_pages/inside.py", "Look inside", ":material/neurology:"),
+        ],
+    ):
         col.page_link(page[0], label=page[1], icon=page[2])
 
 
@@ -38,8 +43,11 @@ def training_line() -> None:
     if running is not None:
         last = running.last  # the step count moves at every redraw, even when the percentage cannot (long runs)
         steps = f" · step {last.step:,} of {last.total_steps:,}" if last is not None and last.total_steps else ""
-        st.progress(running.progress(), text=f"Training {running.config.model}: {running.progress():.0%}{steps}"
-                    + (f" · {waiting} waiting" if waiting else ""))
+        st.progress(
+            running.progress(),
+            text=f"Training {running.config.model}: {running.progress():.0%}{steps}"
+            + (f" · {waiting} waiting" if waiting else ""),
+        )
     elif waiting:
         st.caption("Training starts in a moment…")
     elif (line := ui.last_run_line(queue.last_ended())) is not None:
@@ -58,12 +66,21 @@ pages = [
 nav = st.navigation(pages)
 
 with st.sidebar:
-    st.selectbox("Dataset", list(ui.DATASET_LABELS), format_func=ui.DATASET_LABELS.get, key="dataset",
-                 help="Which images to explore and train on. MNIST falls back to the bundled 5,000-digit "
-                      "sample when it cannot be found or downloaded.")
+    st.selectbox(
+        "Dataset",
+        list(ui.DATASET_LABELS),
+        format_func=ui.DATASET_LABELS.get,
+        key="dataset",
+        help="Which images to explore and train on. MNIST falls back to the bundled 5,000-digit "
+        "sample when it cannot be found or downloaded.",
+    )
     if st.session_state.get("dataset") == ui.FOLDER:
-        st.text_input("Folder path", key="dataset_folder", placeholder="/path/to/MNIST/raw",
-                      help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files.")
+        st.text_input(
+            "Folder path",
+            key="dataset_folder",
+            placeholder="/path/to/MNIST/raw",
+            help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files.",
+        )
     ui.dataset_in_use_room()
     st.caption(f"Computing on: **{ui.device_label()}**")
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also

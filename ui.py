@@ -2,6 +2,7 @@
 
 Pages stay thin views over mnist_core; anything here is about Streamlit, never about training.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,8 @@ import streamlit as st
 
 from mnist_core.checkpoints import Checkpoint, list_checkpoints
 from mnist_core.data import SOURCES, DataError, Source, load_source
-from mnist_core.jobs import Job, JobQueue
 from mnist_core.devices import describe_device, resolve_device
+from mnist_core.jobs import Job, JobQueue
 
 FOLDER = "folder"
 DATASET_LABELS = {**SOURCES, FOLDER: "A folder of MNIST idx files…"}
@@ -60,8 +61,10 @@ def in_use_line(choice: str, source: Source) -> str | None:
     if choice not in SOURCES or source.key == choice:
         return None
     n = sum(len(part) for part in (source.train, source.test) if part is not None)
-    return (f":material/cloud_off: In use instead: **{source.title}**, {n:,} images "
-            f"({DATASET_LABELS[choice].split(' (')[0]} could not be loaded)")
+    return (
+        f":material/cloud_off: In use instead: **{source.title}**, {n:,} images "
+        f"({DATASET_LABELS[choice].split(' (')[0]} could not be loaded)"
+    )
 
 
 def current_source() -> Source | None:
@@ -89,8 +92,14 @@ def checkpoints() -> list[Checkpoint]:
 
 def style(fig: go.Figure, title: str, x: str, y: str, height: int = 320) -> go.Figure:
     """Every chart gets a title, axis labels and the same compact margins."""
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=height,
-                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(
+        title=title,
+        xaxis_title=x,
+        yaxis_title=y,
+        height=height,
+        margin=dict(l=10, r=10, t=50, b=10),
+        legend=dict(orientation="h", y=-0.25),
+    )
     return fig
 
 
@@ -121,7 +130,7 @@ def last_run_line(job: Job | None) -> str | None:
 def _plain(text: str, limit: int) -> str:
     """`text` on one line, at most `limit` characters, shown as written (no Markdown)."""
     text = " ".join(text.split())
-    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
     return re.sub(r"([\\`*_[\]<>$~|])", r"\\\1", text)
 
 

@@ -1,4 +1,5 @@
 """Draw: write a digit (or upload a photo of one) and see what a saved model reads, and what it sees."""
+
 import time
 
 import numpy as np
@@ -62,28 +63,38 @@ def quick_progress(job_id: str, what: str) -> None:
 
 
 def offer_quick_training() -> None:
-    st.info("There is no saved model yet, so nothing can read your digit. Train a quick one right here "
-            "(about 20 seconds), or a better one on the **Train** page.", icon=":material/psychology:")
+    st.info(
+        "There is no saved model yet, so nothing can read your digit. Train a quick one right here "
+        "(about 20 seconds), or a better one on the **Train** page.",
+        icon=":material/psychology:",
+    )
     job = ui.job_queue().get(st.session_state.get("draw_quick_job"))
     if job is not None and job.active:
         quick_progress(job.id, "Training a quick model")
         st.stop()
     elsewhere = ui.job_queue().running()  # e.g. started on the Train page: its model will do, wait for it
     if elsewhere is not None:
-        quick_progress(elsewhere.id, f"A {elsewhere.config.model} model is training (Train page); the canvas "
-                                     "opens when it is saved")
+        quick_progress(
+            elsewhere.id,
+            f"A {elsewhere.config.model} model is training (Train page); the canvas opens when it is saved",
+        )
         st.stop()
     if job is not None and job.status == "failed":
         st.error(f"The quick training run failed: {job.error}")
-    if st.button("Train a quick model", key="draw_quick_train", type="primary", icon=":material/bolt:",
-                 help="Teaches a small network to read digits from 4,000 examples (about 97% right) and saves it."):
+    if st.button(
+        "Train a quick model",
+        key="draw_quick_train",
+        type="primary",
+        icon=":material/bolt:",
+        help="Teaches a small network to read digits from 4,000 examples (about 97% right) and saves it.",
+    ):
         source = ui.current_source()
         if source is None:
             st.stop()
         try:
-            job = ui.job_queue().submit(recipe_config("fast", **QUICK), source,
-                                        "train" if source.train is not None else "all",
-                                        owner=ui.owner())
+            job = ui.job_queue().submit(
+                recipe_config("fast", **QUICK), source, "train" if source.train is not None else "all", owner=ui.owner()
+            )
         except (ValueError, DataError) as e:
             st.error(f"Cannot start training: {e}")
             st.stop()
@@ -100,8 +111,14 @@ def clear_canvas() -> None:
 
 def probability_chart(pred) -> go.Figure:
     colors = ["#e4572e" if d == pred.digit else "#7f9bb5" for d in range(10)]
-    fig = go.Figure(go.Bar(x=np.arange(10), y=pred.probabilities * 100, marker_color=colors,
-                           hovertemplate="digit %{x}: %{y:.1f}%<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=np.arange(10),
+            y=pred.probabilities * 100,
+            marker_color=colors,
+            hovertemplate="digit %{x}: %{y:.1f}%<extra></extra>",
+        )
+    )
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(range=[0, 100])
     ui.style(fig, "How likely the model thinks each digit is", "digit", "probability (%)", height=280)
@@ -109,23 +126,38 @@ def probability_chart(pred) -> go.Figure:
 
 
 st.title("Draw a digit")
-st.caption("Write a digit from 0 to 9 with your mouse (or finger) and a trained network reads it as you draw. "
-           "Beside it you see the small 28×28 picture the network actually gets.")
+st.caption(
+    "Write a digit from 0 to 9 with your mouse (or finger) and a trained network reads it as you draw. "
+    "Beside it you see the small 28×28 picture the network actually gets."
+)
 saved = {c.run_id: c for c in ui.checkpoints()}
 if not saved:
     offer_quick_training()
 quick = ui.job_queue().get(st.session_state.pop("draw_quick_job", None))
 if quick is not None and quick.summary is not None and quick.summary.accuracy is not None:
-    st.toast(f"Your quick model is ready: it reads {quick.summary.accuracy:.0%} of new digits right. Draw one!",
-             icon=":material/celebration:")
+    st.toast(
+        f"Your quick model is ready: it reads {quick.summary.accuracy:.0%} of new digits right. Draw one!",
+        icon=":material/celebration:",
+    )
 if st.session_state.get("draw_model") not in saved:
     st.session_state.pop("draw_model", None)  # it was deleted: fall back to the newest
 top = st.columns([3, 3, 2])
-run_id = top[0].selectbox("Model", list(saved), key="draw_model", persist_state="session",  # kept across pages
-                          format_func=lambda r: saved[r].name,
-                          help="Which saved model reads your digit. The newest is first; train more on the Train page.")
-mode = top[1].radio("Input", ["Draw", "Upload a photo"], key="draw_input", persist_state="session", horizontal=True,
-                    help="Draw with the mouse, or upload a photo of a digit written on paper.")
+run_id = top[0].selectbox(
+    "Model",
+    list(saved),
+    key="draw_model",
+    persist_state="session",  # kept across pages
+    format_func=lambda r: saved[r].name,
+    help="Which saved model reads your digit. The newest is first; train more on the Train page.",
+)
+mode = top[1].radio(
+    "Input",
+    ["Draw", "Upload a photo"],
+    key="draw_input",
+    persist_state="session",
+    horizontal=True,
+    help="Draw with the mouse, or upload a photo of a digit written on paper.",
+)
 try:
     model, ckpt = load_model(run_id, str(saved[run_id].path))
 except CheckpointError as e:
@@ -137,23 +169,43 @@ left, mid, right = row.container(width=SIDE + 4), row.container(width=28 * ZOOM 
 image = None
 with left:
     if mode == "Draw":
-        pen = st.slider("Pen width", 8, 40, 22, key="draw_pen",
-                        help="How thick your pen is. MNIST digits were written with a thick pen; 20-25 works well.")
+        pen = st.slider(
+            "Pen width",
+            8,
+            40,
+            22,
+            key="draw_pen",
+            help="How thick your pen is. MNIST digits were written with a thick pen; 20-25 works well.",
+        )
         clears = st.session_state.get("draw_clears", 0)  # a new value of initial_drawing empties the canvas
-        canvas = st_canvas(stroke_width=pen, stroke_color="#FFFFFF", background_color="#000000", height=SIDE,
-                           width=SIDE, initial_drawing={"objects": [], "clears": clears}, return_image_data=True,
-                           key="draw_canvas")
+        canvas = st_canvas(
+            stroke_width=pen,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=SIDE,
+            width=SIDE,
+            initial_drawing={"objects": [], "clears": clears},
+            return_image_data=True,
+            key="draw_canvas",
+        )
         png = canvas.image_bytes
         st.session_state["draw_seen"] = hash(png) if png is not None else None
         if png is not None and st.session_state["draw_seen"] != st.session_state.get("draw_stale"):
             image = canvas.image_data
-        st.button("Clear", key="draw_clear", icon=":material/ink_eraser:", on_click=clear_canvas,
-                  help="Wipe the canvas and start again.")
+        st.button(
+            "Clear",
+            key="draw_clear",
+            icon=":material/ink_eraser:",
+            on_click=clear_canvas,
+            help="Wipe the canvas and start again.",
+        )
         prompt = "Draw a digit… (0 to 9) in the black square: hold the mouse button down and write."
     else:
-        upload = st.file_uploader("A photo or scan of one handwritten digit", key="draw_upload",
-                                  help="Dark ink on light paper or light on dark both work. Crop it so the digit "
-                                       "fills most of the picture.")
+        upload = st.file_uploader(
+            "A photo or scan of one handwritten digit",
+            key="draw_upload",
+            help="Dark ink on light paper or light on dark both work. Crop it so the digit fills most of the picture.",
+        )
         prompt = "Upload a photo of a handwritten digit… (PNG or JPEG)."
         if upload is not None:
             try:
@@ -169,22 +221,36 @@ elapsed_ms = (time.perf_counter() - started) * 1000
 with mid:
     st.markdown("**What the model sees**")
     seen = pred.image28 if pred is not None and pred.image28 is not None else np.zeros((28, 28), np.uint8)
-    st.image(np.kron(seen, np.ones((ZOOM, ZOOM), np.uint8)), width=28 * ZOOM, output_format="PNG",
-             caption="Your digit cropped, shrunk to 20 px and centred in 28×28 pixels, like every MNIST image.")
+    st.image(
+        np.kron(seen, np.ones((ZOOM, ZOOM), np.uint8)),
+        width=28 * ZOOM,
+        output_format="PNG",
+        caption="Your digit cropped, shrunk to 20 px and centred in 28×28 pixels, like every MNIST image.",
+    )
 with right, st.container(key="draw_result"):
     if pred is None or pred.digit is None:
         no_digit = pred is not None and mode != "Draw"
         st.info("No digit found in this image. " + prompt if no_digit else prompt, icon=":material/draw:")
     else:
-        st.metric("Prediction", str(pred.digit), help="The digit the model thinks it is: the one it gives the "
-                  "highest probability.")
+        st.metric(
+            "Prediction",
+            str(pred.digit),
+            help="The digit the model thinks it is: the one it gives the highest probability.",
+        )
         if pred.unsure:
-            st.warning(f"The model is unsure: its best guess is only {pred.confidence:.0%} likely. "
-                       "Try a bigger, clearer digit.", icon=":material/help:")
+            st.warning(
+                f"The model is unsure: its best guess is only {pred.confidence:.0%} likely. "
+                "Try a bigger, clearer digit.",
+                icon=":material/help:",
+            )
         st.markdown("**Top three:** " + " · ".join(f"{d} ({p:.1%})" for d, p in pred.top(3)))
         st.caption(f"Read in {elapsed_ms:.1f} ms (preparing the image + the network).")
         st.session_state["inside_drawing"] = image  # what the Inside page looks into
-        st.page_link("app_pages/inside.py", label="Look inside: how did it decide?", icon=":material/neurology:",
-                     query_params={"from": "draw", "model": run_id})
+        st.page_link(
+            "app_pages/inside.py",
+            label="Look inside: how did it decide?",
+            icon=":material/neurology:",
+            query_params={"from": "draw", "model": run_id},
+        )
         st.plotly_chart(probability_chart(pred), key="draw_chart", config={"displayModeBar": False})
 st.html(PAGE_FIX, unsafe_allow_javascript=True)

@@ -1,11 +1,19 @@
 """Evaluate: how good is a saved model, where does it go wrong, and which saved model is best."""
+
 import plotly.graph_objects as go
 import streamlit as st
 
 import ui
 from mnist_core import evaluation_views as ev
-from mnist_core.checkpoints import (CheckpointError, delete_checkpoint, export_checkpoint, import_checkpoint,
-                                    load_checkpoint, rename_checkpoint, skipped_entries)
+from mnist_core.checkpoints import (
+    CheckpointError,
+    delete_checkpoint,
+    export_checkpoint,
+    import_checkpoint,
+    load_checkpoint,
+    rename_checkpoint,
+    skipped_entries,
+)
 from mnist_core.data import DataError
 from mnist_core.evaluation import evaluate
 
@@ -39,10 +47,13 @@ def _show(message):
 
 
 def _uploader():
-    st.file_uploader("Upload a Digit Lab model (.safetensors)", on_change=_import_upload,
-                     key=f"eval_upload_{st.session_state.get('eval_upload_n', 0)}",
-                     help="Only files made with this page's Download button are accepted. PyTorch .pt/.pth "
-                          "files are refused unopened, because opening them can run code.")
+    st.file_uploader(
+        "Upload a Digit Lab model (.safetensors)",
+        on_change=_import_upload,
+        key=f"eval_upload_{st.session_state.get('eval_upload_n', 0)}",
+        help="Only files made with this page's Download button are accepted. PyTorch .pt/.pth "
+        "files are refused unopened, because opening them can run code.",
+    )
     _show(st.session_state.pop("eval_upload_msg", None))
 
 
@@ -55,11 +66,16 @@ if source is None:
 ckpts = ui.checkpoints()
 skipped = skipped_entries()
 if skipped:  # foreign or unfinished things in models/: say they were passed over, touch nothing
-    st.caption(f"Not listed: {len(skipped)} item(s) in the models folder that are not complete checkpoints "
-               f"({', '.join(skipped[:8])}{', …' if len(skipped) > 8 else ''}). They were left as they are.")
+    st.caption(
+        f"Not listed: {len(skipped)} item(s) in the models folder that are not complete checkpoints "
+        f"({', '.join(skipped[:8])}{', …' if len(skipped) > 8 else ''}). They were left as they are."
+    )
 if not ckpts:
     _show(st.session_state.pop("eval_flash", None))
-    st.info("There is no saved model yet. Train one first: the fast preset takes under a minute.", icon=":material/model_training:")
+    st.info(
+        "There is no saved model yet. Train one first: the fast preset takes under a minute.",
+        icon=":material/model_training:",
+    )
     st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
     _uploader()
     st.stop()
@@ -68,13 +84,22 @@ by_id = {c.run_id: c for c in ckpts}
 if st.session_state.get("eval_model") not in by_id:
     st.session_state["eval_model"] = ckpts[0].run_id  # newest first, also after a delete
 left, right = st.columns([3, 2])
-run_id = left.selectbox("Saved model", list(by_id), key="eval_model", persist_state="session",
-                        format_func=lambda r: ev.checkpoint_label(by_id[r]),
-                        help="Which trained model to score. The newest is picked first.")
-split = right.radio("Images to score", ["test", "train", "all"], key="eval_split", persist_state="session",
-                    horizontal=True,
-                    help="test = images kept apart from training, the honest measure; train = the ones it "
-                         "learned from; all = both.")
+run_id = left.selectbox(
+    "Saved model",
+    list(by_id),
+    key="eval_model",
+    persist_state="session",
+    format_func=lambda r: ev.checkpoint_label(by_id[r]),
+    help="Which trained model to score. The newest is picked first.",
+)
+split = right.radio(
+    "Images to score",
+    ["test", "train", "all"],
+    key="eval_split",
+    persist_state="session",
+    horizontal=True,
+    help="test = images kept apart from training, the honest measure; train = the ones it learned from; all = both.",
+)
 ckpt, classes = by_id[run_id], source.classes
 note = ev.dataset_note(ckpt.record.dataset, source.key, source.title, split)
 if note:
@@ -88,11 +113,15 @@ except (CheckpointError, DataError, ValueError) as e:
 
 m = st.columns(4)
 m[0].metric("Accuracy", f"{report.accuracy:.2%}", help="Share of the images the model read correctly.")
-m[1].metric("Loss", f"{report.loss:.3f}",
-            help="Average cross-entropy: lower means the model is right *and* sure of it.")
+m[1].metric(
+    "Loss", f"{report.loss:.3f}", help="Average cross-entropy: lower means the model is right *and* sure of it."
+)
 m[2].metric("Images scored", f"{report.n:,}", help=f"From {source.title} / {split}.")
-m[3].metric("Mistakes", f"{int((report.labels != report.predictions).sum()):,}",
-            help="Images whose predicted class differs from the true one.")
+m[3].metric(
+    "Mistakes",
+    f"{int((report.labels != report.predictions).sum()):,}",
+    help="Images whose predicted class differs from the true one.",
+)
 
 # A click on a confusion-matrix cell picks that (true, predicted) pair for the gallery below.
 clicked = ev.pair_from_selection(st.session_state.get("eval_cm"), classes)
@@ -103,18 +132,40 @@ st.session_state["eval_cm_last"] = clicked
 st.subheader("Which classes get mixed up")
 c1, c2 = st.columns(2)
 with c1:
-    norm = st.toggle("Show as % of each true class", key="eval_norm",
-                     help="Off: how many images fall in each cell. On: each row as percentages, so rare and "
-                          "common classes compare fairly.")
+    norm = st.toggle(
+        "Show as % of each true class",
+        key="eval_norm",
+        help="Off: how many images fall in each cell. On: each row as percentages, so rare and "
+        "common classes compare fairly.",
+    )
     cells = ev.confusion_cells(report.confusion, classes, norm)
     # Heatmaps cannot be selected in plotly, so an invisible marker on every cell takes the clicks;
     # the clicked cell gets a red outline.
-    fig = go.Figure([
-        go.Heatmap(z=cells["z"], x=classes, y=classes, text=cells["text"], texttemplate="%{text}",
-                   colorscale="Blues", showscale=False, hoverinfo="skip"),
-        go.Scatter(x=cells["x"], y=cells["y"], mode="markers", hovertext=cells["hover"], hoverinfo="text",
-                   marker=dict(symbol="square-open", size=30, color="#d62728", line=dict(width=3), opacity=0),
-                   selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0)), showlegend=False)])
+    fig = go.Figure(
+        [
+            go.Heatmap(
+                z=cells["z"],
+                x=classes,
+                y=classes,
+                text=cells["text"],
+                texttemplate="%{text}",
+                colorscale="Blues",
+                showscale=False,
+                hoverinfo="skip",
+            ),
+            go.Scatter(
+                x=cells["x"],
+                y=cells["y"],
+                mode="markers",
+                hovertext=cells["hover"],
+                hoverinfo="text",
+                marker=dict(symbol="square-open", size=30, color="#d62728", line=dict(width=3), opacity=0),
+                selected=dict(marker=dict(opacity=1)),
+                unselected=dict(marker=dict(opacity=0)),
+                showlegend=False,
+            ),
+        ]
+    )
     n = len(classes)  # fixed ranges: the markers must not pad the axes
     fig.update_yaxes(type="category", range=[n - 0.5, -0.5])
     fig.update_xaxes(type="category", range=[-0.5, n - 0.5])
@@ -125,8 +176,10 @@ with c1:
 with c2:
     st.markdown("**Per class**")
     st.dataframe(ev.per_class_table(report), hide_index=True)
-    st.caption("Precision: when it says 4, how often it really is a 4. Recall: of all real 4s, how many it "
-               "found. F1 balances the two.")
+    st.caption(
+        "Precision: when it says 4, how often it really is a 4. Recall: of all real 4s, how many it "
+        "found. F1 balances the two."
+    )
     st.markdown("**Most confused pairs**")
     pairs = ev.confused_pairs(report, classes, k=6)
     if pairs.empty:
@@ -137,24 +190,40 @@ with c2:
 st.subheader("Mistakes up close")
 options = [ANY, *range(len(classes))]
 g1, g2 = st.columns(2)
-true = g1.selectbox("True class", options, key="eval_true", format_func=lambda i: "any" if i == ANY else classes[i],
-                    help="Show only images that really are this class.")
-pred = g2.selectbox("Predicted as", options, key="eval_pred", format_func=lambda i: "any" if i == ANY else classes[i],
-                    help="Show only images the model read as this class.")
+true = g1.selectbox(
+    "True class",
+    options,
+    key="eval_true",
+    format_func=lambda i: "any" if i == ANY else classes[i],
+    help="Show only images that really are this class.",
+)
+pred = g2.selectbox(
+    "Predicted as",
+    options,
+    key="eval_pred",
+    format_func=lambda i: "any" if i == ANY else classes[i],
+    help="Show only images the model read as this class.",
+)
 t, p = (None if true == ANY else true), (None if pred == ANY else pred)
 idx, captions, total = ev.gallery(report, classes, t, p)
 if total == 0:
     st.info("No images for this choice." if t is None or p is None or t != p else "No images of that class here.")
 else:
     what = "correct readings" if t is not None and t == p else "mistakes"
-    st.caption(f"Showing {len(idx)} of {total} {what}, most confident first. Under each image: its true "
-               "class → what the model read, and how sure it was.")
+    st.caption(
+        f"Showing {len(idx)} of {total} {what}, most confident first. Under each image: its true "
+        "class → what the model read, and how sure it was."
+    )
     grid = st.container(horizontal=True, key="eval_gallery")
     for i, tile, caption in zip(idx, ev.enlarge(source.split(split).images[idx].numpy()), captions):
         cell = grid.container(width=124)
         cell.image(tile, caption=caption, width=124)
-        cell.page_link("app_pages/inside.py", label="Look inside", icon=":material/neurology:",  # why this answer
-                       query_params={"image": str(i), "split": split, "model": run_id})
+        cell.page_link(
+            "app_pages/inside.py",
+            label="Look inside",
+            icon=":material/neurology:",  # why this answer
+            query_params={"image": str(i), "split": split, "model": run_id},
+        )
 
 st.subheader("All saved models")
 _show(st.session_state.pop("eval_flash", None))
@@ -162,8 +231,12 @@ st.dataframe(ev.comparison_table(ckpts), hide_index=True)
 st.caption("Accuracy and training time as recorded when each model was saved, on the data named in Dataset.")
 with st.expander(f"Manage **{ckpt.name}**: rename, delete, download"):
     r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
-    new_name = r1.text_input("New name", value=ckpt.name, key=f"eval_name_{run_id}",
-                             help="A name you will recognise; the file on disk keeps its run id.")
+    new_name = r1.text_input(
+        "New name",
+        value=ckpt.name,
+        key=f"eval_name_{run_id}",
+        help="A name you will recognise; the file on disk keeps its run id.",
+    )
     if r2.button("Rename", key="eval_rename", help="Save the new name."):
         try:
             rename_checkpoint(ckpt.path, new_name)
@@ -171,13 +244,19 @@ with st.expander(f"Manage **{ckpt.name}**: rename, delete, download"):
             st.rerun()
         except (CheckpointError, OSError) as e:
             st.error(f"Could not rename it: {e}")
-    st.download_button("Download this model", data=lambda: export_checkpoint(ckpt.path),
-                       file_name=f"{run_id}.safetensors", mime="application/octet-stream", key="eval_download",
-                       on_click="ignore", help="One .safetensors file with the weights and their record; "
-                                               "upload it here on another computer.")
+    st.download_button(
+        "Download this model",
+        data=lambda: export_checkpoint(ckpt.path),
+        file_name=f"{run_id}.safetensors",
+        mime="application/octet-stream",
+        key="eval_download",
+        on_click="ignore",
+        help="One .safetensors file with the weights and their record; upload it here on another computer.",
+    )
     if st.session_state.get("eval_confirm") != run_id:
-        if st.button("Delete this model…", key="eval_delete",
-                     help="Remove it from disk (you will be asked to confirm)."):
+        if st.button(
+            "Delete this model…", key="eval_delete", help="Remove it from disk (you will be asked to confirm)."
+        ):
             st.session_state["eval_confirm"] = run_id
             st.rerun()
     else:

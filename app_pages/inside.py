@@ -1,4 +1,5 @@
 """Inside: what a saved model sees in a digit, layer by layer, why it answers what it answers, and how robust it is."""
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -11,10 +12,23 @@ from mnist_core.evaluation_views import checkpoint_label
 from mnist_core.preprocess import ImageError, load_image
 
 INPUTS = ["Your drawing", "Upload a photo", "A dataset image"]
-STEP_WORDS = ["Your input, as ink: white strokes on black.", "Cut to the ink: empty margins do not matter.",
-              "Shrunk so its longest side is 20 pixels, smoothly.", "Centred by its weight in 28×28, like MNIST."]
-PLAY = {"inside_dx": 0, "inside_dy": 0, "inside_turn": 0, "inside_size": 1.0, "inside_thick": 0,
-        "inside_noise": 0.0, "inside_erase": 0, "inside_erase_x": 14, "inside_erase_y": 14}
+STEP_WORDS = [
+    "Your input, as ink: white strokes on black.",
+    "Cut to the ink: empty margins do not matter.",
+    "Shrunk so its longest side is 20 pixels, smoothly.",
+    "Centred by its weight in 28×28, like MNIST.",
+]
+PLAY = {
+    "inside_dx": 0,
+    "inside_dy": 0,
+    "inside_turn": 0,
+    "inside_size": 1.0,
+    "inside_thick": 0,
+    "inside_noise": 0.0,
+    "inside_erase": 0,
+    "inside_erase_x": 14,
+    "inside_erase_y": 14,
+}
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
@@ -30,21 +44,34 @@ def measured() -> dict:
     return {}
 
 
-def bars(y, title: str, x=None, colors=None, height: int = 220, key: str | None = None) -> None:
-    fig = go.Figure(go.Bar(x=np.arange(len(y)) if x is None else x, y=y, marker_color=colors or "#7f9bb5",
-                           hovertemplate="%{x}: %{y:.2f}<extra></extra>"))
-    ui.style(fig, title, "", "", height=height)
+def bars(y, x_title: str, y_title: str, x=None, colors=None, key: str | None = None) -> None:
+    fig = go.Figure(
+        go.Bar(
+            x=np.arange(len(y)) if x is None else x,
+            y=y,
+            marker_color=colors or "#7f9bb5",
+            hovertemplate="%{x}: %{y:.2f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(dtick=1 if len(y) <= 10 else None)
+    ui.style(fig, "", x_title, y_title, height=220).update_layout(margin=dict(t=10))
     st.plotly_chart(fig, key=key, config={"displayModeBar": False})
 
 
 def probability_bars(probs: np.ndarray, title: str, key: str) -> None:
     colors = ["#e4572e" if d == probs.argmax() else "#7f9bb5" for d in range(10)]
-    fig = go.Figure(go.Bar(x=np.arange(10), y=probs * 100, marker_color=colors,
-                           hovertemplate="digit %{x}: %{y:.1f}%<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=np.arange(10), y=probs * 100, marker_color=colors, hovertemplate="digit %{x}: %{y:.1f}%<extra></extra>"
+        )
+    )
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(range=[0, 100])
-    st.plotly_chart(ui.fixed_margins(ui.style(fig, title, "digit", "probability (%)", height=260)), key=key,
-                    config={"displayModeBar": False})
+    st.plotly_chart(
+        ui.fixed_margins(ui.style(fig, title, "digit", "probability (%)", height=260)),
+        key=key,
+        config={"displayModeBar": False},
+    )
 
 
 def arrived() -> None:
@@ -70,37 +97,78 @@ def play(model: ex.Explainer, image28: np.ndarray) -> None:
         c1, c2 = st.columns(2)
         dx = c1.slider("Move right (−: left)", -8, 8, key="inside_dx", help="Moves the digit sideways, in pixels.")
         dy = c2.slider("Move down (−: up)", -8, 8, key="inside_dy", help="Moves the digit up or down, in pixels.")
-        turn = c1.slider("Turn (degrees)", -90, 90, step=5, key="inside_turn",
-                         help="Turns the digit anticlockwise (negative: clockwise).")
+        turn = c1.slider(
+            "Turn (degrees)",
+            -90,
+            90,
+            step=5,
+            key="inside_turn",
+            help="Turns the digit anticlockwise (negative: clockwise).",
+        )
         size = c2.slider("Size", 0.4, 1.6, step=0.05, key="inside_size", help="Makes the digit smaller or larger.")
-        thick = c1.slider("Thicker (−: thinner)", -2, 3, key="inside_thick",
-                          help="Grows or thins every stroke by one pixel per step.")
+        thick = c1.slider(
+            "Thicker (−: thinner)", -2, 3, key="inside_thick", help="Grows or thins every stroke by one pixel per step."
+        )
         noise = c2.slider("Noise", 0.0, 1.0, step=0.05, key="inside_noise", help="Sprinkles random speckle over it.")
-        erase = c1.slider("Erase a square (side)", 0, 16, key="inside_erase",
-                          help="Paints a black square over part of the digit. Place it with the two sliders beside.")
-        ex_, ey_ = (c2.slider("Square across", 0, 27, key="inside_erase_x", disabled=not erase,
-                              help="Where the erased square's centre is, from the left."),
-                    c2.slider("Square down", 0, 27, key="inside_erase_y", disabled=not erase,
-                              help="Where the erased square's centre is, from the top."))
-        st.button("Reset", key="inside_play_reset", on_click=lambda: st.session_state.update(PLAY), icon=":material/restart_alt:",
-                  help="Put every slider back: the digit as the model first saw it.")
+        erase = c1.slider(
+            "Erase a square (side)",
+            0,
+            16,
+            key="inside_erase",
+            help="Paints a black square over part of the digit. Place it with the two sliders beside.",
+        )
+        ex_, ey_ = (
+            c2.slider(
+                "Square across",
+                0,
+                27,
+                key="inside_erase_x",
+                disabled=not erase,
+                help="Where the erased square's centre is, from the left.",
+            ),
+            c2.slider(
+                "Square down",
+                0,
+                27,
+                key="inside_erase_y",
+                disabled=not erase,
+                help="Where the erased square's centre is, from the top.",
+            ),
+        )
+        st.button(
+            "Reset",
+            key="inside_play_reset",
+            on_click=lambda: st.session_state.update(PLAY),
+            icon=":material/restart_alt:",
+            help="Put every slider back: the digit as the model first saw it.",
+        )
     changed = ex.tweak(image28, ex.Tweak(dx, dy, turn, size, thick, noise, erase, ex_, ey_))
     probs = model.probabilities(changed)
     with right:
         a, b = st.columns([1, 1])
         a.image(ex.ink_picture(changed, 168), caption="What the model gets now")
-        b.metric("It reads", str(int(probs.argmax())), f"{probs.max():.0%} sure", delta_color="off",
-                 help="The digit with the highest probability for the changed image.")
+        b.metric(
+            "It reads",
+            str(int(probs.argmax())),
+            f"{probs.max():.0%} sure",
+            delta_color="off",
+            delta_arrow="off",
+            help="The digit with the highest probability for the changed image.",
+        )
         probability_bars(probs, "Probabilities for the changed image", "inside_play_chart")
 
 
 st.title("Look inside the network")
-st.caption("See what a trained network does with one digit: how the image is prepared, what each layer finds, "
-           "which pixels decided the answer, what fools it, and how well it copes with moved or turned digits.")
+st.caption(
+    "See what a trained network does with one digit: how the image is prepared, what each layer finds, "
+    "which pixels decided the answer, what fools it, and how well it copes with moved or turned digits."
+)
 saved = {c.run_id: c for c in ui.checkpoints()}
 if not saved:
-    st.info("There is no saved model yet. Train one first: the fast preset takes under a minute.",
-            icon=":material/model_training:")
+    st.info(
+        "There is no saved model yet. Train one first: the fast preset takes under a minute.",
+        icon=":material/model_training:",
+    )
     st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
     st.stop()
 arrived()
@@ -109,10 +177,20 @@ if st.session_state.get("inside_model") not in saved:
 if st.session_state.get("inside_input") is None:
     st.session_state["inside_input"] = INPUTS[0] if st.session_state.get("inside_drawing") is not None else INPUTS[2]
 top = st.columns([3, 4])
-run_id = top[0].selectbox("Model", list(saved), key="inside_model", format_func=lambda r: checkpoint_label(saved[r]),
-                          help="Which saved model to look into. The newest is first.")
-mode = top[1].radio("Input", INPUTS, key="inside_input", horizontal=True,
-                    help="Your latest drawing on the Draw page, a photo of a digit, or an image of the dataset.")
+run_id = top[0].selectbox(
+    "Model",
+    list(saved),
+    key="inside_model",
+    format_func=lambda r: checkpoint_label(saved[r]),
+    help="Which saved model to look into. The newest is first.",
+)
+mode = top[1].radio(
+    "Input",
+    INPUTS,
+    key="inside_input",
+    horizontal=True,
+    help="Your latest drawing on the Draw page, a photo of a digit, or an image of the dataset.",
+)
 ckpt = saved[run_id]
 try:
     model = explainer(str(ckpt.path), ckpt.record.created or "")
@@ -127,8 +205,11 @@ if mode == INPUTS[0]:
         st.info("Draw a digit on the Draw page first, then press **Look inside** there.", icon=":material/draw:")
         st.page_link("app_pages/draw.py", label="Go to the Draw page", icon=":material/draw:")
 elif mode == INPUTS[1]:
-    upload = st.file_uploader("A photo or scan of one handwritten digit", key="inside_upload",
-                              help="Dark ink on light paper or light on dark both work.")
+    upload = st.file_uploader(
+        "A photo or scan of one handwritten digit",
+        key="inside_upload",
+        help="Dark ink on light paper or light on dark both work.",
+    )
     if upload is not None:
         try:
             image = load_image(upload.getvalue())
@@ -145,9 +226,13 @@ else:
         st.error(f"This dataset cannot be used: {e}")
         st.stop()
     st.session_state["inside_index"] = min(st.session_state.get("inside_index", 0), len(split) - 1)
-    index = st.number_input(f"Image number in {split.name} (0 to {len(split) - 1:,})", 0, len(split) - 1,
-                            key="inside_index", help="Any image of the dataset chosen in the sidebar; Evaluate's "
-                                                     "**Look inside** links open its mistakes here.")
+    index = st.number_input(
+        f"Image number in {split.name} (0 to {len(split) - 1:,})",
+        0,
+        len(split) - 1,
+        key="inside_index",
+        help="Any image of the dataset chosen in the sidebar; Evaluate's **Look inside** links open its mistakes here.",
+    )
     image28 = split.images[index].numpy()
     st.caption(f"This image is labelled **{source.classes[int(split.labels[index])]}**.")
 if image is None and image28 is None:
@@ -167,9 +252,12 @@ if inside.steps is not None:
         for col, picture, words in zip(cols, [steps.ink, steps.crop, steps.small, inside.image28], STEP_WORDS):
             col.image(ex.ink_picture(picture), caption=words, width=112)
         naive = inside.naive_probabilities
-        cols[5].image(ex.ink_picture(inside.naive28), width=112,
-                      caption=f"Squashed to 28×28 without these steps, it reads **{naive.argmax()}** "
-                              f"({naive.max():.0%}), against **{digit}** ({probs.max():.0%}) with them.")
+        cols[5].image(
+            ex.ink_picture(inside.naive28),
+            width=112,
+            caption=f"Squashed to 28×28 without these steps, it reads **{naive.argmax()}** "
+            f"({naive.max():.0%}), against **{digit}** ({probs.max():.0%}) with them.",
+        )
 
 with st.container(key="inside_layers", border=True):
     st.subheader("2 · Layer by layer")
@@ -182,47 +270,71 @@ with st.container(key="inside_layers", border=True):
         if layer.kind == "conv":
             st.image(ex.feature_maps_picture(layer))
         elif layer.kind == "dense":
-            bars(layer.values, "", key=f"inside_dense_{i}")
+            bars(layer.values, "neuron", "output", key=f"inside_dense_{i}")
         else:
-            bars(layer.values, "", x=[str(d) for d in range(10)], key="inside_logits",
-                 colors=["#e4572e" if d == digit else "#7f9bb5" for d in range(10)])
+            bars(
+                layer.values,
+                "digit",
+                "score",
+                x=list(range(10)),
+                key="inside_logits",
+                colors=["#e4572e" if d == digit else "#7f9bb5" for d in range(10)],
+            )
     probability_bars(probs, f"Final answer: {digit}, {probs.max():.1%} likely", "inside_probs")
 
 with st.container(key="inside_attribution", border=True):
     st.subheader("3 · Why this answer?")
-    st.caption("For the three likeliest digits: which pixels pushed the model towards each one (red) or away "
-               "from it (blue). Compare them to see, say, why it said 7 and not 1.")
+    st.caption(
+        "For the three likeliest digits: which pixels pushed the model towards each one (red) or away "
+        "from it (blue). Compare them to see, say, why it said 7 and not 1."
+    )
     for key, method in ex.METHODS.items():
         st.markdown(f"**{method.title}**: {method.meaning}")
-        scale = max(float(np.abs(a.maps[key]).max()) for a in inside.attributions) or 1.0  # one scale per row
+        scale = ex.colour_scale([a.maps[key] for a in inside.attributions])  # one scale per row, to compare
         cols = st.columns(len(inside.attributions))
         for col, a in zip(cols, inside.attributions):
-            col.image(ex.heatmap(a.maps[key], inside.image28, 6, scale), caption=f"{a.digit} ({a.probability:.1%})")
+            col.image(
+                ex.heatmap(a.maps[key], inside.image28, 6, scale), caption=f"{a.digit} ({ex.percent(a.probability)})"
+            )
 
 with st.container(key="inside_play", border=True):
     st.subheader("4 · Try to fool it")
-    st.caption("Change the digit and watch the answer. A network that only learned centred, upright digits is "
-               "easy to fool.")
+    st.caption(
+        "Change the digit and watch the answer. A network that only learned centred, upright digits is easy to fool."
+    )
     for k, v in PLAY.items():
         st.session_state.setdefault(k, v)
     play(model, inside.image28)
 
 with st.container(key="inside_robustness", border=True):
     st.subheader("5 · How robust is this model?")
-    source = ui.current_source()
+    with (holder := st.empty()):  # the sidebar already says which dataset is in use: no second notice here
+        source = ui.current_source()
+    if source is not None and source.notice:
+        holder.empty()
     test = source.test if source is not None else None
     if test is None:
         st.info("The dataset chosen in the sidebar has no test images to measure with.")
         st.stop()
-    picked = st.multiselect("Models to compare (up to three)", list(saved), default=[run_id], max_selections=3,
-                            key="inside_robust_models", format_func=lambda r: checkpoint_label(saved[r]),
-                            help="For example one trained with augmentation and one without.")
+    picked = st.multiselect(
+        "Models to compare (up to three)",
+        list(saved),
+        default=[run_id],
+        max_selections=3,
+        key="inside_robust_models",
+        format_func=lambda r: checkpoint_label(saved[r]),
+        help="For example one trained with augmentation and one without.",
+    )
     store, keys = measured(), {r: (str(saved[r].path), saved[r].record.created or "", source.key) for r in picked}
     missing = [r for r in picked if keys[r] not in store]
-    if missing and st.button(f"Measure {len(missing)} model(s) on {len(test):,} test images", key="inside_measure",
-                             type="primary", icon=":material/speed:",
-                             help="Scores each model on every test image moved and turned by several amounts: "
-                                  "about 10 seconds per model on a laptop."):
+    if missing and st.button(
+        f"Measure {len(missing)} model{'s' * (len(missing) > 1)} on {len(test):,} test images",
+        key="inside_measure",
+        type="primary",
+        icon=":material/speed:",
+        help="Scores each model on every test image moved and turned by several amounts: "
+        "about 10 seconds per model on a laptop.",
+    ):
         for r in missing:
             bar = st.progress(0.0, text=f"Moving and turning {len(test):,} images for {saved[r].name}…")
             try:
@@ -230,20 +342,40 @@ with st.container(key="inside_robustness", border=True):
             except CheckpointError as e:
                 st.error(f"**{saved[r].name}** cannot be used: {e}")
                 continue
-            store[keys[r]] = ex.robustness(net, test, saved[r].config,
-                                           on_progress=lambda f, b=bar, n=saved[r].name: b.progress(
-                                               f, text=f"Moving and turning the test images for {n}… {f:.0%}"))
+            store[keys[r]] = ex.robustness(
+                net,
+                test,
+                saved[r].config,
+                on_progress=lambda f, b=bar, n=saved[r].name: b.progress(
+                    f, text=f"Moving and turning the test images for {n}… {f:.0%}"
+                ),
+            )
             bar.empty()
     done = [r for r in picked if keys[r] in store]
     if done:
         charts = st.columns(2)
         for col, (what, unit) in zip(charts, [("shifts", "pixels moved"), ("angles", "degrees turned")]):
-            fig = go.Figure([go.Scatter(x=list(getattr(store[keys[r]], what)),
-                                        y=getattr(store[keys[r]], f"{what[:-1]}_accuracy") * 100,
-                                        mode="lines+markers", name=saved[r].name) for r in done])
+            fig = go.Figure(
+                [
+                    go.Scatter(
+                        x=list(getattr(store[keys[r]], what)),
+                        y=getattr(store[keys[r]], f"{what[:-1]}_accuracy") * 100,
+                        mode="lines+markers",
+                        name=saved[r].name,
+                    )
+                    for r in done
+                ]
+            )
             fig.update_yaxes(range=[0, 100])
-            ui.style(fig, f"Accuracy as the digits are {'moved' if what == 'shifts' else 'turned'}", unit,
-                     "accuracy (%)", height=320)
+            ui.style(
+                fig,
+                f"Accuracy as the digits are {'moved' if what == 'shifts' else 'turned'}",
+                unit,
+                "accuracy (%)",
+                height=320,
+            )
             col.plotly_chart(fig, key=f"inside_robust_{what}", config={"displayModeBar": False})
-        st.caption(f"Each point scores all {len(test):,} test images of {source.title}, each moved one way (up, "
-                   "down, left or right) or turned one way. Models trained with augmentation usually hold up longer.")
+        st.caption(
+            f"Each point scores all {len(test):,} test images of {source.title}, each moved one way (up, "
+            "down, left or right) or turned one way. Models trained with augmentation usually hold up longer."
+        )

@@ -1,4 +1,5 @@
 """Train: pick a preset or set the knobs, start a run, watch it learn live, stop it any time."""
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -31,28 +32,43 @@ def apply_recipe(slug: str) -> None:
 
 
 if knobs.RECIPE.key not in st.session_state:  # a new session: start from the link's settings, if it has any
-    link, st.session_state["train_link_problems"] = knobs.settings_from_link(st.query_params, n_train_all,
-                                                                             limits.min_train_size)
-    st.session_state.update(knobs.widget_state(knobs.settings_from_config(recipe_config(link.get("recipe", "fast")),
-                                                                          limits)))
+    link, st.session_state["train_link_problems"] = knobs.settings_from_link(
+        st.query_params, n_train_all, limits.min_train_size
+    )
+    st.session_state.update(
+        knobs.widget_state(knobs.settings_from_config(recipe_config(link.get("recipe", "fast")), limits))
+    )
     st.session_state.update(knobs.widget_state(link))
 if st.session_state.get("train_link_problems"):
-    st.warning("Some settings in this page's link could not be used, so the preset's values are shown instead:\n\n"
-               + "\n".join(f"- {p}" for p in st.session_state["train_link_problems"]), icon=":material/link_off:")
+    st.warning(
+        "Some settings in this page's link could not be used, so the preset's values are shown instead:\n\n"
+        + "\n".join(f"- {p}" for p in st.session_state["train_link_problems"]),
+        icon=":material/link_off:",
+    )
 for knob in knobs.KNOBS:  # the dataset may have changed since a control was last drawn: keep it inside its range
     value = st.session_state.get(knob.key)
     if value is not None and knob.nearest(value, limits) != value:
         st.session_state[knob.key] = knob.nearest(value, limits)
 
 st.subheader("1 · Pick a recipe")
-st.caption("Each preset is a complete recipe from one of the classic PyTorch tutorials. One click fills in the "
-           "controls below; change anything you like afterwards. Hover over one to read what it is.")
+st.caption(
+    "Each preset is a complete recipe from one of the classic PyTorch tutorials. One click fills in the "
+    "controls below; change anything you like afterwards. Hover over one to read what it is."
+)
 recipes = list(RECIPES.values())
 for row in range(0, len(recipes), 3):  # three to a row: the titles show in full beside the sidebar
-    for col, r in zip(st.columns(3), recipes[row:row + 3]):
+    for col, r in zip(st.columns(3), recipes[row : row + 3]):
         chosen = st.session_state[knobs.RECIPE.key] == r.slug
-        col.button(r.title, key=f"recipe_{r.slug}", help=r.description, on_click=apply_recipe, args=(r.slug,),
-                   width="stretch", wrap=True, type="primary" if chosen else "secondary")
+        col.button(
+            r.title,
+            key=f"recipe_{r.slug}",
+            help=r.description,
+            on_click=apply_recipe,
+            args=(r.slug,),
+            width="stretch",
+            wrap=True,
+            type="primary" if chosen else "secondary",
+        )
 current = RECIPES[st.session_state[knobs.RECIPE.key]]
 st.caption(f"Current recipe: **{current.title}** — {current.description}")
 
@@ -81,8 +97,10 @@ for knob in knobs.KNOBS:
         with columns[knob.column]:
             settings[knob.name] = draw(knob)
             if knob.name == "model":
-                st.caption(f"{MODELS[settings['model']].description} "
-                           f"**{count_parameters(settings['model']):,} weights to learn.**")
+                st.caption(
+                    f"{MODELS[settings['model']].description} "
+                    f"**{count_parameters(settings['model']):,} weights to learn.**"
+                )
 config = knobs.config_from_settings(settings, limits)
 # The address bar always holds these settings: copying it shares them, and a refresh keeps them.
 st.query_params.update(knobs.link_params(settings))
@@ -90,17 +108,25 @@ st.caption("The address bar holds these settings: copy the link to share them.")
 
 job = ui.own_job()
 if job is None and "run" in st.query_params:
-    st.warning(f"The training run in this link ({st.query_params['run'][:40]}) is not on this server any more: runs "
-               "are kept until the server restarts. Finished runs are saved and listed below and on **Evaluate**.",
-               icon=":material/link_off:")
+    st.warning(
+        f"The training run in this link ({st.query_params['run'][:40]}) is not on this server any more: runs "
+        "are kept until the server restarts. Finished runs are saved and listed below and on **Evaluate**.",
+        icon=":material/link_off:",
+    )
     del st.query_params["run"]
 if job is not None:  # remember it in both places: the session survives page switches, the URL a refresh
     st.session_state["train_job"] = st.query_params["run"] = job.id
 busy = job is not None and job.active
 st.subheader("3 · Train")
 b1, b2, _ = st.columns([1, 1, 4])
-if b1.button("Start training", key="train_start", icon=":material/play_arrow:", type="primary", disabled=busy,
-             help="Train a fresh model with these settings. You can switch pages while it runs."):
+if b1.button(
+    "Start training",
+    key="train_start",
+    icon=":material/play_arrow:",
+    type="primary",
+    disabled=busy,
+    help="Train a fresh model with these settings. You can switch pages while it runs.",
+):
     try:
         job = queue.submit(config, source, split, owner=ui.owner())
     except (ConfigError, ValueError) as e:
@@ -110,7 +136,13 @@ if b1.button("Start training", key="train_start", icon=":material/play_arrow:", 
     st.session_state["train_link_problems"] = []
     st.query_params["run"] = job.id  # a browser refresh finds the run again through the URL
     st.rerun()
-if b2.button("Stop", key="train_stop", icon=":material/stop:", disabled=not busy, help="Stop after the current batch and keep what was learned."):
+if b2.button(
+    "Stop",
+    key="train_stop",
+    icon=":material/stop:",
+    disabled=not busy,
+    help="Stop after the current batch and keep what was learned.",
+):
     queue.stop(job.id)
     st.toast("Stopping…")
 
@@ -121,8 +153,14 @@ if b2.button("Stop", key="train_stop", icon=":material/stop:", disabled=not busy
 # inside the empty corner, and no hover or zoom layers until the run is over.
 def fixed_layout(fig: go.Figure, legend_corner: str) -> go.Figure:
     top = legend_corner == "top"
-    legend = dict(orientation="v", x=0.99, xanchor="right", y=0.99 if top else 0.02, yanchor="top" if top else "bottom",
-                  bgcolor="rgba(255,255,255,0.7)")
+    legend = dict(
+        orientation="v",
+        x=0.99,
+        xanchor="right",
+        y=0.99 if top else 0.02,
+        yanchor="top" if top else "bottom",
+        bgcolor="rgba(255,255,255,0.7)",
+    )
     return ui.fixed_margins(fig).update_layout(legend=legend)
 
 
@@ -142,8 +180,7 @@ def accuracy_figure(c, overlays: list, epochs: int) -> go.Figure:
     for ckpt in overlays:
         o = curves(ckpt.record.history)
         epochs = max(epochs, int(o.epoch.max()) if len(o.epoch) else 0)
-        fig.add_scatter(x=o.epoch, y=o.val_acc * 100, mode="lines", name=f"earlier: {ckpt.name}",
-                        line=dict(dash="dot"))
+        fig.add_scatter(x=o.epoch, y=o.val_acc * 100, mode="lines", name=f"earlier: {ckpt.name}", line=dict(dash="dot"))
     fig.add_scatter(x=c.epoch[1:], y=c.train_acc[1:] * 100, mode="lines+markers", name="training images")
     fig.add_scatter(x=c.epoch, y=c.val_acc * 100, mode="lines+markers", name="held-out images")
     ui.style(fig, "Accuracy per epoch (epoch 0 = before training: a random guess)", "epoch", "accuracy (%)")
@@ -153,10 +190,10 @@ def accuracy_figure(c, overlays: list, epochs: int) -> go.Figure:
 
 
 def show_charts(c, total_steps: int, epochs: int, overlays: list, key: str, static: bool) -> None:
-    l, r = st.columns(2)
+    left, right = st.columns(2)
     chart_config = {"staticPlot": True} if static else {}
-    l.plotly_chart(loss_figure(c, total_steps), key=f"loss_{key}", config=chart_config)
-    r.plotly_chart(accuracy_figure(c, overlays, epochs), key=f"acc_{key}", config=chart_config)
+    left.plotly_chart(loss_figure(c, total_steps), key=f"loss_{key}", config=chart_config)
+    right.plotly_chart(accuracy_figure(c, overlays, epochs), key=f"acc_{key}", config=chart_config)
 
 
 def show_run(job_id: str, overlays: list) -> None:
@@ -168,35 +205,55 @@ def show_run(job_id: str, overlays: list) -> None:
     snap = j.snapshot()
     last = snap.last
     if snap.status == "queued":
-        st.info(f"Another training run is using the computer; yours is number {queue.position(j)} in line and "
-                "starts by itself.", icon=":material/hourglass_top:")
+        st.info(
+            f"Another training run is using the computer; yours is number {queue.position(j)} in line and "
+            "starts by itself.",
+            icon=":material/hourglass_top:",
+        )
     elif snap.status == "running":
         epoch, speed, eta = (0, 0.0, None) if last is None else (last.epoch, last.images_per_s, last.eta_s)
-        st.progress(j.progress(), text=f"Epoch {epoch}/{snap.config.epochs} · {speed:,.0f} images/s · "
-                                       f"about {format_eta(eta)} left")
+        st.progress(
+            j.progress(),
+            text=f"Epoch {epoch}/{snap.config.epochs} · {speed:,.0f} images/s · about {format_eta(eta)} left",
+        )
     elif snap.status == "failed":
         st.error(f"Training failed: {snap.error}")
-    show_charts(curves(snap.history), 0 if last is None else last.total_steps, snap.config.epochs, overlays,
-                key=job_id, static=j.active)  # hover and zoom once the run is over
+    show_charts(
+        curves(snap.history),
+        0 if last is None else last.total_steps,
+        snap.config.epochs,
+        overlays,
+        key=job_id,
+        static=j.active,
+    )  # hover and zoom once the run is over
     summary = snap.summary
     if summary is not None and summary.accuracy is not None:
         m1, m2, m3 = st.columns(3)
-        m1.metric("Test accuracy", f"{summary.accuracy:.2%}", help=f"Measured on {summary.evaluated_on}, "
-                  "images the model never trained on.")
+        m1.metric(
+            "Test accuracy",
+            f"{summary.accuracy:.2%}",
+            help=f"Measured on {summary.evaluated_on}, images the model never trained on.",
+        )
         m2.metric("Training time", f"{summary.seconds:.1f} s")
         m3.metric("Speed", f"{summary.images_per_s:,.0f} images/s")
-        st.success(("Stopped early; " if summary.stopped else "") + "saved as a checkpoint: open **Evaluate** "
-                   "or **Draw** to use it.")
+        st.success(
+            ("Stopped early; " if summary.stopped else "") + "saved as a checkpoint: open **Evaluate** "
+            "or **Draw** to use it."
+        )
     if not j.active and st.session_state.get("train_seen_done") != job_id:
         st.session_state["train_seen_done"] = job_id
         st.rerun()  # whole page: re-enable Start, refresh the saved-model list and the sidebar
 
 
 saved = ui.checkpoints()
-overlay_names = st.multiselect("Compare with earlier runs", [c.run_id for c in saved], key="train_overlay",
-                               persist_state="session",
-                               format_func=lambda r: next(c.name for c in saved if c.run_id == r),
-                               help="Draw the held-out accuracy curves of saved models on the accuracy chart.")
+overlay_names = st.multiselect(
+    "Compare with earlier runs",
+    [c.run_id for c in saved],
+    key="train_overlay",
+    persist_state="session",
+    format_func=lambda r: next(c.name for c in saved if c.run_id == r),
+    help="Draw the held-out accuracy curves of saved models on the accuracy chart.",
+)
 overlays = [c for c in saved if c.run_id in overlay_names]
 if job is not None:
     # One fragment for the whole live view: every redraw is a script run that the browser pays for with a
@@ -208,7 +265,20 @@ else:  # the empty charts show what is coming (and load the chart library before
 
 if saved:
     st.subheader("Saved models")
-    st.dataframe(pd.DataFrame([{"name": c.name, "model": c.record.architecture, "accuracy": c.accuracy,
-                                "epochs": c.record.config.epochs, "seconds": c.record.metrics.seconds,
-                                "created": c.record.created} for c in saved]),
-                 column_config={"accuracy": st.column_config.NumberColumn(format="percent")}, hide_index=True)
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "name": c.name,
+                    "model": c.record.architecture,
+                    "accuracy": c.accuracy,
+                    "epochs": c.record.config.epochs,
+                    "seconds": c.record.metrics.seconds,
+                    "created": c.record.created,
+                }
+                for c in saved
+            ]
+        ),
+        column_config={"accuracy": st.column_config.NumberColumn(format="percent")},
+        hide_index=True,
+    )

@@ -14,6 +14,7 @@ Repeats the pair (--rounds, default 3) and prints each pair's figures and ratio,
 (the issue's target: the app keeps >= 90% of the CLI's speed), then one JSON line. A benchmark, not a
 test: nothing is asserted. Run it on a quiet machine: other processes on the same cores change both figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,14 +32,16 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, Server, pick_dataset, wait_idle  # noqa: E402
 from mnist_core.checkpoints import list_checkpoints  # noqa: E402
 from mnist_core.data import SOURCES  # noqa: E402
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, Server, pick_dataset, wait_idle  # noqa: E402
 
 TARGET_RATIO = 0.90
 # The Train page's own progress line (images/s, ETA): its text changes every time the live view redraws.
-PROGRESS_TEXT = ("() => { const p = document.querySelector(\"[data-testid='stMain'] [data-testid='stProgress']\");"
-                 " return p ? p.innerText : null }")
+PROGRESS_TEXT = (
+    "() => { const p = document.querySelector(\"[data-testid='stMain'] [data-testid='stProgress']\");"
+    " return p ? p.innerText : null }"
+)
 
 
 def log(message: str) -> None:
@@ -70,10 +73,13 @@ def peak_rss_mb(pid: int) -> float | None:
 
 def browser_pids() -> list[int]:
     """Chromium's processes among this script's descendants (not the Playwright driver, not the server)."""
-    parents = {int(p.parent.name): int(f[1]) for p in Path("/proc").glob("[0-9]*/stat") if (f := _stat(int(p.parent.name)))}
+    parents = {
+        int(p.parent.name): int(f[1]) for p in Path("/proc").glob("[0-9]*/stat") if (f := _stat(int(p.parent.name)))
+    }
     mine = {os.getpid()}
     for _ in range(8):  # chromium sits a few generations below: driver -> browser -> renderer, gpu ...
         mine |= {pid for pid, ppid in parents.items() if ppid in mine}
+
     def name(pid: int) -> str:
         try:
             return Path(f"/proc/{pid}/comm").read_text().lower()
@@ -93,7 +99,13 @@ def set_epochs(page, epochs: int) -> None:
     thumb.wait_for(state="attached", timeout=60_000)
 
     def value() -> int:
-        return int(float(thumb.evaluate("e => e.value !== undefined && e.value !== '' ? e.value : e.getAttribute('aria-valuenow')")))
+        return int(
+            float(
+                thumb.evaluate(
+                    "e => e.value !== undefined && e.value !== '' ? e.value : e.getAttribute('aria-valuenow')"
+                )
+            )
+        )
 
     for _ in range(60):
         now = value()
@@ -134,8 +146,10 @@ def app_run(args, work: Path) -> dict:
                 start = page.locator(".st-key-train_start button").first
                 start.wait_for(timeout=60_000)
                 if page.locator("[data-testid='stException']").count():
-                    raise RuntimeError("the Train page shows an exception: "
-                                       + page.locator("[data-testid='stException']").first.inner_text()[:500])
+                    raise RuntimeError(
+                        "the Train page shows an exception: "
+                        + page.locator("[data-testid='stException']").first.inner_text()[:500]
+                    )
                 log(f"pressing Start ({args.dataset}, {args.epochs} epochs); the page stays open and polls ...")
                 browsers = browser_pids()
                 cpu0 = cpu_seconds([app.proc.pid]), cpu_seconds(browsers)
@@ -171,21 +185,59 @@ def app_run(args, work: Path) -> dict:
     finally:
         app.stop()
     meta = done.meta
-    return {"images_per_s": meta["metrics"]["images_per_s"], "seconds": meta["metrics"].get("seconds"),
-            "accuracy": meta["metrics"].get("accuracy"), "wall_s": round(wall, 1), "live_redraws_seen": redraws,
-            "server_cpu_s": round(cpu[0], 1), "browser_cpu_s": round(cpu[1], 1), "server_peak_rss_mb": server_peak_mb,
-            "page_exceptions": errors, "config": meta["config"], "dataset": meta["dataset"], "checkpoint": done.run_id}
+    return {
+        "images_per_s": meta["metrics"]["images_per_s"],
+        "seconds": meta["metrics"].get("seconds"),
+        "accuracy": meta["metrics"].get("accuracy"),
+        "wall_s": round(wall, 1),
+        "live_redraws_seen": redraws,
+        "server_cpu_s": round(cpu[0], 1),
+        "browser_cpu_s": round(cpu[1], 1),
+        "server_peak_rss_mb": server_peak_mb,
+        "page_exceptions": errors,
+        "config": meta["config"],
+        "dataset": meta["dataset"],
+        "checkpoint": done.run_id,
+    }
 
 
 def cli_command(config: dict, dataset: dict | None, fallback: argparse.Namespace) -> list[str]:
     """`python -m mnist_core train ...` with the app run's config (or the plain defaults without one)."""
     cmd = [sys.executable, "-m", "mnist_core", "train"]
     if config is None:
-        return cmd + ["--dataset", fallback.dataset, "--split", "all", "--epochs", str(fallback.epochs), "--recipe", "fast"]
-    cmd += ["--dataset", dataset["source"], "--split", dataset["split"], "--recipe", config.get("recipe") or "fast",
-            "--model", config["model"], "--epochs", str(config["epochs"]), "--batch-size", str(config["batch_size"]),
-            "--lr", repr(config["lr"]), "--optimizer", config["optimizer"], "--seed", str(config["seed"]),
-            "--train-size", str(config["train_size"]), "--augment" if config["augment"] else "--no-augment"]
+        return cmd + [
+            "--dataset",
+            fallback.dataset,
+            "--split",
+            "all",
+            "--epochs",
+            str(fallback.epochs),
+            "--recipe",
+            "fast",
+        ]
+    cmd += [
+        "--dataset",
+        dataset["source"],
+        "--split",
+        dataset["split"],
+        "--recipe",
+        config.get("recipe") or "fast",
+        "--model",
+        config["model"],
+        "--epochs",
+        str(config["epochs"]),
+        "--batch-size",
+        str(config["batch_size"]),
+        "--lr",
+        repr(config["lr"]),
+        "--optimizer",
+        config["optimizer"],
+        "--seed",
+        str(config["seed"]),
+        "--train-size",
+        str(config["train_size"]),
+        "--augment" if config["augment"] else "--no-augment",
+    ]
     return cmd
 
 
@@ -202,9 +254,14 @@ def cli_run(cmd: list[str], work: Path) -> dict:
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     found = list_checkpoints(models)
     config = found[0].meta["config"] if found else None
-    return {"images_per_s": summary["images_per_s"], "seconds": summary["seconds"], "accuracy": summary["accuracy"],
-            "wall_s": round(wall, 1), "cpu_s": round(cpu1.children_user + cpu1.children_system
-                                                      - cpu0.children_user - cpu0.children_system, 1), "config": config}
+    return {
+        "images_per_s": summary["images_per_s"],
+        "seconds": summary["seconds"],
+        "accuracy": summary["accuracy"],
+        "wall_s": round(wall, 1),
+        "cpu_s": round(cpu1.children_user + cpu1.children_system - cpu0.children_user - cpu0.children_system, 1),
+        "config": config,
+    }
 
 
 def one_round(args, work: Path) -> dict:
@@ -224,8 +281,11 @@ def one_round(args, work: Path) -> dict:
         out["ratio"] = round(app["images_per_s"] / cli["images_per_s"], 3)
     if "config" in app and cli.get("config"):
         ignore = {"device", "cpu_threads", "val_size"}
-        out["config_differences"] = {k: (app["config"].get(k), cli["config"].get(k)) for k in app["config"]
-                                     if k not in ignore and app["config"].get(k) != cli["config"].get(k)}
+        out["config_differences"] = {
+            k: (app["config"].get(k), cli["config"].get(k))
+            for k in app["config"]
+            if k not in ignore and app["config"].get(k) != cli["config"].get(k)
+        }
     for part in (app, cli):
         part.pop("config", None)
     return out
@@ -237,14 +297,22 @@ def print_round(i: int, r: dict) -> None:
     if "error" in app:
         print(f"  app         : FAILED - {app['error']}")
     else:
-        print(f"  app         : {app['images_per_s']:>9,.0f} images/s   ({app['seconds']:.1f} s training, "
-              f"{app['accuracy']:.2%}, live view redrew {app['live_redraws_seen']} times in {app['wall_s']:.0f} s)")
-    print(f"  CLI         : {cli['images_per_s']:>9,.0f} images/s   ({cli['seconds']:.1f} s training, {cli['accuracy']:.2%})")
+        print(
+            f"  app         : {app['images_per_s']:>9,.0f} images/s   ({app['seconds']:.1f} s training, "
+            f"{app['accuracy']:.2%}, live view redrew {app['live_redraws_seen']} times in {app['wall_s']:.0f} s)"
+        )
+    print(
+        f"  CLI         : {cli['images_per_s']:>9,.0f} images/s   ({cli['seconds']:.1f} s training, {cli['accuracy']:.2%})"
+    )
     if "error" not in app:  # where the app's time went: CPU seconds over the run, 2 cores = 2 s per second
-        print(f"  CPU seconds : app's server {app['server_cpu_s']:.0f} + browser {app['browser_cpu_s']:.0f} in "
-              f"{app['wall_s']:.0f} s; CLI process {cli['cpu_s']:.0f} in {cli['wall_s']:.0f} s")
+        print(
+            f"  CPU seconds : app's server {app['server_cpu_s']:.0f} + browser {app['browser_cpu_s']:.0f} in "
+            f"{app['wall_s']:.0f} s; CLI process {cli['cpu_s']:.0f} in {cli['wall_s']:.0f} s"
+        )
         if app["server_peak_rss_mb"]:
-            print(f"  app memory  : {app['server_peak_rss_mb']:,.0f} MB peak resident (the streamlit server, data and run included)")
+            print(
+                f"  app memory  : {app['server_peak_rss_mb']:,.0f} MB peak resident (the streamlit server, data and run included)"
+            )
     if r.get("ratio") is not None:
         print(f"  app / CLI   : {r['ratio']:>9.1%}")
     if r.get("config_differences"):
@@ -253,11 +321,17 @@ def print_round(i: int, r: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="mnist-sample", choices=list(SOURCES), help="dataset picked in the sidebar")
+    parser.add_argument(
+        "--dataset", default="mnist-sample", choices=list(SOURCES), help="dataset picked in the sidebar"
+    )
     parser.add_argument("--epochs", type=int, default=3, help="epochs set on the Train page's slider")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="app-then-CLI pairs; the machine's speed drifts by 10-20%% between single runs, so the "
-                             "median ratio is the figure to quote")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="app-then-CLI pairs; the machine's speed drifts by 10-20%% between single runs, so the "
+        "median ratio is the figure to quote",
+    )
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the app's run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (checkpoints, streamlit log)")
     args = parser.parse_args(argv)
@@ -279,13 +353,19 @@ def main(argv: list[str] | None = None) -> int:
     for i, r in enumerate(rounds, 1):
         print_round(i, r)
     ratios = [r["ratio"] for r in rounds if r.get("ratio") is not None]
-    out = {"bench": "app-vs-cli", "target_ratio": TARGET_RATIO, "rounds": rounds,
-           "median_ratio": statistics.median(ratios) if ratios else None}
+    out = {
+        "bench": "app-vs-cli",
+        "target_ratio": TARGET_RATIO,
+        "rounds": rounds,
+        "median_ratio": statistics.median(ratios) if ratios else None,
+    }
     if ratios:
         median = out["median_ratio"]
         verdict = "ok" if median >= TARGET_RATIO else "MISSED"
-        print(f"median app / CLI over {len(ratios)} round(s): {median:.1%} (each: "
-              f"{', '.join(f'{x:.0%}' for x in ratios)})   target >= {TARGET_RATIO:.0%}: {verdict}")
+        print(
+            f"median app / CLI over {len(ratios)} round(s): {median:.1%} (each: "
+            f"{', '.join(f'{x:.0%}' for x in ratios)})   target >= {TARGET_RATIO:.0%}: {verdict}"
+        )
     print(f"CLI command   : {rounds[-1]['cli_command']}")
     print(json.dumps(out), flush=True)
     return 0 if len(ratios) == len(rounds) else 1

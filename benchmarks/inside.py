@@ -15,6 +15,7 @@ The model is --checkpoint, else the fast recipe trained for 3 epochs on the bund
 Prints the figures, then one JSON line. A benchmark, not a test: nothing is asserted; targets (issue 12) are
 printed beside the figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,8 +83,12 @@ def measure_drawing(explainer: explain.Explainer, rounds: int) -> dict:
         page_work(explainer, filters, canvas)
     parts = [page_work(explainer, filters, canvas) for canvas in drawings]
     totals = [sum(p.values()) for p in parts]
-    return {"median_ms": statistics.median(totals), "p95_ms": float(np.percentile(totals, 95)), "rounds": rounds,
-            "parts_median_ms": {k: statistics.median(p[k] for p in parts) for k in parts[0]}}
+    return {
+        "median_ms": statistics.median(totals),
+        "p95_ms": float(np.percentile(totals, 95)),
+        "rounds": rounds,
+        "parts_median_ms": {k: statistics.median(p[k] for p in parts) for k in parts[0]},
+    }
 
 
 def measure_split():
@@ -97,9 +102,13 @@ def measure_split():
 def measure_robustness(model, config, split) -> dict:
     result = explain.robustness(model, split, config)
     points = len(result.shifts) + len(result.angles) - (0 in result.shifts and 0 in result.angles)
-    return {"seconds": round(result.seconds, 2), "images": result.images, "points": points,
-            "shift_accuracy": dict(zip(result.shifts, result.shift_accuracy.round(4).tolist())),
-            "angle_accuracy": dict(zip(result.angles, result.angle_accuracy.round(4).tolist()))}
+    return {
+        "seconds": round(result.seconds, 2),
+        "images": result.images,
+        "points": points,
+        "shift_accuracy": dict(zip(result.shifts, result.shift_accuracy.round(4).tolist())),
+        "angle_accuracy": dict(zip(result.angles, result.angle_accuracy.round(4).tolist())),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,15 +135,19 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}")
     print(f"model: {ckpt.record.architecture} ({path.name})")
-    print(f"one drawing, everything the Inside page computes: median {drawing['median_ms']:.1f} ms, "
-          f"p95 {drawing['p95_ms']:.1f} ms over {drawing['rounds']} drawings "
-          f"(target: median <= {TARGET_DRAWING_MS} ms)")
+    print(
+        f"one drawing, everything the Inside page computes: median {drawing['median_ms']:.1f} ms, "
+        f"p95 {drawing['p95_ms']:.1f} ms over {drawing['rounds']} drawings "
+        f"(target: median <= {TARGET_DRAWING_MS} ms)"
+    )
     for part, ms in drawing["parts_median_ms"].items():
         print(f"  {part}: median {ms:.1f} ms")
     print(f"  preparing the model once (Explainer, kept by the page): {prepare_ms:.1f} ms")
     for name, r in robust.items():
-        print(f"robustness curves, {name}: {r['seconds']:.2f} s for {r['points']} points x {r['images']:,} images"
-              + (f" (target: <= {TARGET_ROBUSTNESS_S} s)" if name == ckpt.record.architecture else ""))
+        print(
+            f"robustness curves, {name}: {r['seconds']:.2f} s for {r['points']} points x {r['images']:,} images"
+            + (f" (target: <= {TARGET_ROBUSTNESS_S} s)" if name == ckpt.record.architecture else "")
+        )
         print(f"  accuracy moved by {r['shift_accuracy']} px; turned by {r['angle_accuracy']} degrees")
     print(json.dumps({"drawing": drawing, "prepare_ms": prepare_ms, "robustness": robust}))
     return 0

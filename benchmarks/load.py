@@ -19,6 +19,7 @@ Prints the figures, the CPU seconds the server and the browser used, then one JS
 test: nothing is asserted. The browsers run on the same cores as the server here (not so for real users), so
 run it on a quiet machine and read the CPU split with the latencies.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from app_vs_cli import browser_pids, cpu_seconds  # noqa: E402
+
 from browser_helpers import Server  # noqa: E402
 from load_scenario import Scenario, failures, latencies  # noqa: E402
 from mnist_core.checkpoints import delete_checkpoint, list_checkpoints  # noqa: E402
@@ -54,9 +56,15 @@ def figures(outcomes, phase: str) -> dict:
     sent = latencies(outcomes, phase, "to_send_ms")
     rest = [a - b for a, b in zip(ms, sent)]
     wrong = sum(r["value"] != str(o.digit) for o in outcomes for r in o.readings if r["phase"] == phase)
-    return {"n": len(ms), "median_ms": round(float(np.median(ms))), "p95_ms": round(float(np.percentile(ms, 95))),
-            "max_ms": round(max(ms)), "median_to_send_ms": round(float(np.median(sent))),
-            "median_send_to_shown_ms": round(float(np.median(rest))), "wrong": wrong}
+    return {
+        "n": len(ms),
+        "median_ms": round(float(np.median(ms))),
+        "p95_ms": round(float(np.percentile(ms, 95))),
+        "max_ms": round(max(ms)),
+        "median_to_send_ms": round(float(np.median(sent))),
+        "median_send_to_shown_ms": round(float(np.median(rest))),
+        "wrong": wrong,
+    }
 
 
 class CpuMeter:
@@ -77,8 +85,10 @@ class CpuMeter:
     def stop(self) -> dict:
         self._stop.set()
         self._thread.join()
-        return {"server_cpu_s": round(cpu_seconds([self.server_pid]) - self._start, 1),
-                "browser_cpu_s": round(sum(self.seen.values()), 1)}
+        return {
+            "server_cpu_s": round(cpu_seconds([self.server_pid]) - self._start, 1),
+            "browser_cpu_s": round(sum(self.seen.values()), 1),
+        }
 
 
 def scenario(server: Server, keep: set[str], **kwargs) -> tuple[list, dict, float]:
@@ -126,12 +136,15 @@ def main(argv: list[str] | None = None) -> int:
         keep = {c.run_id for c in list_checkpoints(models)}
         server = Server(models)
         try:
-            log(f"8 sessions: 1 training, 5 drawing ({args.rounds} digits while training, {args.idle_rounds} after), "
-                "2 on Explore")
+            log(
+                f"8 sessions: 1 training, 5 drawing ({args.rounds} digits while training, {args.idle_rounds} after), "
+                "2 on Explore"
+            )
             full, cpu_full, wall_full = scenario(server, keep, rounds=args.rounds, idle_rounds=args.idle_rounds)
             log(f"1 drawing session alone ({args.solo_rounds} digits)")
-            solo, cpu_solo, wall_solo = scenario(server, keep, draw=1, explore=0, rounds=0,
-                                                 idle_rounds=args.solo_rounds)
+            solo, cpu_solo, wall_solo = scenario(
+                server, keep, draw=1, explore=0, rounds=0, idle_rounds=args.solo_rounds
+            )
         finally:
             server.stop()
 
@@ -144,23 +157,29 @@ def main(argv: list[str] | None = None) -> int:
         "target_median_ms": TARGET_MEDIAN_MS,
     }
     print("draw-to-prediction latency, mouse-up to the Prediction metric in the page:")
-    for key, title in (("training_8_sessions", "8 sessions, training running"),
-                       ("no_training_8_sessions", "8 sessions, no training"),
-                       ("alone_no_training", "1 session alone, no training")):
+    for key, title in (
+        ("training_8_sessions", "8 sessions, training running"),
+        ("no_training_8_sessions", "8 sessions, no training"),
+        ("alone_no_training", "1 session alone, no training"),
+    ):
         f = result[key]
         if not f["n"]:
             continue
-        print(f"  {title:31s} median {f['median_ms']} ms, p95 {f['p95_ms']} ms, max {f['max_ms']} ms "
-              f"({f['n']} readings, {f['wrong']} read as another digit); median split: "
-              f"{f['median_to_send_ms']} ms until the page sends the drawing, "
-              f"{f['median_send_to_shown_ms']} ms from there to the metric")
+        print(
+            f"  {title:31s} median {f['median_ms']} ms, p95 {f['p95_ms']} ms, max {f['max_ms']} ms "
+            f"({f['n']} readings, {f['wrong']} read as another digit); median split: "
+            f"{f['median_to_send_ms']} ms until the page sends the drawing, "
+            f"{f['median_send_to_shown_ms']} ms from there to the metric"
+        )
     median = result["training_8_sessions"].get("median_ms")
     verdict = "met" if median is not None and median < TARGET_MEDIAN_MS else "MISSED"
     print(f"  target: median under {TARGET_MEDIAN_MS} ms while training runs: {verdict}")
     for key, title in (("cpu_8_sessions", "8-session scenario"), ("cpu_alone", "1-session scenario")):
         c = result[key]
-        print(f"CPU seconds, {title}: server {c['server_cpu_s']}, browser {c['browser_cpu_s']} "
-              f"in {c['wall_s']} s of wall time")
+        print(
+            f"CPU seconds, {title}: server {c['server_cpu_s']}, browser {c['browser_cpu_s']} "
+            f"in {c['wall_s']} s of wall time"
+        )
     print(json.dumps(result))
     return 0
 

@@ -4,6 +4,7 @@ A save writes into a hidden temporary folder and renames it into place, so a cra
 leaves a half-written checkpoint that gets listed. Loading checks the architecture, every tensor
 name and shape, and refuses damaged files with a one-line CheckpointError.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,6 +43,7 @@ class CheckpointError(Exception):
 @dataclass(frozen=True)
 class DatasetRecord:
     """What a model was trained on (meta.json's "dataset"); a field missing from the file is None."""
+
     source: str | None = None  # a data.SOURCES key or a folder path
     title: str | None = None
     split: str | None = None  # "train" or "all"
@@ -58,6 +60,7 @@ class DatasetRecord:
 @dataclass(frozen=True)
 class MetricsRecord:
     """How the run went (meta.json's "metrics"); a field missing from the file is None."""
+
     accuracy: float | None = None  # on the held-out set named by DatasetRecord.evaluated_on
     loss: float | None = None
     n: int | None = None  # held-out images scored
@@ -81,6 +84,7 @@ class ModelRecord:
     """A checkpoint's meta.json as typed fields. `parse_record` is the one place that reads and checks one;
     `to_dict` writes the same JSON back (the keys a checkpoint has always had, plus whatever it held that this
     version does not know)."""
+
     architecture: str  # a models.MODELS key
     config: TrainConfig = field(default_factory=TrainConfig)
     name: str | None = None  # display name; the folder keeps its run id
@@ -95,17 +99,32 @@ class ModelRecord:
     extra: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
-        meta = {"format": self.format, "run_id": self.run_id, "created": self.created, "name": self.name,
-                "architecture": self.architecture, "parameters": self.parameters, "config": self.config.to_dict(),
-                "dataset": _json_fields(self.dataset),
-                "normalisation": self.normalisation and _json_fields(self.normalisation),
-                "metrics": _json_fields(self.metrics), "history": [e.to_dict() for e in self.history], **self.extra}
+        meta = {
+            "format": self.format,
+            "run_id": self.run_id,
+            "created": self.created,
+            "name": self.name,
+            "architecture": self.architecture,
+            "parameters": self.parameters,
+            "config": self.config.to_dict(),
+            "dataset": _json_fields(self.dataset),
+            "normalisation": self.normalisation and _json_fields(self.normalisation),
+            "metrics": _json_fields(self.metrics),
+            "history": [e.to_dict() for e in self.history],
+            **self.extra,
+        }
         return {k: v for k, v in meta.items() if v is not None}
 
 
 def _json_fields(record) -> dict:
-    return {**{f.name: getattr(record, f.name) for f in fields(record)
-               if f.name != "extra" and getattr(record, f.name) is not None}, **record.extra}
+    return {
+        **{
+            f.name: getattr(record, f.name)
+            for f in fields(record)
+            if f.name != "extra" and getattr(record, f.name) is not None
+        },
+        **record.extra,
+    }
 
 
 @functools.cache
@@ -120,9 +139,13 @@ def _schema(cls) -> dict[str, tuple[tuple[type, ...], bool, bool, str]]:
         union = typing.get_origin(hint) in (typing.Union, types.UnionType)
         args = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
         base = typing.get_origin(args[0]) or args[0]
-        allowed, words = {float: ((int, float), "a number"), int: ((int, float), "a number"),
-                          str: ((str,), "a string"), bool: ((bool,), "true or false"),
-                          list: ((list,), "a list of names")}[base]
+        allowed, words = {
+            float: ((int, float), "a number"),
+            int: ((int, float), "a number"),
+            str: ((str,), "a string"),
+            bool: ((bool,), "true or false"),
+            list: ((list,), "a list of names"),
+        }[base]
         required = f.default is MISSING and f.default_factory is MISSING
         schema[f.name] = (allowed, union and type(None) in typing.get_args(hint), required, words)
     return schema
@@ -139,9 +162,15 @@ def _typed(cls, data, where: str, label: str):
             extra[key] = value
             continue
         allowed, nullable, _, words = schema[key]
-        wrong = (not nullable if value is None else isinstance(value, bool) and bool not in allowed
-                 or not isinstance(value, allowed)
-                 or isinstance(value, list) and not all(isinstance(v, str) for v in value))
+        wrong = (
+            not nullable
+            if value is None
+            else isinstance(value, bool)
+            and bool not in allowed
+            or not isinstance(value, allowed)
+            or isinstance(value, list)
+            and not all(isinstance(v, str) for v in value)
+        )
         if wrong:
             raise CheckpointError(f"{where}: metadata field {label}.{key} should be {words}")
         known[key] = value
@@ -162,27 +191,51 @@ def parse_record(meta, where: str) -> ModelRecord:
     arch = meta.get("architecture")
     if arch not in MODELS:
         raise CheckpointError(f"{where}: unknown architecture {arch!r} (known: {', '.join(MODELS)})")
-    for key, kind in (("config", dict), ("metrics", dict), ("dataset", dict), ("normalisation", dict),
-                      ("history", list), ("name", str), ("created", str), ("run_id", str), ("format", str)):
+    for key, kind in (
+        ("config", dict),
+        ("metrics", dict),
+        ("dataset", dict),
+        ("normalisation", dict),
+        ("history", list),
+        ("name", str),
+        ("created", str),
+        ("run_id", str),
+        ("format", str),
+    ):
         if meta.get(key) is not None and not isinstance(meta[key], kind):
-            raise CheckpointError(f"{where}: metadata field {key!r} should be a {'JSON object' if kind is dict else kind.__name__}")
+            raise CheckpointError(
+                f"{where}: metadata field {key!r} should be a {'JSON object' if kind is dict else kind.__name__}"
+            )
     parameters = meta.get("parameters")
     if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, int)):
         raise CheckpointError(f"{where}: metadata field 'parameters' should be a whole number")
     metrics = _typed(MetricsRecord, meta.get("metrics") or {}, where, "metrics")
     dataset = _typed(DatasetRecord, meta.get("dataset") or {}, where, "dataset")
-    normalisation = None if meta.get("normalisation") is None else _typed(Normalisation, meta["normalisation"], where,
-                                                                          "normalisation")
+    normalisation = (
+        None
+        if meta.get("normalisation") is None
+        else _typed(Normalisation, meta["normalisation"], where, "normalisation")
+    )
     history = [_typed(Event, h, where, f"history[{i}]") for i, h in enumerate(meta.get("history") or [])]
     try:
         config = TrainConfig.from_dict(meta.get("config") or {}).validate()
     except (ConfigError, TypeError) as e:
         raise CheckpointError(f"{where}: invalid training config in metadata ({e})") from None
     known = {f.name for f in fields(ModelRecord)}
-    return ModelRecord(architecture=arch, config=config, name=meta.get("name"), run_id=meta.get("run_id"),
-                       created=meta.get("created"), format=meta.get("format"), parameters=parameters, dataset=dataset,
-                       normalisation=normalisation, metrics=metrics, history=history,
-                       extra={k: v for k, v in meta.items() if k not in known})
+    return ModelRecord(
+        architecture=arch,
+        config=config,
+        name=meta.get("name"),
+        run_id=meta.get("run_id"),
+        created=meta.get("created"),
+        format=meta.get("format"),
+        parameters=parameters,
+        dataset=dataset,
+        normalisation=normalisation,
+        metrics=metrics,
+        history=history,
+        extra={k: v for k, v in meta.items() if k not in known},
+    )
 
 
 @dataclass
@@ -233,8 +286,9 @@ def _write_json_atomic(path: Path, data: dict) -> None:
         raise
 
 
-def save_checkpoint(model: nn.Module, record: ModelRecord | dict, models_dir: str | Path | None = None,
-                    run_id: str | None = None) -> Path:
+def save_checkpoint(
+    model: nn.Module, record: ModelRecord | dict, models_dir: str | Path | None = None, run_id: str | None = None
+) -> Path:
     """Write model + record atomically as models_dir/<run_id>/ and return that folder.
 
     A dict is read as meta.json would be; either way it gets the same checks as loading, so nothing is saved
@@ -261,7 +315,9 @@ def save_checkpoint(model: nn.Module, record: ModelRecord | dict, models_dir: st
         _write_json_atomic(tmp / META, record.to_dict())
         os.replace(tmp, final)  # the one step that makes it visible
     except (OSError, SafetensorError) as e:  # safetensors reports a full disk as SafetensorError, not OSError
-        raise CheckpointError(f"could not save the checkpoint in {models_dir}: {getattr(e, 'strerror', None) or e}") from None
+        raise CheckpointError(
+            f"could not save the checkpoint in {models_dir}: {getattr(e, 'strerror', None) or e}"
+        ) from None
     finally:
         if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -284,12 +340,15 @@ def _check_tensors(tensors: dict[str, torch.Tensor], arch: str, where: str, mode
     expected = (model or build_model(arch)).state_dict()
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:
-        raise CheckpointError(f"{where}: tensor names do not match {arch} "
-                              f"(missing: {', '.join(missing[:3]) or '-'}; unexpected: {', '.join(extra[:3]) or '-'})")
+        raise CheckpointError(
+            f"{where}: tensor names do not match {arch} "
+            f"(missing: {', '.join(missing[:3]) or '-'}; unexpected: {', '.join(extra[:3]) or '-'})"
+        )
     for key, value in expected.items():
         if tensors[key].shape != value.shape:
-            raise CheckpointError(f"{where}: tensor {key} has shape {tuple(tensors[key].shape)}, "
-                                  f"{arch} needs {tuple(value.shape)}")
+            raise CheckpointError(
+                f"{where}: tensor {key} has shape {tuple(tensors[key].shape)}, {arch} needs {tuple(value.shape)}"
+            )
 
 
 def _model_from_tensors(tensors: dict[str, torch.Tensor], record: ModelRecord, where: str) -> nn.Module:
@@ -352,8 +411,11 @@ def skipped_entries(models_dir: str | Path | None = None) -> list[str]:
     if not models_dir.is_dir():
         return []
     good = {c.run_id for c in list_checkpoints(models_dir)}
-    return sorted(p.name for p in models_dir.iterdir()
-                  if not p.name.startswith(".") and p.name != "README.md" and p.name not in good)
+    return sorted(
+        p.name
+        for p in models_dir.iterdir()
+        if not p.name.startswith(".") and p.name != "README.md" and p.name not in good
+    )
 
 
 def delete_checkpoint(path: str | Path) -> None:
@@ -393,17 +455,21 @@ def import_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path
     if len(data) > MAX_UPLOAD_BYTES:
         raise CheckpointError(f"file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; not a Digit Lab checkpoint")
     if data[:2] == b"PK" or data[:1] == b"\x80":
-        raise CheckpointError("this is a PyTorch pickle (.pt/.pth) file; it was refused without being opened, "
-                              "because unpickling can run code. Upload a Digit Lab .safetensors export instead.")
+        raise CheckpointError(
+            "this is a PyTorch pickle (.pt/.pth) file; it was refused without being opened, "
+            "because unpickling can run code. Upload a Digit Lab .safetensors export instead."
+        )
     try:
         header_len = int.from_bytes(data[:8], "little")
         if len(data) < 8 or header_len <= 0 or header_len > len(data) - 8:
             raise ValueError("truncated or not a safetensors file")
-        header = json.loads(data[8:8 + header_len])
+        header = json.loads(data[8 : 8 + header_len])
         meta = json.loads((header.get("__metadata__") or {})[_META_KEY])
         tensors = st_load(data)
     except KeyError:
-        raise CheckpointError("this safetensors file has no Digit Lab metadata; only Digit Lab exports can be uploaded") from None
+        raise CheckpointError(
+            "this safetensors file has no Digit Lab metadata; only Digit Lab exports can be uploaded"
+        ) from None
     except (ValueError, SafetensorError, UnicodeDecodeError, AttributeError, TypeError, RecursionError) as e:
         raise CheckpointError(f"not a valid Digit Lab checkpoint file ({str(e)[:120]})") from None
     record = parse_record(meta, "uploaded file")

@@ -6,6 +6,7 @@ Contract other tools rely on: `train` and `evaluate` print one JSON object as th
 Only the light modules are imported up front, so `--help` and bad arguments answer at once; torch and
 the data/checkpoint code load once a command actually runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ def _progress_bar(total_steps: int):
     def on_event(event):
         if event.kind == "step":
             bar.n = event.step
-            bar.set_postfix(epoch=f"{event.epoch}/{event.epochs}", loss=f"{event.loss:.3f}",
-                            img_s=f"{event.images_per_s:.0f}", refresh=False)
+            bar.set_postfix(
+                epoch=f"{event.epoch}/{event.epochs}",
+                loss=f"{event.loss:.3f}",
+                img_s=f"{event.images_per_s:.0f}",
+                refresh=False,
+            )
             bar.refresh() if bar.n == bar.total else bar.update(0)
         elif event.kind == "epoch" and event.val_acc is not None:
             when = f"epoch {event.epoch}/{event.epochs}" if event.epoch else "before training"
@@ -49,8 +54,10 @@ def _progress_bar(total_steps: int):
 
 
 def cmd_train(args) -> dict:
-    overrides = {**cli_overrides(args), **{k: v for k, v in {"device": args.device, "cpu_threads": args.threads}.items()
-                                           if v is not None}}
+    overrides = {
+        **cli_overrides(args),
+        **{k: v for k, v in {"device": args.device, "cpu_threads": args.threads}.items() if v is not None},
+    }
     from .checkpoints import CheckpointError, default_models_dir
     from .data import load_source
     from .devices import resolve_device
@@ -68,15 +75,18 @@ def cmd_train(args) -> dict:
     if source.notice:
         print(f"note: {source.notice}", file=sys.stderr)
     eval_source = load_source(args.eval_dataset, args.data_dir) if args.eval_dataset else None
-    from .runs import train_and_save, split_for_run
+    from .runs import split_for_run, train_and_save
 
     data = split_for_run(source, args.split, config.seed, eval_source, args.eval_split)
     n_train = min(len(data.train), config.train_size or len(data.train))
-    print(f"training {config.model} on {n_train:,} images of {source.title}; "
-          f"held out: {data.held_out_name}", file=sys.stderr)
+    print(
+        f"training {config.model} on {n_train:,} images of {source.title}; held out: {data.held_out_name}",
+        file=sys.stderr,
+    )
     steps = -(-n_train // config.batch_size) * config.epochs
-    outcome = train_and_save(config, source, args.split, eval_source, args.eval_split,
-                             on_event=_progress_bar(steps), models_dir=args.out)
+    outcome = train_and_save(
+        config, source, args.split, eval_source, args.eval_split, on_event=_progress_bar(steps), models_dir=args.out
+    )
     return outcome.summary().to_dict()
 
 
@@ -135,15 +145,26 @@ def cmd_explain(args) -> None:
             except OSError as e:
                 raise ImageError(f"cannot read {path}: {e.strerror}") from None
             inside = explainer.look(load_image(data), top=0)
-            line = {"file": path, "digit": inside.digit, "confidence": None, "probabilities": None, "image28": None,
-                    "attribution": None, "method": args.method, "layers": layers}
+            line = {
+                "file": path,
+                "digit": inside.digit,
+                "confidence": None,
+                "probabilities": None,
+                "image28": None,
+                "attribution": None,
+                "method": args.method,
+                "layers": layers,
+            }
             if inside.digit is not None:
                 target = inside.digit if args.target is None else args.target
                 attribution = explainer.attribute(inside.image28, [target], args.method)[0]
-                line.update(confidence=round(float(inside.probabilities.max()), 6),
-                            probabilities=[round(float(p), 6) for p in inside.probabilities],
-                            image28=inside.image28.tolist(), target=target,
-                            attribution=[[round(float(v), 6) for v in row] for row in attribution])
+                line.update(
+                    confidence=round(float(inside.probabilities.max()), 6),
+                    probabilities=[round(float(p), 6) for p in inside.probabilities],
+                    image28=inside.image28.tolist(),
+                    target=target,
+                    attribution=[[round(float(v), 6) for v in row] for row in attribution],
+                )
         except ImageError as e:
             errors.append(" ".join(str(e).split()))
             line = {"file": path, "digit": None, "error": errors[-1]}
@@ -212,10 +233,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("explain", help="read image files and say which pixels pushed the model to its answer")
     x.add_argument("--checkpoint", required=True)
-    x.add_argument("--target", type=int, choices=range(10), metavar="DIGIT",
-                   help="explain this digit's score instead of the predicted one")
-    x.add_argument("--method", default="occlusion", choices=["occlusion", "gradients"],
-                   help="occlusion: cover patches and watch the score; gradients: integrated gradients")
+    x.add_argument(
+        "--target",
+        type=int,
+        choices=range(10),
+        metavar="DIGIT",
+        help="explain this digit's score instead of the predicted one",
+    )
+    x.add_argument(
+        "--method",
+        default="occlusion",
+        choices=["occlusion", "gradients"],
+        help="occlusion: cover patches and watch the score; gradients: integrated gradients",
+    )
     x.add_argument("images", nargs="+", metavar="IMAGE")
     x.set_defaults(func=cmd_explain)
 

@@ -4,6 +4,7 @@ Every field has an allowed range so bad values from any front end (CLI flags, sl
 are refused with the same plain-language message. What the Train page's controls offer (a narrower set of
 stops) and how a link spells them is in knobs.py.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields

@@ -3,6 +3,7 @@
 Every source ends up as in-memory uint8 tensors (N, 28, 28) and int64 labels. Training batches by
 indexing these tensors, so no per-image Python or PIL work happens in the training path.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -45,7 +46,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, indices: torch.Tensor, name: str | None = None) -> "Split":
+    def subset(self, indices: torch.Tensor, name: str | None = None) -> Split:
         return Split(self.images[indices], self.labels[indices], name or self.name)
 
 
@@ -65,7 +66,9 @@ class Source:
             parts = [s for s in (self.train, self.test) if s is not None]
             if len(parts) == 1:
                 return parts[0]
-            return Split(torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]), f"{self.title} / all")
+            return Split(
+                torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]), f"{self.title} / all"
+            )
         part = self.train if which == "train" else self.test
         if part is None:
             raise DataError(f"{self.title} has no {which} split")
@@ -89,14 +92,29 @@ def _read_idx(path: Path, kind: str) -> torch.Tensor:
                 tmp.flush()
                 return reader(tmp.name)
         return reader(str(path))
-    except (OSError, EOFError, zlib.error, AssertionError, ValueError, TypeError, RuntimeError, KeyError, IndexError) as e:
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+        AssertionError,
+        ValueError,
+        TypeError,
+        RuntimeError,
+        KeyError,
+        IndexError,
+    ) as e:
         detail = str(e).strip() or "wrong magic number or truncated data"
         raise DataError(f"{path.name} is not a valid MNIST idx file ({detail})") from None
 
 
 def _find(folder: Path, prefix: str, kind: str) -> Path | None:
     dotted = kind.replace("-idx", ".idx")  # Kaggle's copies are named e.g. t10k-images.idx3-ubyte
-    for name in (f"{prefix}-{kind}-ubyte", f"{prefix}-{kind}-ubyte.gz", f"{prefix}-{dotted}-ubyte", f"{prefix}-{dotted}-ubyte.gz"):
+    for name in (
+        f"{prefix}-{kind}-ubyte",
+        f"{prefix}-{kind}-ubyte.gz",
+        f"{prefix}-{dotted}-ubyte",
+        f"{prefix}-{dotted}-ubyte.gz",
+    ):
         if (folder / name).is_file():
             return folder / name
     return None
@@ -120,7 +138,9 @@ def _load_split(folder: Path, prefix: str, name: str) -> Split | None:
     return Split(images.contiguous(), labels, name)
 
 
-def load_folder(folder: str | Path, title: str | None = None, classes: list[str] | None = None, key: str | None = None) -> Source:
+def load_folder(
+    folder: str | Path, title: str | None = None, classes: list[str] | None = None, key: str | None = None
+) -> Source:
     """Any folder of MNIST-format idx files; train-* and t10k-* each load on their own."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -129,7 +149,9 @@ def load_folder(folder: str | Path, title: str | None = None, classes: list[str]
     train = _load_split(folder, "train", f"{title} / train")
     test = _load_split(folder, "t10k", f"{title} / test")
     if train is None and test is None:
-        raise DataError(f"{folder} holds no MNIST idx files (train-images-idx3-ubyte[.gz] or t10k-images-idx3-ubyte[.gz])")
+        raise DataError(
+            f"{folder} holds no MNIST idx files (train-images-idx3-ubyte[.gz] or t10k-images-idx3-ubyte[.gz])"
+        )
     return Source(key or str(folder), title, classes or DIGITS, train, test)
 
 
@@ -146,8 +168,13 @@ def load_sample() -> Source:
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(SAMPLE_SEED))
     title = "MNIST sample"
     full = Split(images, labels, title)
-    return Source("mnist-sample", title, DIGITS, full.subset(order[:4000], f"{title} / train"),
-                  full.subset(order[4000:], f"{title} / test"))
+    return Source(
+        "mnist-sample",
+        title,
+        DIGITS,
+        full.subset(order[:4000], f"{title} / train"),
+        full.subset(order[4000:], f"{title} / test"),
+    )
 
 
 def _download(dataset_cls, root: Path) -> None:
@@ -178,7 +205,9 @@ def load_fashion(data_dir: Path, download: bool = True) -> Source:
         if folder.is_dir() and (_find(folder, "train", "images-idx3") or _find(folder, "t10k", "images-idx3")):
             return load_folder(folder, "Fashion-MNIST", FASHION, key="fashion-mnist")
     if not download:
-        raise DataError("Fashion-MNIST idx files not found (install Debian's dataset-fashion-mnist or put them in the data folder)")
+        raise DataError(
+            "Fashion-MNIST idx files not found (install Debian's dataset-fashion-mnist or put them in the data folder)"
+        )
     _download(FashionMNIST, data_dir)
     return load_folder(data_dir / "FashionMNIST" / "raw", "Fashion-MNIST", FASHION, key="fashion-mnist")
 
@@ -196,9 +225,11 @@ def load_source(src: str, data_dir: str | Path | None = None, download: bool = T
             return load_mnist(data_dir, download)
         except DataError as e:
             sample = load_sample()
-            sample.notice = ("Full MNIST is not on this computer and could not be downloaded, so Digit Lab uses its "
-                             "5,000-digit offline sample instead (everything works, with less data). To use all "
-                             f"70,000 digits, put the MNIST idx files in {data_dir / 'MNIST' / 'raw'}. Details: {e}")
+            sample.notice = (
+                "Full MNIST is not on this computer and could not be downloaded, so Digit Lab uses its "
+                "5,000-digit offline sample instead (everything works, with less data). To use all "
+                f"70,000 digits, put the MNIST idx files in {data_dir / 'MNIST' / 'raw'}. Details: {e}"
+            )
             return sample
     if src == "fashion-mnist":
         return load_fashion(data_dir, download)
@@ -219,8 +250,10 @@ def hold_out(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
     """Seeded (train, held-out) partition, for sources that have no separate test split."""
     n_out = max(1, int(len(split) * fraction))
     order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
-    return (split.subset(order[n_out:], f"{split.name} (training part)"),
-            split.subset(order[:n_out], f"{split.name} (held-out {fraction:.0%})"))
+    return (
+        split.subset(order[n_out:], f"{split.name} (training part)"),
+        split.subset(order[:n_out], f"{split.name} (held-out {fraction:.0%})"),
+    )
 
 
 def normalize(images: torch.Tensor, mean: float, std: float) -> torch.Tensor:

@@ -1,4 +1,5 @@
 """Which device a run uses (cuda, then mps, then cpu) and how many CPU threads it may take."""
+
 from __future__ import annotations
 
 import os

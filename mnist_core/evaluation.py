@@ -1,4 +1,5 @@
 """Scoring a model on held-out images: accuracy, loss, confusion matrix and per-class figures."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,8 @@ def score(model, pipeline: Pipeline, images: torch.Tensor, labels: torch.Tensor,
     model.eval()
     loss_sum, correct, probs = 0.0, 0, []
     for i in range(0, len(labels), batch_size):
-        logits = pipeline.forward(model, pipeline.inputs(images[i:i + batch_size])).float()
-        y = labels[i:i + batch_size]
+        logits = pipeline.forward(model, pipeline.inputs(images[i : i + batch_size])).float()
+        y = labels[i : i + batch_size]
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         p = torch.softmax(logits, 1)
         correct += (p.argmax(1) == y).sum().item()
@@ -46,7 +47,9 @@ class EvalReport:
         """The k (true, predicted) pairs the model mixes up most, off the diagonal."""
         off = self.confusion.copy()
         np.fill_diagonal(off, 0)
-        pairs = [(int(t), int(p), int(off[t, p])) for t, p in zip(*np.unravel_index(np.argsort(-off, axis=None), off.shape))]
+        pairs = [
+            (int(t), int(p), int(off[t, p])) for t, p in zip(*np.unravel_index(np.argsort(-off, axis=None), off.shape))
+        ]
         return pd.DataFrame([r for r in pairs if r[2] > 0][:k], columns=["true", "predicted", "count"])
 
     def mistakes(self, true: int | None = None, predicted: int | None = None) -> np.ndarray:
@@ -63,8 +66,13 @@ class EvalReport:
         return {"accuracy": self.accuracy, "loss": self.loss, "n": self.n}
 
 
-def evaluate(model: nn.Module, split: Split, config: TrainConfig, device: str | torch.device = "auto",
-             classes: list[str] | None = None) -> EvalReport:
+def evaluate(
+    model: nn.Module,
+    split: Split,
+    config: TrainConfig,
+    device: str | torch.device = "auto",
+    classes: list[str] | None = None,
+) -> EvalReport:
     """Score a model on a split with the normalisation it was trained with."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
@@ -79,7 +87,23 @@ def evaluate(model: nn.Module, split: Split, config: TrainConfig, device: str | 
     y_true, y_pred = split.labels.numpy(), probs_np.argmax(1)
     k = list(range(10))
     precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=k, zero_division=0)
-    per_class = pd.DataFrame({"class": classes or [str(i) for i in k], "precision": precision, "recall": recall,
-                              "f1": f1, "support": support})
-    return EvalReport(correct / len(split), loss_sum / len(split), len(split), confusion_matrix(y_true, y_pred, labels=k),
-                      per_class, y_true, y_pred, probs_np.max(1), probs_np)
+    per_class = pd.DataFrame(
+        {
+            "class": classes or [str(i) for i in k],
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+        }
+    )
+    return EvalReport(
+        correct / len(split),
+        loss_sum / len(split),
+        len(split),
+        confusion_matrix(y_true, y_pred, labels=k),
+        per_class,
+        y_true,
+        y_pred,
+        probs_np.max(1),
+        probs_np,
+    )

@@ -3,14 +3,15 @@
 Nothing here draws or imports Streamlit; the page turns these values into widgets and charts, and the
 same functions serve notebooks and tests.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from .checkpoints import Checkpoint, DatasetRecord
-from .models import MODELS
 from .evaluation import EvalReport
+from .models import MODELS
 
 GALLERY_LIMIT = 48  # images shown at once; more would make the page slow to scroll and to send
 
@@ -34,18 +35,24 @@ def dataset_note(trained: DatasetRecord, source_key: str, source_title: str, spl
     """
     trained_on = trained.source
     if trained_on and trained_on != source_key:
-        return "warning", (f"This model was trained on **{trained.label}**, but the sidebar dataset is "
-                           f"**{source_title}**: the scores below show how it copes with images it was not "
-                           f"trained for.")
+        return "warning", (
+            f"This model was trained on **{trained.label}**, but the sidebar dataset is "
+            f"**{source_title}**: the scores below show how it copes with images it was not "
+            f"trained for."
+        )
     trained_split = trained.split
     if trained_on != source_key or trained_split not in ("train", "test", "all"):
         return None
     if split == "test" and trained_split == "all":
-        return "info", ("The model was trained on all of this dataset (with 10% held back at random), so the "
-                        "test images include ones it learned from: the score is optimistic.")
+        return "info", (
+            "The model was trained on all of this dataset (with 10% held back at random), so the "
+            "test images include ones it learned from: the score is optimistic."
+        )
     if split == "all" or trained_split in ("all", split):
-        return "info", ("The model learned from these images during training, so this score is optimistic. "
-                        "Pick **test** for an honest measure.")
+        return "info", (
+            "The model learned from these images during training, so this score is optimistic. "
+            "Pick **test** for an honest measure."
+        )
     return None
 
 
@@ -62,8 +69,12 @@ def confusion_cells(confusion: np.ndarray, classes: list[str], normalised: bool 
     n = len(classes)
     xs = [classes[p] for t in range(n) for p in range(n)]
     ys = [classes[t] for t in range(n) for p in range(n)]
-    hover = [f"true {classes[t]}, predicted {classes[p]}: {int(confusion[t, p])} images"
-             + (f" ({z[t, p]:.1f}% of the {classes[t]}s)" if normalised else "") for t in range(n) for p in range(n)]
+    hover = [
+        f"true {classes[t]}, predicted {classes[p]}: {int(confusion[t, p])} images"
+        + (f" ({z[t, p]:.1f}% of the {classes[t]}s)" if normalised else "")
+        for t in range(n)
+        for p in range(n)
+    ]
     return {"z": z, "text": text, "x": xs, "y": ys, "hover": hover}
 
 
@@ -72,32 +83,42 @@ def per_class_table(report: EvalReport) -> pd.DataFrame:
     t = report.per_class.copy()
     for col in ("precision", "recall", "f1"):
         t[col] = (t[col] * 100).round(1)
-    return t.rename(columns={"class": "Class", "precision": "Precision %", "recall": "Recall %", "f1": "F1 %",
-                             "support": "Images"})
+    return t.rename(
+        columns={"class": "Class", "precision": "Precision %", "recall": "Recall %", "f1": "F1 %", "support": "Images"}
+    )
 
 
 def confused_pairs(report: EvalReport, classes: list[str], k: int = 8) -> pd.DataFrame:
     """The pairs the model mixes up most, in words a learner reads: 'true 4, read as 9: 12 times'."""
     pairs = report.most_confused(k)
     support = report.confusion.sum(axis=1)
-    return pd.DataFrame({
-        "True": [classes[t] for t in pairs["true"]],
-        "Read as": [classes[p] for p in pairs["predicted"]],
-        "Times": pairs["count"].astype(int),
-        "% of that class": [round(100 * c / max(support[t], 1), 1) for t, c in zip(pairs["true"], pairs["count"])],
-    })
+    return pd.DataFrame(
+        {
+            "True": [classes[t] for t in pairs["true"]],
+            "Read as": [classes[p] for p in pairs["predicted"]],
+            "Times": pairs["count"].astype(int),
+            "% of that class": [round(100 * c / max(support[t], 1), 1) for t, c in zip(pairs["true"], pairs["count"])],
+        }
+    )
 
 
-def gallery(report: EvalReport, classes: list[str], true: int | None = None, predicted: int | None = None,
-            limit: int = GALLERY_LIMIT) -> tuple[np.ndarray, list[str], int]:
+def gallery(
+    report: EvalReport,
+    classes: list[str],
+    true: int | None = None,
+    predicted: int | None = None,
+    limit: int = GALLERY_LIMIT,
+) -> tuple[np.ndarray, list[str], int]:
     """(indices to show, one caption per image, how many match in all) for a (true, predicted) choice.
 
     No choice = every mistake; the most confident mistakes come first, as they are the most telling.
     A caption reads "true 4 → 9 · 96%": really a 4, read as a 9, with 96% confidence.
     """
     idx = report.mistakes(true, predicted)
-    captions = [f"true {classes[report.labels[i]]} → {classes[report.predictions[i]]} · "
-                f"{_percent(report.confidence[i])}" for i in idx[:limit]]
+    captions = [
+        f"true {classes[report.labels[i]]} → {classes[report.predictions[i]]} · {_percent(report.confidence[i])}"
+        for i in idx[:limit]
+    ]
     return idx[:limit], captions, len(idx)
 
 
@@ -129,15 +150,19 @@ def comparison_table(checkpoints: list[Checkpoint]) -> pd.DataFrame:
     rows = []
     for c in checkpoints:
         r = c.record
-        rows.append({
-            "Name": c.name,
-            "Architecture": MODELS[r.architecture].title,  # a record names a known architecture, or is not listed
-            "Epochs": r.config.epochs if r.metrics.epochs_done is None else r.metrics.epochs_done,
-            "Accuracy %": None if r.metrics.accuracy is None else round(100 * r.metrics.accuracy, 2),
-            "Training time (s)": r.metrics.seconds,
-            "Dataset": r.dataset.label,
-            "Saved": (r.created or "").replace("T", " "),
-            "Run id": c.run_id,
-        })
-    return pd.DataFrame(rows, columns=["Name", "Architecture", "Epochs", "Accuracy %", "Training time (s)",
-                                       "Dataset", "Saved", "Run id"])
+        rows.append(
+            {
+                "Name": c.name,
+                "Architecture": MODELS[r.architecture].title,  # a record names a known architecture, or is not listed
+                "Epochs": r.config.epochs if r.metrics.epochs_done is None else r.metrics.epochs_done,
+                "Accuracy %": None if r.metrics.accuracy is None else round(100 * r.metrics.accuracy, 2),
+                "Training time (s)": r.metrics.seconds,
+                "Dataset": r.dataset.label,
+                "Saved": (r.created or "").replace("T", " "),
+                "Run id": c.run_id,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["Name", "Architecture", "Epochs", "Accuracy %", "Training time (s)", "Dataset", "Saved", "Run id"],
+    )

@@ -7,6 +7,7 @@ explain the raw score (logit) of a digit, not its probability: a probability nea
 patch is covered, so it would hide what the model relies on. Nothing here imports Streamlit: the Inside page,
 the `explain` command and the tests all draw on these functions.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,14 +40,23 @@ class Method:
     meaning: str  # one sentence a learner can follow
 
 
-METHODS = {m.key: m for m in (
-    Method("occlusion", "Covering patches (occlusion)",
-           "Each 4×4 patch is covered with black in turn: red where covering it lowers the score for this "
-           "digit (that ink argued for it), blue where covering it raises the score (it argued against)."),
-    Method("gradients", "Fading in (integrated gradients)",
-           "The image is faded in from black and every pixel's effect on the score for this digit is added "
-           "up along the way: red pixels pushed the model towards the digit, blue ones away from it."),
-)}
+METHODS = {
+    m.key: m
+    for m in (
+        Method(
+            "occlusion",
+            "Covering patches (occlusion)",
+            "Each 4×4 patch is covered with black in turn: red where covering it lowers the score for this "
+            "digit (that ink argued for it), blue where covering it raises the score (it argued against).",
+        ),
+        Method(
+            "gradients",
+            "Fading in (integrated gradients)",
+            "The image is faded in from black and every pixel's effect on the score for this digit is added "
+            "up along the way: red pixels pushed the model towards the digit, blue ones away from it.",
+        ),
+    )
+}
 
 
 @dataclass
@@ -82,6 +92,7 @@ class Attribution:
 @dataclass
 class Inside:
     """Everything the Inside page shows for one image."""
+
     image28: np.ndarray | None  # uint8 (28, 28) the model reads; None when no digit was found
     steps: Steps | None = None  # the preprocessing stages (drawings and photos; dataset images are already 28x28)
     naive28: np.ndarray | None = None  # the input squashed to 28x28 without the steps
@@ -128,8 +139,11 @@ def layer_outputs(model: nn.Module, x: torch.Tensor) -> list[Layer]:
     model.eval()
     calls: list[tuple[str, nn.Module, torch.Tensor]] = []
     names = {m: n for n, m in model.named_modules()}
-    hooks = [m.register_forward_hook(lambda mod, _, out: calls.append((names[mod], mod, out.detach().clone())))
-             for m in model.modules() if isinstance(m, _STAGES)]
+    hooks = [
+        m.register_forward_hook(lambda mod, _, out: calls.append((names[mod], mod, out.detach().clone())))
+        for m in model.modules()
+        if isinstance(m, _STAGES)
+    ]
     try:
         logits = model(x)
     finally:
@@ -150,27 +164,46 @@ def layer_outputs(model: nn.Module, x: torch.Tensor) -> list[Layer]:
         again = name in seen
         seen.add(name)
         if last:
-            layers.append(Layer(name, "output", f"Output: {out.numel()} scores, one per digit",
-                                "The raw scores (logits). The softmax below turns them into probabilities: the "
-                                "highest score is the answer.", logits[0].float().numpy()))
+            layers.append(
+                Layer(
+                    name,
+                    "output",
+                    f"Output: {out.numel()} scores, one per digit",
+                    "The raw scores (logits). The softmax below turns them into probabilities: the "
+                    "highest score is the answer.",
+                    logits[0].float().numpy(),
+                )
+            )
             continue
         n = len(layers) + 1
         if isinstance(module, nn.Conv2d):
             convs += 1
             c, h, w = out.shape
-            what = ("detectors of simple strokes and edges" if convs == 1 else
-                    "detectors of bigger shapes, each built from the layer below")
+            what = (
+                "detectors of simple strokes and edges"
+                if convs == 1
+                else "detectors of bigger shapes, each built from the layer below"
+            )
             title = f"Layer {n}: {c} {what}" + (" (the same detectors as before, applied again)" if again else "")
-            help_ = (f"Each small square is one detector's map ({h}×{w} pixels): bright where it found its "
-                     f"pattern in the image, dark where it did not. Later layers see a coarser grid of richer "
-                     f"patterns.")
+            help_ = (
+                f"Each small square is one detector's map ({h}×{w} pixels): bright where it found its "
+                f"pattern in the image, dark where it did not. Later layers see a coarser grid of richer "
+                f"patterns."
+            )
             layers.append(Layer(name, "conv", title, help_, out.float().numpy()))
         else:
             units = out.numel()
-            what = ("each looking at every pixel" if n == 1 else "each weighing everything the layer below found")
-            layers.append(Layer(name, "dense", f"Layer {n}: {units} neurons, {what}",
-                                "Each bar is one neuron: how strongly it fires for this image (0 = silent). The "
-                                "next layer only sees these numbers.", out.flatten().float().numpy()))
+            what = "each looking at every pixel" if n == 1 else "each weighing everything the layer below found"
+            layers.append(
+                Layer(
+                    name,
+                    "dense",
+                    f"Layer {n}: {units} neurons, {what}",
+                    "Each bar is one neuron: how strongly it fires for this image (0 = silent). The "
+                    "next layer only sees these numbers.",
+                    out.flatten().float().numpy(),
+                )
+            )
     if not layers or layers[-1].kind != "output" or layers[-1].shape != (10,):
         raise ValueError("this model does not end in a layer with 10 outputs")
     return layers
@@ -182,15 +215,22 @@ def first_filters(model: nn.Module) -> Filters:
     w = first.weight.detach().float()
     if isinstance(first, nn.Conv2d):
         k = w.shape[-1]
-        return Filters(f"What the {w.shape[0]} detectors of layer 1 look for ({k}×{k} weights each)",
-                       "Red weights add brightness under them to the detector's output, blue ones subtract it: "
-                       "a red stripe beside a blue one finds an edge at that angle.", w[:, 0].numpy())
-    return Filters(f"What the {w.shape[0]} neurons of layer 1 look for (784 weights each, one per pixel)",
-                   "Each neuron weighs every pixel: red where ink makes it fire, blue where ink holds it back. "
-                   "They are blurry templates of parts of digits.", w.reshape(-1, 28, 28).numpy())
+        return Filters(
+            f"What the {w.shape[0]} detectors of layer 1 look for ({k}×{k} weights each)",
+            "Red weights add brightness under them to the detector's output, blue ones subtract it: "
+            "a red stripe beside a blue one finds an edge at that angle.",
+            w[:, 0].numpy(),
+        )
+    return Filters(
+        f"What the {w.shape[0]} neurons of layer 1 look for (784 weights each, one per pixel)",
+        "Each neuron weighs every pixel: red where ink makes it fire, blue where ink holds it back. "
+        "They are blurry templates of parts of digits.",
+        w.reshape(-1, 28, 28).numpy(),
+    )
 
 
 # ----- why this answer -----
+
 
 class Explainer:
     """One saved model, ready to be looked into: the model as loaded for the layer views, and a faster copy
@@ -225,13 +265,20 @@ class Explainer:
                     # output of the forward function separately (checked against one call per target in
                     # tests/test_explain.py).
                     maps = Occlusion(lambda inp: self.fast(inp)[:, picked]).attribute(
-                        x, sliding_window_shapes=(1, WINDOW, WINDOW), strides=(1, STRIDE, STRIDE),
-                        baselines=background, perturbations_per_eval=256)
+                        x,
+                        sliding_window_shapes=(1, WINDOW, WINDOW),
+                        strides=(1, STRIDE, STRIDE),
+                        baselines=background,
+                        perturbations_per_eval=256,
+                    )
             else:
                 with torch.enable_grad():
                     maps = IntegratedGradients(self.fast).attribute(
-                        x.expand(len(targets), -1, -1, -1).contiguous(), baselines=background,
-                        target=list(targets), n_steps=IG_STEPS)
+                        x.expand(len(targets), -1, -1, -1).contiguous(),
+                        baselines=background,
+                        target=list(targets),
+                        n_steps=IG_STEPS,
+                    )
         return maps.detach().reshape(len(targets), 28, 28).float().numpy()
 
     def look(self, image: np.ndarray | None = None, *, image28: np.ndarray | None = None, top: int = 3) -> Inside:
@@ -262,9 +309,11 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 # ----- try to fool it -----
 
+
 @dataclass(frozen=True)
 class Tweak:
     """Changes a learner makes to the 28x28 image to see what the model copes with."""
+
     shift_x: int = 0  # pixels to the right (negative: left)
     shift_y: int = 0  # pixels down (negative: up)
     rotate: float = 0.0  # degrees, anticlockwise
@@ -282,8 +331,9 @@ def _morph(x: torch.Tensor, steps: int) -> torch.Tensor:
     for _ in range(abs(steps)):
         y = x if steps > 0 else -x  # thinning is growing the background: min(x) = -max(-x)
         p = F.pad(y, (1, 1, 1, 1))  # outside the image is black, in both cases
-        y = torch.stack([p[..., 1:-1, 1:-1], p[..., :-2, 1:-1], p[..., 2:, 1:-1], p[..., 1:-1, :-2],
-                         p[..., 1:-1, 2:]]).amax(0)
+        y = torch.stack(
+            [p[..., 1:-1, 1:-1], p[..., :-2, 1:-1], p[..., 2:, 1:-1], p[..., 1:-1, :-2], p[..., 1:-1, 2:]]
+        ).amax(0)
         x = y if steps > 0 else -y
     return x
 
@@ -299,7 +349,7 @@ def tweak(image28: np.ndarray, t: Tweak) -> np.ndarray:
     x = _morph(x, t.thickness)
     if t.erase > 0:
         top, left = t.erase_y - t.erase // 2, t.erase_x - t.erase // 2
-        x[..., max(top, 0):max(top + t.erase, 0), max(left, 0):max(left + t.erase, 0)] = 0
+        x[..., max(top, 0) : max(top + t.erase, 0), max(left, 0) : max(left + t.erase, 0)] = 0
     if t.noise > 0:
         g = torch.Generator().manual_seed(t.seed)
         x = x + t.noise * torch.randn(x.shape, generator=g)
@@ -307,6 +357,7 @@ def tweak(image28: np.ndarray, t: Tweak) -> np.ndarray:
 
 
 # ----- how robust is this model -----
+
 
 @dataclass
 class Robustness:
@@ -337,15 +388,22 @@ def _shift(x: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     h, w = x.shape[-2:]
     for mx, my in {(int(a), int(b)) for a, b in zip(dx.tolist(), dy.tolist())}:
         rows = (dx == mx) & (dy == my)
-        out[rows, :, max(my, 0):h + min(my, 0), max(mx, 0):w + min(mx, 0)] = \
-            x[rows, :, max(-my, 0):h + min(-my, 0), max(-mx, 0):w + min(-mx, 0)]
+        out[rows, :, max(my, 0) : h + min(my, 0), max(mx, 0) : w + min(mx, 0)] = x[
+            rows, :, max(-my, 0) : h + min(-my, 0), max(-mx, 0) : w + min(-mx, 0)
+        ]
     return out
 
 
 @torch.no_grad()
-def robustness(model: nn.Module, split: Split, config: TrainConfig, shifts: tuple[int, ...] = SHIFTS,
-               angles: tuple[float, ...] = ANGLES, on_progress: Callable[[float], None] | None = None,
-               seed: int = 0) -> Robustness:
+def robustness(
+    model: nn.Module,
+    split: Split,
+    config: TrainConfig,
+    shifts: tuple[int, ...] = SHIFTS,
+    angles: tuple[float, ...] = ANGLES,
+    on_progress: Callable[[float], None] | None = None,
+    seed: int = 0,
+) -> Robustness:
     """Accuracy on all the split's images moved by each of `shifts` pixels (up, down, left or right: one direction
     per image, drawn once) and turned by each of `angles` degrees (clockwise or anticlockwise, likewise).
 
@@ -383,9 +441,14 @@ def robustness(model: nn.Module, split: Split, config: TrainConfig, shifts: tupl
                 on_progress(done / total)
         correct[(kind, amount)] = right / n
     unmoved = correct.get(("shift", 0.0), correct.get(("angle", 0.0)))
-    return Robustness(tuple(shifts), np.array([correct[("shift", float(s))] for s in shifts]), tuple(angles),
-                      np.array([unmoved if a == 0 and unmoved is not None else correct[("angle", float(a))]
-                                for a in angles]), n, time.perf_counter() - started)
+    return Robustness(
+        tuple(shifts),
+        np.array([correct[("shift", float(s))] for s in shifts]),
+        tuple(angles),
+        np.array([unmoved if a == 0 and unmoved is not None else correct[("angle", float(a))] for a in angles]),
+        n,
+        time.perf_counter() - started,
+    )
 
 
 def _turn_matrix(degrees: float) -> torch.Tensor:
@@ -432,7 +495,7 @@ def tile(images: np.ndarray, columns: int, zoom: int, gap: int = 2) -> np.ndarra
     grid = np.full((rows * cell_h - gap, min(n, columns) * cell_w - gap, 3), 255, np.uint8)
     for i in range(n):
         r, c = divmod(i, columns)
-        grid[r * cell_h:r * cell_h + h * zoom, c * cell_w:c * cell_w + w * zoom] = enlarge(images[i], zoom)
+        grid[r * cell_h : r * cell_h + h * zoom, c * cell_w : c * cell_w + w * zoom] = enlarge(images[i], zoom)
     return grid
 
 
@@ -466,3 +529,16 @@ def ink_picture(ink: np.ndarray, side: int = 112) -> np.ndarray:
     gray = ink if ink.dtype == np.uint8 else (np.clip(ink, 0, 1) * 255).round().astype(np.uint8)
     zoom = max(1, side // max(gray.shape))
     return enlarge(np.repeat(gray[..., None], 3, -1), zoom)
+
+
+def colour_scale(maps: list[np.ndarray]) -> float:
+    """The magnitude shown at full colour for maps compared side by side: a high percentile rather than the
+    maximum, since integrated gradients put a few extreme values on stroke ends that would leave the rest faint."""
+    values = np.abs(np.concatenate([m.ravel() for m in maps]))
+    values = values[values > 0]
+    return float(np.percentile(values, 98)) if len(values) else 1.0
+
+
+def percent(p: float) -> str:
+    """A probability for a caption: '<0.1%' rather than a '0.0%' that reads as impossible."""
+    return "<0.1%" if p < 0.001 else f"{p:.1%}"

@@ -1,4 +1,5 @@
 """Training history -> the curves a learner looks at (loss per step, accuracy per epoch)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,9 +52,16 @@ def curves(history: list[Event], max_points: int = 2000) -> Curves:
     def col(values):
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
-    return Curves(step, loss, smooth, np.array([h.epoch for h in epochs], dtype=np.int64),
-                  np.array([h.step for h in epochs], dtype=np.int64), col(h.train_acc for h in epochs),
-                  col(h.val_acc for h in epochs), np.array(epoch_loss, dtype=np.float64))
+    return Curves(
+        step,
+        loss,
+        smooth,
+        np.array([h.epoch for h in epochs], dtype=np.int64),
+        np.array([h.step for h in epochs], dtype=np.int64),
+        col(h.train_acc for h in epochs),
+        col(h.val_acc for h in epochs),
+        np.array(epoch_loss, dtype=np.float64),
+    )
 
 
 def format_eta(seconds: float | None) -> str:

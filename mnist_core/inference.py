@@ -1,4 +1,5 @@
 """Reading one image: preprocessing + a forward pass, used by the Draw page and `predict`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,11 @@ class Prediction:
         return [(int(i), float(self.probabilities[i])) for i in order]
 
     def to_dict(self) -> dict:
-        return {"digit": self.digit, "confidence": round(self.confidence, 6),
-                "probabilities": None if self.probabilities is None else [round(float(p), 6) for p in self.probabilities]}
+        return {
+            "digit": self.digit,
+            "confidence": round(self.confidence, 6),
+            "probabilities": None if self.probabilities is None else [round(float(p), 6) for p in self.probabilities],
+        }
 
 
 def predict_image(model: nn.Module, config: TrainConfig, image: np.ndarray) -> Prediction:

@@ -5,6 +5,7 @@ thread here and pages only read snapshots. One job runs at a time: on a 2-core m
 side by side would each go at half speed and neither user would be happy; the second waits in line
 and is told its place. Threads here never call Streamlit.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -30,6 +31,7 @@ EXIT_WAIT_S = 20.0  # at interpreter exit, how long a stopped run may take to fi
 @dataclass(frozen=True)
 class JobSnapshot:
     """A job as it was at one moment, for a page to render while the trainer goes on."""
+
     id: str
     status: str  # queued, running, done, stopped, failed
     history: list[Event]  # step and epoch events so far
@@ -71,8 +73,17 @@ class Job:
     def snapshot(self) -> JobSnapshot:
         """A consistent copy for a page to render, taken without blocking the trainer for long."""
         with self.lock:
-            return JobSnapshot(self.id, self.status, list(self.history), self.last, self.summary, self.error,
-                               replace(self.config), self.source.title, self.owner)
+            return JobSnapshot(
+                self.id,
+                self.status,
+                list(self.history),
+                self.last,
+                self.summary,
+                self.error,
+                replace(self.config),
+                self.source.title,
+                self.owner,
+            )
 
     def progress(self) -> float:
         if self.status == "done":
@@ -175,7 +186,7 @@ class JobQueue:
 
     def _forget_old(self) -> None:  # called with the lock held
         done = sorted((j for j in self._jobs.values() if not j.active), key=lambda j: j.created)
-        for j in done[:max(0, len(done) - self.keep)]:
+        for j in done[: max(0, len(done) - self.keep)]:
             del self._jobs[j.id]
 
     def _work(self) -> None:
@@ -193,8 +204,14 @@ class JobQueue:
                 job = self._pending.popleft()
                 job.status = "running"
             try:
-                outcome = train_and_save(job.config, job.source, job.split, on_event=job.on_event,
-                                         stop=job.stop_flag, models_dir=self.models_dir)
+                outcome = train_and_save(
+                    job.config,
+                    job.source,
+                    job.split,
+                    on_event=job.on_event,
+                    stop=job.stop_flag,
+                    models_dir=self.models_dir,
+                )
                 with job.lock:
                     job.summary = outcome.summary()
                     job.status = "stopped" if outcome.result.stopped else "done"

@@ -11,6 +11,7 @@ The CLI's flags take the whole range TrainConfig allows.
 
 Nothing here loads torch or Streamlit: the CLI builds its parser from this module before anything heavy loads.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -220,49 +221,116 @@ def _model_title(name: str) -> str:
     return MODELS[name].title
 
 
-RECIPE = ChoiceKnob(name="recipe", key="train_recipe", label="Recipe", widget="buttons",
-                    help="A complete recipe from one of the classic PyTorch tutorials.",
-                    choices=lambda: tuple(RECIPES), titles=lambda slug: RECIPES[slug].title,
-                    flag="--recipe", cli_default="fast", cli_help="preset to start from")
+RECIPE = ChoiceKnob(
+    name="recipe",
+    key="train_recipe",
+    label="Recipe",
+    widget="buttons",
+    help="A complete recipe from one of the classic PyTorch tutorials.",
+    choices=lambda: tuple(RECIPES),
+    titles=lambda slug: RECIPES[slug].title,
+    flag="--recipe",
+    cli_default="fast",
+    cli_help="preset to start from",
+)
 
 KNOBS: tuple[Knob, ...] = (
     RECIPE,
-    ChoiceKnob(name="model", key="train_model", label="Model", widget="select", choices=_pickable_models,
-               titles=_model_title,
-               help="The network's architecture: how its layers of artificial neurons are arranged.",
-               flag="--model", cli_checks=False, cli_help="architecture (default: the recipe's)"),
-    RangeKnob(name="epochs", key="train_epochs", label="Epochs", widget="slider", bounds=lambda limits: (1, 30),
-              help="One epoch = the model sees every training image once. More epochs, more practice.",
-              flag="--epochs"),
-    StopsKnob(name="batch_size", key="train_batch", label="Batch size", widget="stops", whole=True,
-              stops=(8, 15, 16, 32, 64, 128, 256, 512),  # 15 and 16: two seed tutorials' own sizes
-              help="How many images the model looks at before each small correction of its weights.",
-              flag="--batch-size"),
-    StopsKnob(name="lr", key="train_lr", label="Learning rate", widget="stops",
-              stops=(1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0),
-              help="How big each correction step is. Too small: slow learning; too big: it overshoots.",
-              flag="--lr", cli_help="learning rate"),
-    ChoiceKnob(name="optimizer", key="train_optimizer", label="Optimizer", widget="select", column=1,
-               choices=lambda: OPTIMIZERS, flag="--optimizer",
-               help="The rule that turns the error into weight updates (Adam adapts the step per weight; SGD uses "
-                    "one step size with momentum)."),
-    RangeKnob(name="train_size", key="train_size", label="Training images", widget="slider", column=1,
-              bounds=lambda limits: (limits.min_train_size, limits.max_train_size),
-              step=lambda limits: 500 if limits.max_train_size > 1000 else 1, zero_means_all=True, preset=False,
-              help="Train on fewer images to see how much the amount of data matters.",
-              flag="--train-size", cli_help="use only this many training images (0 = all)"),
-    SwitchKnob(name="augment", key="train_augment", label="Augmentation", widget="toggle", column=1,
-               help="Randomly rotate, shrink and shift each image a little, so the model learns the digit, not its "
-                    "exact position.", flag="--augment", cli_help="random shifts/rotations"),
-    RangeKnob(name="seed", key="train_seed", label="Seed", widget="number", column=1, preset=False,
-              bounds=lambda limits: RANGES["seed"], flag="--seed",
-              help="Starting point of the randomness: the same seed and settings give the same result."),
+    ChoiceKnob(
+        name="model",
+        key="train_model",
+        label="Model",
+        widget="select",
+        choices=_pickable_models,
+        titles=_model_title,
+        help="The network's architecture: how its layers of artificial neurons are arranged.",
+        flag="--model",
+        cli_checks=False,
+        cli_help="architecture (default: the recipe's)",
+    ),
+    RangeKnob(
+        name="epochs",
+        key="train_epochs",
+        label="Epochs",
+        widget="slider",
+        bounds=lambda limits: (1, 30),
+        help="One epoch = the model sees every training image once. More epochs, more practice.",
+        flag="--epochs",
+    ),
+    StopsKnob(
+        name="batch_size",
+        key="train_batch",
+        label="Batch size",
+        widget="stops",
+        whole=True,
+        stops=(8, 15, 16, 32, 64, 128, 256, 512),  # 15 and 16: two seed tutorials' own sizes
+        help="How many images the model looks at before each small correction of its weights.",
+        flag="--batch-size",
+    ),
+    StopsKnob(
+        name="lr",
+        key="train_lr",
+        label="Learning rate",
+        widget="stops",
+        stops=(1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0),
+        help="How big each correction step is. Too small: slow learning; too big: it overshoots.",
+        flag="--lr",
+        cli_help="learning rate",
+    ),
+    ChoiceKnob(
+        name="optimizer",
+        key="train_optimizer",
+        label="Optimizer",
+        widget="select",
+        column=1,
+        choices=lambda: OPTIMIZERS,
+        flag="--optimizer",
+        help="The rule that turns the error into weight updates (Adam adapts the step per weight; SGD uses "
+        "one step size with momentum).",
+    ),
+    RangeKnob(
+        name="train_size",
+        key="train_size",
+        label="Training images",
+        widget="slider",
+        column=1,
+        bounds=lambda limits: (limits.min_train_size, limits.max_train_size),
+        step=lambda limits: 500 if limits.max_train_size > 1000 else 1,
+        zero_means_all=True,
+        preset=False,
+        help="Train on fewer images to see how much the amount of data matters.",
+        flag="--train-size",
+        cli_help="use only this many training images (0 = all)",
+    ),
+    SwitchKnob(
+        name="augment",
+        key="train_augment",
+        label="Augmentation",
+        widget="toggle",
+        column=1,
+        help="Randomly rotate, shrink and shift each image a little, so the model learns the digit, not its "
+        "exact position.",
+        flag="--augment",
+        cli_help="random shifts/rotations",
+    ),
+    RangeKnob(
+        name="seed",
+        key="train_seed",
+        label="Seed",
+        widget="number",
+        column=1,
+        preset=False,
+        bounds=lambda limits: RANGES["seed"],
+        flag="--seed",
+        help="Starting point of the randomness: the same seed and settings give the same result.",
+    ),
 )
 BY_NAME: dict[str, Knob] = {k.name: k for k in KNOBS}
 
 
-def settings_from_link(params: Mapping[str, str], max_train_size: int,
-                       min_train_size: int = 1) -> tuple[dict, list[str]]:
+def settings_from_link(
+    params: Mapping[str, str], max_train_size: int, min_train_size: int = 1
+) -> tuple[dict, list[str]]:
     """Train settings from a shared link (``?recipe=fast&epochs=5&batch_size=64``).
 
     Returns the values that can be used, parsed, and one plain sentence per value that cannot (naming what
@@ -311,5 +379,8 @@ def add_cli_flags(parser: argparse.ArgumentParser) -> None:
 
 def cli_overrides(args: argparse.Namespace) -> dict:
     """The config fields the CLI's knob flags set (all but the recipe, which is where they start from)."""
-    return {k.name: getattr(args, k.name) for k in KNOBS
-            if k.flag and k is not RECIPE and getattr(args, k.name, None) is not None}
+    return {
+        k.name: getattr(args, k.name)
+        for k in KNOBS
+        if k.flag and k is not RECIPE and getattr(args, k.name, None) is not None
+    }

@@ -3,6 +3,7 @@
 All models take a normalised batch (N, 1, 28, 28) and return logits (N, 10); the loss applies the
 softmax, so no model ends in log_softmax.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -105,8 +106,12 @@ def _conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
     # Pool before the ReLU: max and ReLU commute, so the outputs are the same as ReLU-then-pool (and
     # checkpoints saved either way load: neither layer has weights), but the ReLU and its backward pass
     # touch a quarter of the values. 15-20% more images/s on a 2-core CPU.
-    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
-                         nn.BatchNorm2d(c_out), nn.MaxPool2d(2), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.MaxPool2d(2),
+        nn.ReLU(inplace=True),
+    )
 
 
 class FastCNN(nn.Sequential):
@@ -117,8 +122,13 @@ class FastCNN(nn.Sequential):
     """
 
     def __init__(self, width: int = 16):
-        super().__init__(_conv_block(1, width, 5), _conv_block(width, 2 * width, 3),
-                         _conv_block(2 * width, 4 * width, 3), nn.Flatten(), nn.Linear(4 * width * 3 * 3, 10))
+        super().__init__(
+            _conv_block(1, width, 5),
+            _conv_block(width, 2 * width, 3),
+            _conv_block(2 * width, 4 * width, 3),
+            nn.Flatten(),
+            nn.Linear(4 * width * 3 * 3, 10),
+        )
 
 
 @dataclass(frozen=True)
@@ -134,27 +144,58 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("fast", "Fast CNN (default)",
-                  "Three small convolution layers with batch normalisation: about 99% on MNIST in seconds on a CPU.",
-                  FastCNN, "Digit Lab"),
-        ModelSpec("mlp-64x3", "MLP 784-64-64-64-10",
-                  "The simplest network: every pixel connects to 64 neurons, three layers deep. No notion of shape.",
-                  lambda: MLP((64, 64, 64)), "seed tutorial: MLP with Adam"),
-        ModelSpec("mlp-128-64", "MLP 784-128-64-10",
-                  "A two-hidden-layer fully connected network, the classic first neural network for MNIST.",
-                  lambda: MLP((128, 64)), "seed tutorial: MLP with SGD"),
-        ModelSpec("cnn-small", "Small CNN (conv10, conv20, fc500)",
-                  "Two convolution layers find strokes and edges, then a large fully connected layer decides.",
-                  SmallCNN, "seed tutorial: small CNN"),
-        ModelSpec("cnn-example", "PyTorch example CNN (conv32, conv64, fc128)",
-                  "The official PyTorch MNIST example: two convolutions, max-pooling and dropout against overfitting.",
-                  ExampleCNN, "PyTorch MNIST example"),
-        ModelSpec("cnn-pooled-4x", "Pooled CNN (one conv used 4 times, global average pooling)",
-                  "Applies the same convolution four times, shrinking the image twice, then averages each feature "
-                  "map: very few weights.", ReusedConvCNN, "seed tutorial: Intro to PyTorch (described, no code)"),
-        ModelSpec("cnn-pooled", "Pooled CNN, earlier reading (one conv used twice)",
-                  "Applies the same convolution twice, pools once and averages each feature map: Digit Lab's first "
-                  "reading of the tutorial.", PooledCNN, "seed tutorial: Intro to PyTorch", pickable=False),
+        ModelSpec(
+            "fast",
+            "Fast CNN (default)",
+            "Three small convolution layers with batch normalisation: about 99% on MNIST in seconds on a CPU.",
+            FastCNN,
+            "Digit Lab",
+        ),
+        ModelSpec(
+            "mlp-64x3",
+            "MLP 784-64-64-64-10",
+            "The simplest network: every pixel connects to 64 neurons, three layers deep. No notion of shape.",
+            lambda: MLP((64, 64, 64)),
+            "seed tutorial: MLP with Adam",
+        ),
+        ModelSpec(
+            "mlp-128-64",
+            "MLP 784-128-64-10",
+            "A two-hidden-layer fully connected network, the classic first neural network for MNIST.",
+            lambda: MLP((128, 64)),
+            "seed tutorial: MLP with SGD",
+        ),
+        ModelSpec(
+            "cnn-small",
+            "Small CNN (conv10, conv20, fc500)",
+            "Two convolution layers find strokes and edges, then a large fully connected layer decides.",
+            SmallCNN,
+            "seed tutorial: small CNN",
+        ),
+        ModelSpec(
+            "cnn-example",
+            "PyTorch example CNN (conv32, conv64, fc128)",
+            "The official PyTorch MNIST example: two convolutions, max-pooling and dropout against overfitting.",
+            ExampleCNN,
+            "PyTorch MNIST example",
+        ),
+        ModelSpec(
+            "cnn-pooled-4x",
+            "Pooled CNN (one conv used 4 times, global average pooling)",
+            "Applies the same convolution four times, shrinking the image twice, then averages each feature "
+            "map: very few weights.",
+            ReusedConvCNN,
+            "seed tutorial: Intro to PyTorch (described, no code)",
+        ),
+        ModelSpec(
+            "cnn-pooled",
+            "Pooled CNN, earlier reading (one conv used twice)",
+            "Applies the same convolution twice, pools once and averages each feature map: Digit Lab's first "
+            "reading of the tutorial.",
+            PooledCNN,
+            "seed tutorial: Intro to PyTorch",
+            pickable=False,
+        ),
     )
 }
 

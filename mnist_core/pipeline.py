@@ -2,6 +2,7 @@
 
 No per-image Python or PIL work happens here: the training and evaluation loops feed models from it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,8 +39,9 @@ def _base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torc
     """Pixel centres in [-1, 1] as rows (x, y, 1), the convention of affine_grid(align_corners=False)."""
     xs = (torch.arange(w, dtype=dtype, device=device) * 2 + 1) / w - 1
     ys = (torch.arange(h, dtype=dtype, device=device) * 2 + 1) / h - 1
-    return torch.stack([xs.expand(h, w), ys[:, None].expand(h, w), torch.ones(h, w, dtype=dtype, device=device)],
-                       -1).view(h * w, 3)
+    return torch.stack(
+        [xs.expand(h, w), ys[:, None].expand(h, w), torch.ones(h, w, dtype=dtype, device=device)], -1
+    ).view(h * w, 3)
 
 
 # Images prepared per call in Pipeline.batches. 512 28x28 images are 1.6 MB of float32, which stays in a CPU's
@@ -65,8 +67,15 @@ class Pipeline:
         x = (x - self.mean) / self.std
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
-    def batches(self, images_u8: torch.Tensor, labels: torch.Tensor, order: torch.Tensor, batch_size: int,
-                generator=None, augmented=False):
+    def batches(
+        self,
+        images_u8: torch.Tensor,
+        labels: torch.Tensor,
+        order: torch.Tensor,
+        batch_size: int,
+        generator=None,
+        augmented=False,
+    ):
         """Model-ready (x, y) batches in `order`, prepared CHUNK images at a time.
 
         Gathering, normalising and augmenting is a dozen small tensor ops: at batch size 64 their fixed cost
@@ -75,10 +84,10 @@ class Pipeline:
         """
         chunk = max(1, CHUNK // batch_size) * batch_size
         for c in range(0, len(order), chunk):
-            idx = order[c:c + chunk]
+            idx = order[c : c + chunk]
             x, y = self.inputs(images_u8[idx], generator, augmented), labels[idx]
             for b in range(0, len(idx), batch_size):
-                yield x[b:b + batch_size], y[b:b + batch_size]
+                yield x[b : b + batch_size], y[b : b + batch_size]
 
     def place(self, model: nn.Module) -> nn.Module:
         """The model on this pipeline's device, in the memory layout its batches come in."""

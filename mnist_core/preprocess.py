@@ -5,6 +5,7 @@ anti-aliasing) and placed in a 28x28 field so that their centre of mass sits at 
 drawing is nothing like that until it goes through the same steps, which is why a model that scores
 99% on the test set can still misread a drawing that skips them.
 """
+
 from __future__ import annotations
 
 import io
@@ -95,6 +96,7 @@ class Steps:
     Arrays are float ink in [0, 1] (1 = stroke) except `digit28`, the uint8 image the model gets. Stages after
     the first missing one are None: no ink means no crop, and so on.
     """
+
     ink: np.ndarray  # the whole input as ink, shrunk to at most MAX_SIDE
     crop: np.ndarray | None = None  # cut to the ink's bounding box
     small: np.ndarray | None = None  # longest side scaled to 20 px, anti-aliased
@@ -112,14 +114,22 @@ def to_mnist_steps(image: np.ndarray) -> Steps:
     rows, cols = np.nonzero(ink > INK_THRESHOLD)
     if len(rows) < MIN_INK_PIXELS:
         return steps
-    steps.crop = crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    steps.crop = crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = crop.shape
     scale = 20.0 / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
     # torch's antialiased bilinear resize = area-weighted downsampling, like MNIST's own preparation
-    steps.small = small = torch.nn.functional.interpolate(
-        torch.from_numpy(np.ascontiguousarray(crop))[None, None], size=(new_h, new_w), mode="bilinear",
-        antialias=True, align_corners=False)[0, 0].clamp(0, 1).numpy()
+    steps.small = small = (
+        torch.nn.functional.interpolate(
+            torch.from_numpy(np.ascontiguousarray(crop))[None, None],
+            size=(new_h, new_w),
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
+        )[0, 0]
+        .clamp(0, 1)
+        .numpy()
+    )
     total = small.sum()
     if total <= 0:
         return steps
@@ -128,7 +138,7 @@ def to_mnist_steps(image: np.ndarray) -> Steps:
     top, left = int(round(14 - cy)), int(round(14 - cx))
     top, left = min(max(top, 0), 28 - new_h), min(max(left, 0), 28 - new_w)
     out = np.zeros((28, 28), np.float32)
-    out[top:top + new_h, left:left + new_w] = small
+    out[top : top + new_h, left : left + new_w] = small
     steps.digit28 = (out * 255).round().astype(np.uint8)
     return steps
 
@@ -141,8 +151,13 @@ def to_mnist(image: np.ndarray) -> np.ndarray | None:
 def squash_28(ink: np.ndarray) -> np.ndarray:
     """An ink map (see ink_map) squashed whole to 28x28, without cropping or centring: what skipping the
     steps would give the model."""
-    small = torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(ink, dtype=np.float32))[None, None],
-                                            size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
+    small = torch.nn.functional.interpolate(
+        torch.from_numpy(np.ascontiguousarray(ink, dtype=np.float32))[None, None],
+        size=(28, 28),
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    )
     return (small[0, 0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
 
 

@@ -3,19 +3,20 @@
 The CLI and the app's background jobs both call `train_and_save`, so a run started from either
 produces the same checkpoint with the same record.
 """
+
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from .checkpoints import DatasetRecord, MetricsRecord, ModelRecord, Normalisation, save_checkpoint
 from .config import TrainConfig
 from .data import Source, Split, hold_out
-from .models import MODELS, count_parameters
 from .evaluation import EvalReport, evaluate
+from .models import MODELS, count_parameters
 from .training import Event, TrainResult, train
 
 HOLD_OUT_FRACTION = 0.1
@@ -32,6 +33,7 @@ class RunData:
 class RunSummary:
     """A finished run in a few numbers: what the app shows and what `python -m mnist_core train` prints.
     The score fields are None when the run was stopped before its first step (nothing to score or save)."""
+
     accuracy: float | None
     loss: float | None
     evaluated_on: str  # the held-out split, in words
@@ -77,8 +79,9 @@ def thin_history(history: list[Event], max_steps: int = 2000) -> list[Event]:
     return [h for h in history if h.kind != "step" or h.step % every == 0 or h is steps[-1]]
 
 
-def split_for_run(source: Source, split: str, seed: int, eval_source: Source | None = None,
-                  eval_split: str = "test") -> RunData:
+def split_for_run(
+    source: Source, split: str, seed: int, eval_source: Source | None = None, eval_split: str = "test"
+) -> RunData:
     """Training data and a held-out set that never overlaps it.
 
     The held-out set is, in order: the given eval source; the source's own test split when training
@@ -102,10 +105,18 @@ def planned_steps(config: TrainConfig, source: Source, split: str = "train") -> 
     return math.ceil(n / config.batch_size) * config.epochs
 
 
-def train_and_save(config: TrainConfig, source: Source, split: str = "train", eval_source: Source | None = None,
-                   eval_split: str = "test", on_event: Callable[[Event], None] | None = None,
-                   stop: threading.Event | None = None, models_dir: str | Path | None = None,
-                   save: bool = True, name: str | None = None) -> RunOutcome:
+def train_and_save(
+    config: TrainConfig,
+    source: Source,
+    split: str = "train",
+    eval_source: Source | None = None,
+    eval_split: str = "test",
+    on_event: Callable[[Event], None] | None = None,
+    stop: threading.Event | None = None,
+    models_dir: str | Path | None = None,
+    save: bool = True,
+    name: str | None = None,
+) -> RunOutcome:
     """Train, evaluate on held-out data and (unless nothing was trained) save a checkpoint.
 
     A run stopped early is still evaluated and saved, marked as stopped: the learner may want to
@@ -128,12 +139,25 @@ def train_and_save(config: TrainConfig, source: Source, split: str = "train", ev
             architecture=config.model,
             parameters=count_parameters(result.model),
             config=config,
-            dataset=DatasetRecord(source=source.key, title=source.title, split=split, n_train=result.n_train,
-                                  evaluated_on=data.held_out_name, classes=source.classes),
+            dataset=DatasetRecord(
+                source=source.key,
+                title=source.title,
+                split=split,
+                n_train=result.n_train,
+                evaluated_on=data.held_out_name,
+                classes=source.classes,
+            ),
             normalisation=Normalisation(mean=config.norm_mean, std=config.norm_std),
-            metrics=MetricsRecord(accuracy=report.accuracy, loss=report.loss, n=report.n,
-                                  seconds=round(result.seconds, 3), images_per_s=round(result.images_per_s, 1),
-                                  device=result.device, stopped=result.stopped, epochs_done=epochs_done),
+            metrics=MetricsRecord(
+                accuracy=report.accuracy,
+                loss=report.loss,
+                n=report.n,
+                seconds=round(result.seconds, 3),
+                images_per_s=round(result.images_per_s, 1),
+                device=result.device,
+                stopped=result.stopped,
+                epochs_done=epochs_done,
+            ),
             history=thin_history(result.history),
         )
         checkpoint = save_checkpoint(result.model, record, models_dir)

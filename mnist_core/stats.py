@@ -3,6 +3,7 @@
 Plain functions on the uint8 image tensors (N, 28, 28) and int64 label tensors of `mnist_core.data`; they
 return numpy arrays or pandas frames ready to plot. Nothing here imports streamlit.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,18 +59,19 @@ def pixel_histogram(images: torch.Tensor, bin_width: int = 8, skip_zero: bool = 
         raise ValueError("bin_width must divide 256")
     counts = torch.zeros(256, dtype=torch.int64)
     for start in range(0, len(images), CHUNK):
-        counts += torch.bincount(images[start:start + CHUNK].flatten(), minlength=256)
+        counts += torch.bincount(images[start : start + CHUNK].flatten(), minlength=256)
     if skip_zero:
         counts[0] = 0
     binned = counts.view(-1, bin_width).sum(1).numpy()
     low = np.arange(0, 256, bin_width)
-    return pd.DataFrame({"low": low, "high": low + bin_width - 1, "count": binned,
-                         "share": binned / max(int(binned.sum()), 1)})
+    return pd.DataFrame(
+        {"low": low, "high": low + bin_width - 1, "count": binned, "share": binned / max(int(binned.sum()), 1)}
+    )
 
 
 def blank_share(images: torch.Tensor) -> float:
     """The fraction of all pixels that are pure black (value 0)."""
-    zeros = sum(int((images[s:s + CHUNK] == 0).sum()) for s in range(0, len(images), CHUNK))
+    zeros = sum(int((images[s : s + CHUNK] == 0).sum()) for s in range(0, len(images), CHUNK))
     return zeros / max(images.numel(), 1)
 
 
@@ -78,11 +80,19 @@ def _flat(images: torch.Tensor, idx: np.ndarray) -> np.ndarray:
 
 
 def _frame(xy: np.ndarray, labels: torch.Tensor, idx: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"x": xy[:, 0].astype(np.float32), "y": xy[:, 1].astype(np.float32),
-                         "label": labels[torch.from_numpy(idx)].numpy(), "index": idx})
+    return pd.DataFrame(
+        {
+            "x": xy[:, 0].astype(np.float32),
+            "y": xy[:, 1].astype(np.float32),
+            "label": labels[torch.from_numpy(idx)].numpy(),
+            "index": idx,
+        }
+    )
 
 
-def pca_map(images: torch.Tensor, labels: torch.Tensor, n: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+def pca_map(
+    images: torch.Tensor, labels: torch.Tensor, n: int = 2000, seed: int = 0
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Up to n random images projected onto their 2 main directions of variation (PCA).
 
     Returns a frame (x, y, label, index: position in the split) and the share of the pixel variance each
@@ -96,8 +106,14 @@ def pca_map(images: torch.Tensor, labels: torch.Tensor, n: int = 2000, seed: int
     return _frame(xy, labels, idx), pca.explained_variance_ratio_.astype(np.float64)
 
 
-def tsne_map(images: torch.Tensor, labels: torch.Tensor, n: int = 1500, seed: int = 0,
-             perplexity: float = 30.0, max_iter: int = 500) -> pd.DataFrame:
+def tsne_map(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    n: int = 1500,
+    seed: int = 0,
+    perplexity: float = 30.0,
+    max_iter: int = 500,
+) -> pd.DataFrame:
     """Up to n random images laid out by t-SNE (similar images end up close): frame x, y, label, index.
 
     The pixels are first reduced to 50 PCA components, and t-SNE runs on one thread: on a shared 2-core
@@ -111,6 +127,11 @@ def tsne_map(images: torch.Tensor, labels: torch.Tensor, n: int = 1500, seed: in
     x = _flat(images, idx)
     with threadpool_limits(1):
         reduced = PCA(n_components=min(50, *x.shape), random_state=seed).fit_transform(x)
-        xy = TSNE(n_components=2, perplexity=min(perplexity, max(1.0, (len(idx) - 1) / 3)), init="pca",
-                  max_iter=max_iter, random_state=seed).fit_transform(reduced)
+        xy = TSNE(
+            n_components=2,
+            perplexity=min(perplexity, max(1.0, (len(idx) - 1) / 3)),
+            init="pca",
+            max_iter=max_iter,
+            random_state=seed,
+        ).fit_transform(reduced)
     return _frame(xy, labels, idx)

@@ -3,13 +3,14 @@
 `train` reports progress as Events to a callback and checks a stop flag every batch; it never touches
 a UI. The same function serves the app (from a background thread), the CLI and the tests.
 """
+
 from __future__ import annotations
 
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -85,8 +86,9 @@ class _Progress:
     Validation time is not training time: the clock runs only inside epochs.
     """
 
-    def __init__(self, config: TrainConfig, steps_per_epoch: int, report_every: int,
-                 on_event: Callable[[Event], None] | None):
+    def __init__(
+        self, config: TrainConfig, steps_per_epoch: int, report_every: int, on_event: Callable[[Event], None] | None
+    ):
         self.epochs, self.steps_per_epoch, self.report_every = config.epochs, steps_per_epoch, report_every
         self.total_steps = steps_per_epoch * config.epochs
         self.emit = on_event or (lambda e: None)
@@ -125,10 +127,21 @@ class _Progress:
         if self.pending == self.report_every or self.in_epoch == self.steps_per_epoch:
             elapsed = self.train_time + time.perf_counter() - self.t0
             self.epoch_correct += int(self.correct_acc.item())
-            self._report(Event("step", self.step, self.total_steps, self.epoch, self.epochs,
-                               loss=self.loss_acc.item() / self.pending, train_acc=self.epoch_correct / self.epoch_seen,
-                               images_per_s=self.seen / elapsed if elapsed > 0 else 0.0, eta_s=self._eta(elapsed),
-                               elapsed_s=elapsed, lr=lr))
+            self._report(
+                Event(
+                    "step",
+                    self.step,
+                    self.total_steps,
+                    self.epoch,
+                    self.epochs,
+                    loss=self.loss_acc.item() / self.pending,
+                    train_acc=self.epoch_correct / self.epoch_seen,
+                    images_per_s=self.seen / elapsed if elapsed > 0 else 0.0,
+                    eta_s=self._eta(elapsed),
+                    elapsed_s=elapsed,
+                    lr=lr,
+                )
+            )
             self.loss_acc.zero_()
             self.correct_acc.zero_()
             self.pending = 0
@@ -139,17 +152,47 @@ class _Progress:
     def scored(self, val_acc: float | None, val_loss: float | None) -> None:
         """The held-out score after an epoch (epoch 0: before training, about chance)."""
         train_acc = self.epoch_correct / max(self.epoch_seen, 1) if self.epoch else None
-        self._report(Event("epoch", self.step, self.total_steps, self.epoch, self.epochs, train_acc=train_acc,
-                           val_acc=val_acc, val_loss=val_loss, images_per_s=self.images_per_s,
-                           elapsed_s=self.train_time, eta_s=self._eta(self.train_time) if self.epoch else None))
+        self._report(
+            Event(
+                "epoch",
+                self.step,
+                self.total_steps,
+                self.epoch,
+                self.epochs,
+                train_acc=train_acc,
+                val_acc=val_acc,
+                val_loss=val_loss,
+                images_per_s=self.images_per_s,
+                elapsed_s=self.train_time,
+                eta_s=self._eta(self.train_time) if self.epoch else None,
+            )
+        )
 
     def finish(self, stopped: bool) -> None:
-        self.emit(Event("stopped" if stopped else "done", self.step, self.total_steps, self.epoch, self.epochs,
-                        images_per_s=self.images_per_s, elapsed_s=self.train_time, eta_s=0.0))
+        self.emit(
+            Event(
+                "stopped" if stopped else "done",
+                self.step,
+                self.total_steps,
+                self.epoch,
+                self.epochs,
+                images_per_s=self.images_per_s,
+                elapsed_s=self.train_time,
+                eta_s=0.0,
+            )
+        )
 
 
-def train_epoch(model: nn.Module, pipeline: Pipeline, batches, optimizer, scheduler, tick_every: int,
-                progress: _Progress, stop: threading.Event | None) -> bool:
+def train_epoch(
+    model: nn.Module,
+    pipeline: Pipeline,
+    batches,
+    optimizer,
+    scheduler,
+    tick_every: int,
+    progress: _Progress,
+    stop: threading.Event | None,
+) -> bool:
     """One pass over the training batches, as in the PyTorch MNIST example. False if `stop` ended it early."""
     model.train()
     for x, y in batches:
@@ -174,8 +217,13 @@ def validate(model: nn.Module, pipeline: Pipeline, images: torch.Tensor | None, 
     return correct / len(labels), loss_sum / len(labels)
 
 
-def train(config: TrainConfig, train_split: Split, val_split: Split | None = None,
-          on_event: Callable[[Event], None] | None = None, stop: threading.Event | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    train_split: Split,
+    val_split: Split | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    stop: threading.Event | None = None,
+) -> TrainResult:
     """Train a fresh model from `config` on `train_split`, scoring `val_split` after every epoch.
 
     `on_event` gets an Event after every reported step and epoch; setting `stop` ends the run at the
@@ -219,5 +267,13 @@ def train(config: TrainConfig, train_split: Split, val_split: Split | None = Non
         progress.scored(*validate(model, pipeline, val_images, val_labels))
     model.eval()
     progress.finish(stopped)
-    return TrainResult(model.to("cpu", memory_format=torch.contiguous_format), config, progress.history, stopped,
-                       progress.train_time, progress.images_per_s, str(device), len(train_split))
+    return TrainResult(
+        model.to("cpu", memory_format=torch.contiguous_format),
+        config,
+        progress.history,
+        stopped,
+        progress.train_time,
+        progress.images_per_s,
+        str(device),
+        len(train_split),
+    )

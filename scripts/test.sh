@@ -9,4 +9,7 @@ if ! [ -x /usr/lib/chromium/chromium ]; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+# Lint and formatting first (ruff.toml): a second, cheap check that the code stays one readable style.
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --check --quiet .
 exec .venv/bin/python -m pytest "$@"

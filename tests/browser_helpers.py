@@ -1,6 +1,7 @@
 """Driving the real app in a real browser: the server under `streamlit run`, waiting for Streamlit, and the
 Draw and Train pages' controls. Shared by the browser tests (through conftest), tests/load_scenario.py and
 benchmarks/load.py; nothing here is a pytest fixture, so scripts can import it too."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,14 @@ from mnist_core.checkpoints import list_checkpoints
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("DIGIT_LAB_CHROMIUM", "/usr/lib/chromium/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-gpu", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+    "--no-first-run",
+]
 
 
 def _free_port() -> int:
@@ -39,9 +46,24 @@ class Server:
         self.proc = subprocess.Popen(
             # Only what a headless test needs on top of the app's own .streamlit/config.toml, so tests and
             # benchmarks run the app as `streamlit run streamlit_app.py` does for a user.
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
-             "--server.port", str(self.port), "--server.address", "127.0.0.1"],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(REPO / "streamlit_app.py"),
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -107,8 +129,10 @@ def assert_no_exception(page) -> None:
 LONG_RUN = "model=cnn-example&batch_size=8&epochs=30"
 
 # plotly keeps numpy arrays base64-encoded in .data; _fullData holds the decoded points
-LOSS_POINTS = ("() => { const p = document.querySelector('.js-plotly-plot');"
-               " return p && p._fullData && p._fullData[0] ? p._fullData[0].x.length : 0 }")
+LOSS_POINTS = (
+    "() => { const p = document.querySelector('.js-plotly-plot');"
+    " return p && p._fullData && p._fullData[0] ? p._fullData[0].x.length : 0 }"
+)
 
 
 def pick_option(page, box, label: str) -> None:

@@ -1,4 +1,5 @@
 """Shared fixtures: real data, an isolated models folder, AppTest and a real browser on the real app."""
+
 from __future__ import annotations
 
 import os

@@ -19,6 +19,7 @@ page.) The scenario:
 Anything a session sees that is wrong raises in its task; `Scenario.run` keeps it in that session's Outcome.
 Nothing here asserts a duration.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,23 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from browser_helpers import (CANVAS, CHROMIUM, CHROMIUM_ARGS, CONNECTED, EXCEPTION, LOSS_POINTS, NOT_RUNNING, PROMPT,
-                             TITLE, WHITE_PIXELS, Server, clear_button, ellipse, on_canvas, prediction)
+from browser_helpers import (
+    CANVAS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CONNECTED,
+    EXCEPTION,
+    LOSS_POINTS,
+    NOT_RUNNING,
+    PROMPT,
+    TITLE,
+    WHITE_PIXELS,
+    Server,
+    clear_button,
+    ellipse,
+    on_canvas,
+    prediction,
+)
 
 # One stroke each: shapes the 3-epoch sample model reads reliably wherever the stroke is moved by a few pixels
 # (checked with 9 offsets, drawn with 1 to 5 mouse moves between points).
@@ -37,12 +53,32 @@ SHAPES = {
     0: ellipse(0.5, 0.5, 0.17, 0.3, n=12),
     1: [(0.5, 0.15), (0.5, 0.5), (0.51, 0.85)],
     2: [(0.28, 0.3), (0.4, 0.15), (0.6, 0.15), (0.68, 0.3), (0.3, 0.82), (0.75, 0.82)],
-    3: [(0.3, 0.2), (0.5, 0.13), (0.66, 0.22), (0.62, 0.38), (0.45, 0.48), (0.66, 0.6), (0.66, 0.78), (0.5, 0.87),
-        (0.3, 0.8)],
+    3: [
+        (0.3, 0.2),
+        (0.5, 0.13),
+        (0.66, 0.22),
+        (0.62, 0.38),
+        (0.45, 0.48),
+        (0.66, 0.6),
+        (0.66, 0.78),
+        (0.5, 0.87),
+        (0.3, 0.8),
+    ],
     6: [(0.62, 0.13), (0.42, 0.35), (0.33, 0.62), (0.4, 0.84), (0.58, 0.86), (0.65, 0.68), (0.52, 0.55), (0.36, 0.64)],
     7: [(0.25, 0.15), (0.75, 0.15), (0.5, 0.55), (0.4, 0.88)],
-    8: [(0.62, 0.22), (0.5, 0.13), (0.36, 0.22), (0.4, 0.38), (0.62, 0.62), (0.6, 0.82), (0.45, 0.88), (0.36, 0.76),
-        (0.4, 0.6), (0.62, 0.38), (0.64, 0.25)],
+    8: [
+        (0.62, 0.22),
+        (0.5, 0.13),
+        (0.36, 0.22),
+        (0.4, 0.38),
+        (0.62, 0.62),
+        (0.6, 0.82),
+        (0.45, 0.88),
+        (0.36, 0.76),
+        (0.4, 0.6),
+        (0.62, 0.38),
+        (0.64, 0.25),
+    ],
     9: [(0.62, 0.3), (0.5, 0.16), (0.36, 0.26), (0.4, 0.44), (0.6, 0.4), (0.64, 0.3), (0.62, 0.6), (0.6, 0.88)],
 }
 DRAW_DIGITS = (0, 1, 7, 2, 3)
@@ -84,6 +120,7 @@ TIMEOUT_MS = 240_000  # eight sessions and a training run on a shared 2-core mac
 @dataclass
 class Outcome:
     """What one session did and saw."""
+
     role: str  # train, draw, explore
     name: str
     digit: int | None = None  # draw: the digit it draws; explore: the class it filters the grid to
@@ -98,6 +135,7 @@ class Outcome:
 
 
 # ----- async twins of the page helpers in browser_helpers.py (same selectors and scripts) -----
+
 
 async def wait_idle(page) -> None:
     await page.wait_for_timeout(300)
@@ -135,14 +173,23 @@ async def clear(page) -> None:
 
 
 class Scenario:
-    def __init__(self, server: Server, draw: int = 5, explore: int = 2, rounds: int = 2, idle_rounds: int = 0,
-                 train_link: str = "epochs=30"):
+    def __init__(
+        self,
+        server: Server,
+        draw: int = 5,
+        explore: int = 2,
+        rounds: int = 2,
+        idle_rounds: int = 0,
+        train_link: str = "epochs=30",
+    ):
         # train_link: the Train page settings of the run the others draw beside (the benchmark measures the
         # default model's load; the test needs a run only its Stop can end, see browser_helpers.LONG_RUN).
         self.server, self.rounds, self.idle_rounds, self.train_link = server, rounds, idle_rounds, train_link
-        self.outcomes = ([Outcome("train", "train")]
-                         + [Outcome("draw", f"draw-{d}", d) for d in DRAW_DIGITS[:draw]]
-                         + [Outcome("explore", f"explore-{c}", c) for c in EXPLORE_CLASSES[:explore]])
+        self.outcomes = (
+            [Outcome("train", "train")]
+            + [Outcome("draw", f"draw-{d}", d) for d in DRAW_DIGITS[:draw]]
+            + [Outcome("explore", f"explore-{c}", c) for c in EXPLORE_CLASSES[:explore]]
+        )
 
     def run(self) -> list[Outcome]:
         """All sessions to the end (in a thread of its own: the caller may hold a sync Playwright's loop)."""
@@ -231,8 +278,16 @@ class Scenario:
         await assert_no_exception(page)
         training = "Training " in await page.locator(SIDEBAR).inner_text()  # the sidebar names a running run
         sent = timing["sent"] if timing["sent"] is not None else timing["shown"]
-        outcome.readings.append({"phase": phase, "round": i, "ms": timing["shown"] - timing["up"],
-                                 "to_send_ms": sent - timing["up"], "value": timing["value"], "training": training})
+        outcome.readings.append(
+            {
+                "phase": phase,
+                "round": i,
+                "ms": timing["shown"] - timing["up"],
+                "to_send_ms": sent - timing["up"],
+                "value": timing["value"],
+                "training": training,
+            }
+        )
         outcome.mark(f"read {phase} {i}")
 
     async def _explore(self, page, outcome: Outcome) -> None:

@@ -1,6 +1,7 @@
 """Everything a user can hand the engine broken: idx files, checkpoint folders, uploaded checkpoint files, links.
 Each is refused with a one-line error of the engine's own type (DataError, CheckpointError), never a
 traceback from deep inside torch, gzip or safetensors, and never a crash of the models list."""
+
 from __future__ import annotations
 
 import gzip
@@ -13,8 +14,16 @@ import pytest
 import torch
 from safetensors.torch import save, save_file
 
-from mnist_core.checkpoints import (CheckpointError, export_checkpoint, import_checkpoint, list_checkpoints,
-                                    load_checkpoint, read_record, save_checkpoint, skipped_entries)
+from mnist_core.checkpoints import (
+    CheckpointError,
+    export_checkpoint,
+    import_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    read_record,
+    save_checkpoint,
+    skipped_entries,
+)
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError, load_folder, load_source
 from mnist_core.knobs import settings_from_link
@@ -26,7 +35,11 @@ LABELS = [3, 1, 4, 1, 5, 9]
 
 
 def idx(array: np.ndarray, magic: int) -> bytes:
-    return struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape) + array.astype(np.uint8).tobytes()
+    return (
+        struct.pack(">I", magic)
+        + b"".join(struct.pack(">I", n) for n in array.shape)
+        + array.astype(np.uint8).tobytes()
+    )
 
 
 GOOD_IMAGES = idx(IMAGES, 0x0803)
@@ -44,37 +57,88 @@ BAD_FOLDERS = {
     "images without labels": ({"t10k-images-idx3-ubyte": GOOD_IMAGES}, "no t10k-labels-idx1-ubyte"),
     "labels without images": ({"train-labels-idx1-ubyte.gz": gzip.compress(GOOD_LABELS)}, "no train-images-idx3-ubyte"),
     "no idx files at all": ({"README.txt": b"digits"}, "holds no MNIST idx files"),
-    "truncated images": ({"t10k-images-idx3-ubyte": GOOD_IMAGES[:-300], "t10k-labels-idx1-ubyte": GOOD_LABELS},
-                         "not a valid MNIST idx file"),
-    "truncated labels": ({"t10k-images-idx3-ubyte": GOOD_IMAGES, "t10k-labels-idx1-ubyte": GOOD_LABELS[:-2]},
-                         "not a valid MNIST idx file"),
-    "header only": ({"t10k-images-idx3-ubyte": GOOD_IMAGES[:6], "t10k-labels-idx1-ubyte": GOOD_LABELS},
-                    "not a valid MNIST idx file"),
-    "empty file": ({"t10k-images-idx3-ubyte": b"", "t10k-labels-idx1-ubyte": GOOD_LABELS}, "not a valid MNIST idx file"),
-    "gzip cut short": ({"t10k-images-idx3-ubyte.gz": gzip.compress(GOOD_IMAGES)[:-100],
-                        "t10k-labels-idx1-ubyte.gz": gzip.compress(GOOD_LABELS)}, "not a valid MNIST idx file"),
-    "corrupt gzip stream": ({"t10k-images-idx3-ubyte.gz": corrupt_deflate(GOOD_IMAGES),
-                             "t10k-labels-idx1-ubyte.gz": gzip.compress(GOOD_LABELS)}, "not a valid MNIST idx file"),
-    "corrupt gzip checksum": ({"t10k-images-idx3-ubyte.gz": gzip.compress(GOOD_IMAGES)[:-8] + b"\0" * 8,
-                               "t10k-labels-idx1-ubyte.gz": gzip.compress(GOOD_LABELS)}, "not a valid MNIST idx file"),
-    ".gz that is not gzip": ({"t10k-images-idx3-ubyte.gz": GOOD_IMAGES, "t10k-labels-idx1-ubyte": GOOD_LABELS},
-                             "not a valid MNIST idx file"),
-    "wrong magic number": ({"t10k-images-idx3-ubyte": b"\x12\x34" + GOOD_IMAGES[2:], "t10k-labels-idx1-ubyte": GOOD_LABELS},
-                           "not a valid MNIST idx file"),
-    "labels file holds images": ({"t10k-images-idx3-ubyte": GOOD_IMAGES, "t10k-labels-idx1-ubyte": GOOD_IMAGES},
-                                 "not a valid MNIST idx file"),
-    "images file holds labels": ({"t10k-images-idx3-ubyte": GOOD_LABELS, "t10k-labels-idx1-ubyte": GOOD_LABELS},
-                                 "not a valid MNIST idx file"),
-    "float images": ({"t10k-images-idx3-ubyte": struct.pack(">IIII", 0x0D03, 6, 28, 28) + bytes(6 * 28 * 28 * 4),
-                      "t10k-labels-idx1-ubyte": GOOD_LABELS}, "not a valid MNIST idx file"),
-    "more images than labels": ({"t10k-images-idx3-ubyte": GOOD_IMAGES, "t10k-labels-idx1-ubyte": idx(np.array([1, 2, 3]), 0x0801)},
-                                "has 6 images but t10k-labels-idx1-ubyte has 3 labels"),
-    "32x32 images": ({"t10k-images-idx3-ubyte": idx(RNG.integers(0, 256, (6, 32, 32)), 0x0803),
-                      "t10k-labels-idx1-ubyte": GOOD_LABELS}, "holds (32, 32) images; 28x28 expected"),
-    "label 12": ({"t10k-images-idx3-ubyte": GOOD_IMAGES, "t10k-labels-idx1-ubyte": idx(np.array([3, 1, 4, 1, 12, 9]), 0x0801)},
-                 "labels outside 0-9"),
-    "absurd sizes in the header": ({"t10k-images-idx3-ubyte": struct.pack(">IIII", 0x0803, 2**31, 2**31, 28) + bytes(64),
-                                    "t10k-labels-idx1-ubyte": GOOD_LABELS}, "not a valid MNIST idx file"),
+    "truncated images": (
+        {"t10k-images-idx3-ubyte": GOOD_IMAGES[:-300], "t10k-labels-idx1-ubyte": GOOD_LABELS},
+        "not a valid MNIST idx file",
+    ),
+    "truncated labels": (
+        {"t10k-images-idx3-ubyte": GOOD_IMAGES, "t10k-labels-idx1-ubyte": GOOD_LABELS[:-2]},
+        "not a valid MNIST idx file",
+    ),
+    "header only": (
+        {"t10k-images-idx3-ubyte": GOOD_IMAGES[:6], "t10k-labels-idx1-ubyte": GOOD_LABELS},
+        "not a valid MNIST idx file",
+    ),
+    "empty file": (
+        {"t10k-images-idx3-ubyte": b"", "t10k-labels-idx1-ubyte": GOOD_LABELS},
+        "not a valid MNIST idx file",
+    ),
+    "gzip cut short": (
+        {
+            "t10k-images-idx3-ubyte.gz": gzip.compress(GOOD_IMAGES)[:-100],
+            "t10k-labels-idx1-ubyte.gz": gzip.compress(GOOD_LABELS),
+        },
+        "not a valid MNIST idx file",
+    ),
+    "corrupt gzip stream": (
+        {
+            "t10k-images-idx3-ubyte.gz": corrupt_deflate(GOOD_IMAGES),
+            "t10k-labels-idx1-ubyte.gz": gzip.compress(GOOD_LABELS),
+        },
+        "not a valid MNIST idx file",
+    ),
+    "corrupt gzip checksum": (
+        {
+            "t10k-images-idx3-ubyte.gz": gzip.compress(GOOD_IMAGES)[:-8] + b"\0" * 8,
+            "t10k-labels-idx1-ubyte.gz": gzip.compress(GOOD_LABELS),
+        },
+        "not a valid MNIST idx file",
+    ),
+    ".gz that is not gzip": (
+        {"t10k-images-idx3-ubyte.gz": GOOD_IMAGES, "t10k-labels-idx1-ubyte": GOOD_LABELS},
+        "not a valid MNIST idx file",
+    ),
+    "wrong magic number": (
+        {"t10k-images-idx3-ubyte": b"\x12\x34" + GOOD_IMAGES[2:], "t10k-labels-idx1-ubyte": GOOD_LABELS},
+        "not a valid MNIST idx file",
+    ),
+    "labels file holds images": (
+        {"t10k-images-idx3-ubyte": GOOD_IMAGES, "t10k-labels-idx1-ubyte": GOOD_IMAGES},
+        "not a valid MNIST idx file",
+    ),
+    "images file holds labels": (
+        {"t10k-images-idx3-ubyte": GOOD_LABELS, "t10k-labels-idx1-ubyte": GOOD_LABELS},
+        "not a valid MNIST idx file",
+    ),
+    "float images": (
+        {
+            "t10k-images-idx3-ubyte": struct.pack(">IIII", 0x0D03, 6, 28, 28) + bytes(6 * 28 * 28 * 4),
+            "t10k-labels-idx1-ubyte": GOOD_LABELS,
+        },
+        "not a valid MNIST idx file",
+    ),
+    "more images than labels": (
+        {"t10k-images-idx3-ubyte": GOOD_IMAGES, "t10k-labels-idx1-ubyte": idx(np.array([1, 2, 3]), 0x0801)},
+        "has 6 images but t10k-labels-idx1-ubyte has 3 labels",
+    ),
+    "32x32 images": (
+        {
+            "t10k-images-idx3-ubyte": idx(RNG.integers(0, 256, (6, 32, 32)), 0x0803),
+            "t10k-labels-idx1-ubyte": GOOD_LABELS,
+        },
+        "holds (32, 32) images; 28x28 expected",
+    ),
+    "label 12": (
+        {"t10k-images-idx3-ubyte": GOOD_IMAGES, "t10k-labels-idx1-ubyte": idx(np.array([3, 1, 4, 1, 12, 9]), 0x0801)},
+        "labels outside 0-9",
+    ),
+    "absurd sizes in the header": (
+        {
+            "t10k-images-idx3-ubyte": struct.pack(">IIII", 0x0803, 2**31, 2**31, 28) + bytes(64),
+            "t10k-labels-idx1-ubyte": GOOD_LABELS,
+        },
+        "not a valid MNIST idx file",
+    ),
 }
 
 
@@ -104,10 +168,15 @@ def test_a_missing_folder_is_refused(tmp_path):
 
 # ----- checkpoint folders -----
 
+
 def good_checkpoint(folder) -> tuple:
     model = build_model("mlp-64x3")
-    meta = {"architecture": "mlp-64x3", "name": "good", "config": TrainConfig(model="mlp-64x3").to_dict(),
-            "metrics": {"accuracy": 0.5}}
+    meta = {
+        "architecture": "mlp-64x3",
+        "name": "good",
+        "config": TrainConfig(model="mlp-64x3").to_dict(),
+        "metrics": {"accuracy": 0.5},
+    }
     return model, save_checkpoint(model, meta, folder, run_id="good")
 
 
@@ -116,6 +185,7 @@ def edit_meta(**changes):
         meta = json.loads((path / "meta.json").read_text())
         meta.update(changes)
         (path / "meta.json").write_text(json.dumps(meta))
+
     return apply
 
 
@@ -123,27 +193,34 @@ def write_weights(make):
     def apply(path):
         tensors = make({k: v.clone() for k, v in build_model("mlp-64x3").state_dict().items()})
         save_file(tensors, str(path / "weights.safetensors"))
+
     return apply
 
 
 def truncate(path):
     data = (path / "weights.safetensors").read_bytes()
-    (path / "weights.safetensors").write_bytes(data[:len(data) // 2])
+    (path / "weights.safetensors").write_bytes(data[: len(data) // 2])
 
 
 BAD_CHECKPOINTS = {
     "unknown architecture name": (edit_meta(architecture="resnet50"), "unknown architecture 'resnet50'"),
     "another architecture's name": (edit_meta(architecture="fast"), "tensor names do not match fast"),
-    "renamed tensors": (write_weights(lambda t: {k.replace("hidden", "layers"): v for k, v in t.items()}),
-                        "tensor names do not match mlp-64x3"),
+    "renamed tensors": (
+        write_weights(lambda t: {k.replace("hidden", "layers"): v for k, v in t.items()}),
+        "tensor names do not match mlp-64x3",
+    ),
     "a tensor missing": (write_weights(lambda t: {k: v for k, v in t.items() if k != "out.bias"}), "missing: out.bias"),
     "an extra tensor": (write_weights(lambda t: {**t, "spare": torch.zeros(1)}), "unexpected: spare"),
-    "wrong shape": (write_weights(lambda t: {**t, "out.weight": torch.zeros(10, 65)}),
-                    "tensor out.weight has shape (10, 65), mlp-64x3 needs (10, 64)"),
+    "wrong shape": (
+        write_weights(lambda t: {**t, "out.weight": torch.zeros(10, 65)}),
+        "tensor out.weight has shape (10, 65), mlp-64x3 needs (10, 64)",
+    ),
     "truncated weights": (truncate, "weights.safetensors is damaged"),
     "empty weights": (lambda p: (p / "weights.safetensors").write_bytes(b""), "weights.safetensors is damaged"),
-    "pickled weights": (lambda p: torch.save(build_model("mlp-64x3").state_dict(), p / "weights.safetensors"),
-                        "weights.safetensors is damaged or not a safetensors file"),
+    "pickled weights": (
+        lambda p: torch.save(build_model("mlp-64x3").state_dict(), p / "weights.safetensors"),
+        "weights.safetensors is damaged or not a safetensors file",
+    ),
     "missing weights": (lambda p: (p / "weights.safetensors").unlink(), "weights.safetensors is missing"),
     "missing meta.json": (lambda p: (p / "meta.json").unlink(), "meta.json is missing"),
     "meta.json not JSON": (lambda p: (p / "meta.json").write_text("{'architecture': 'fast'"), "meta.json is damaged"),
@@ -156,11 +233,16 @@ BAD_CHECKPOINTS = {
     "name a number": (edit_meta(name=7), "'name' should be a str"),
     "dataset title a number": (edit_meta(dataset={"title": 7}), "metadata field dataset.title should be a string"),
     "classes not names": (edit_meta(dataset={"classes": [0, 1]}), "dataset.classes should be a list of names"),
-    "stopped a word": (edit_meta(metrics={"accuracy": 0.5, "stopped": "yes"}), "metrics.stopped should be true or false"),
+    "stopped a word": (
+        edit_meta(metrics={"accuracy": 0.5, "stopped": "yes"}),
+        "metrics.stopped should be true or false",
+    ),
     "history entry a number": (edit_meta(history=[7]), "metadata field history[0] should be a JSON object"),
     "history entry without kind": (edit_meta(history=[{"step": 1}]), "history[0].kind is missing"),
-    "history step a word": (edit_meta(history=[{"kind": "epoch", "step": 0}, {"kind": "step", "step": "one"}]),
-                            "history[1].step should be a number"),
+    "history step a word": (
+        edit_meta(history=[{"kind": "epoch", "step": 0}, {"kind": "step", "step": "one"}]),
+        "history[1].step should be a number",
+    ),
     "history step null": (edit_meta(history=[{"kind": "step", "step": None}]), "history[0].step should be a number"),
 }
 
@@ -178,11 +260,25 @@ def test_damaged_checkpoints_are_refused_in_one_line(case, tmp_path):
 
 def test_a_damaged_record_never_breaks_the_models_list(tmp_path):
     model, good = good_checkpoint(tmp_path)
-    damaged_records = ["unknown architecture name", "missing meta.json", "meta.json not JSON", "meta.json binary",
-                       "meta.json a list", "config a list", "config out of range", "metrics a string",
-                       "accuracy a string", "name a number", "dataset title a number", "classes not names",
-                       "stopped a word", "history entry a number", "history entry without kind",
-                       "history step a word", "history step null"]
+    damaged_records = [
+        "unknown architecture name",
+        "missing meta.json",
+        "meta.json not JSON",
+        "meta.json binary",
+        "meta.json a list",
+        "config a list",
+        "config out of range",
+        "metrics a string",
+        "accuracy a string",
+        "name a number",
+        "dataset title a number",
+        "classes not names",
+        "stopped a word",
+        "history entry a number",
+        "history entry without kind",
+        "history step a word",
+        "history step null",
+    ]
     for case in damaged_records:
         copy = tmp_path / case.replace(" ", "-").replace(".", "")
         shutil.copytree(good, copy)
@@ -206,6 +302,7 @@ def test_loading_something_that_is_not_a_checkpoint_folder(tmp_path):
 
 # ----- uploaded checkpoint files -----
 
+
 @pytest.fixture
 def exported(tmp_path):
     _, path = good_checkpoint(tmp_path / "source")
@@ -219,20 +316,29 @@ def with_meta(meta) -> bytes:
 BAD_UPLOADS = {
     "empty file": (lambda data: b"", "not a valid Digit Lab checkpoint file"),
     "a few bytes": (lambda data: b"\x01\x02", "not a valid Digit Lab checkpoint file"),
-    "cut in half": (lambda data: data[:len(data) // 2], "not a valid Digit Lab checkpoint file"),
+    "cut in half": (lambda data: data[: len(data) // 2], "not a valid Digit Lab checkpoint file"),
     "a PNG": (lambda data: b"\x89PNG\r\n\x1a\n" + bytes(100), "not a valid Digit Lab checkpoint file"),
     "a zip (e.g. a .pt)": (lambda data: b"PK\x03\x04" + bytes(100), "refused without being opened"),
     "plain safetensors": (lambda data: save({"w": torch.zeros(2)}), "no Digit Lab metadata"),
-    "metadata not JSON": (lambda data: save({"w": torch.zeros(2)}, metadata={"digit_lab": "{oops"}),
-                          "not a valid Digit Lab checkpoint file"),
-    "header is deeply nested JSON": (lambda data: (200_000).to_bytes(8, "little") + b"[" * 100_000 + b"]" * 100_000,
-                                     "not a valid Digit Lab checkpoint file"),
+    "metadata not JSON": (
+        lambda data: save({"w": torch.zeros(2)}, metadata={"digit_lab": "{oops"}),
+        "not a valid Digit Lab checkpoint file",
+    ),
+    "header is deeply nested JSON": (
+        lambda data: (200_000).to_bytes(8, "little") + b"[" * 100_000 + b"]" * 100_000,
+        "not a valid Digit Lab checkpoint file",
+    ),
     "unknown architecture": (lambda data: with_meta({"architecture": "resnet50"}), "unknown architecture"),
-    "weights of another model": (lambda data: save(build_model("cnn-pooled").state_dict(),
-                                                   metadata={"digit_lab": json.dumps({"architecture": "mlp-64x3"})}),
-                                 "tensor names do not match mlp-64x3"),
-    "config a list": (lambda data: with_meta({"architecture": "mlp-64x3", "config": ["x"]}),
-                      "'config' should be a JSON object"),
+    "weights of another model": (
+        lambda data: save(
+            build_model("cnn-pooled").state_dict(), metadata={"digit_lab": json.dumps({"architecture": "mlp-64x3"})}
+        ),
+        "tensor names do not match mlp-64x3",
+    ),
+    "config a list": (
+        lambda data: with_meta({"architecture": "mlp-64x3", "config": ["x"]}),
+        "'config' should be a JSON object",
+    ),
 }
 
 
@@ -276,10 +382,28 @@ def test_link_settings_out_of_range_are_refused_with_the_allowed_values(key):
 
 
 def test_good_link_settings_parse_to_the_config_types():
-    settings, problems = settings_from_link({"recipe": "tutorial-mlp-sgd", "epochs": "3.0", "lr": "1e-3", "augment": "off",
-                                             "batch_size": "64", "seed": "7", "train_size": "2000", "run": "abc"}, 4000)
+    settings, problems = settings_from_link(
+        {
+            "recipe": "tutorial-mlp-sgd",
+            "epochs": "3.0",
+            "lr": "1e-3",
+            "augment": "off",
+            "batch_size": "64",
+            "seed": "7",
+            "train_size": "2000",
+            "run": "abc",
+        },
+        4000,
+    )
     assert problems == []
-    assert settings == {"recipe": "tutorial-mlp-sgd", "epochs": 3, "lr": 0.001, "augment": False, "batch_size": 64,
-                        "seed": 7, "train_size": 2000}
+    assert settings == {
+        "recipe": "tutorial-mlp-sgd",
+        "epochs": 3,
+        "lr": 0.001,
+        "augment": False,
+        "batch_size": 64,
+        "seed": 7,
+        "train_size": 2000,
+    }
     config = TrainConfig(**{k: v for k, v in settings.items() if k != "recipe"}).validate()  # and training takes them
     assert config.epochs == 3

@@ -3,6 +3,7 @@
 The server's model is the fast CNN trained for 3 epochs on the 4,000-digit sample (~97%), so the
 drawn shapes are ones it reads reliably: a plain "1", a "7" and a "0", each at its own place and size.
 """
+
 import io
 
 import pytest
@@ -10,8 +11,7 @@ from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from browser_helpers import (CANVAS, PROMPT, WHITE_PIXELS, clear, ellipse, expect_digit, open_draw, prediction,
-                             stroke)
+from browser_helpers import CANVAS, PROMPT, WHITE_PIXELS, clear, ellipse, expect_digit, open_draw, prediction, stroke
 from conftest import Server, assert_no_exception, goto, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -114,8 +114,7 @@ def test_uploaded_photos_are_read_and_bad_files_give_a_clear_error(page, server,
     expect(prediction(page)).to_have_count(0)
     assert_no_exception(page)
 
-    upload.set_input_files(files=[{"name": "broken.png", "mimeType": "image/png",
-                                   "buffer": png[:len(png) // 3]}])
+    upload.set_input_files(files=[{"name": "broken.png", "mimeType": "image/png", "buffer": png[: len(png) // 3]}])
     expect(error).to_contain_text("broken.png", timeout=60_000)
     expect(prediction(page)).to_have_count(0)
     assert_no_exception(page)

@@ -1,4 +1,5 @@
 """The Evaluate page in a real browser: heatmap, metric, clicking a cell, download and upload."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,10 @@ from mnist_core.checkpoints import delete_checkpoint, list_checkpoints
 pytestmark = pytest.mark.browser
 
 # plotly.js keeps the decoded arrays (the figure JSON ships them base64-encoded) in _fullData.
-CONFUSION = ("() => Array.from(document.querySelector('.js-plotly-plot')._fullData.find(t => t.type === 'heatmap').z,"
-             " row => Array.from(row))")
+CONFUSION = (
+    "() => Array.from(document.querySelector('.js-plotly-plot')._fullData.find(t => t.type === 'heatmap').z,"
+    " row => Array.from(row))"
+)
 
 
 def _open(page, server):
@@ -39,7 +42,8 @@ def test_evaluate_page_shows_heatmap_and_accuracy(server, page):
     z = page.evaluate(CONFUSION)
     assert len(z) == 10 and sum(map(sum, z)) == 1000
     axes = page.locator(".js-plotly-plot .g-xtitle, .js-plotly-plot .g-ytitle").evaluate_all(
-        "els => els.map(e => e.textContent)")
+        "els => els.map(e => e.textContent)"
+    )
     assert "Predicted" in axes and "True" in axes
     assert page.get_by_text("Mistakes up close").is_visible()
     page.locator("[data-testid='stImageCaption']").first.wait_for(timeout=30_000)  # the images come after the heading
@@ -57,8 +61,11 @@ def test_clicking_a_confusion_cell_shows_those_images(server, page):
     area.scroll_into_view_if_needed()
     box = area.bounding_box()
     page.mouse.click(box["x"] + box["width"] * (pred + 0.5) / 10, box["y"] + box["height"] * (true + 0.5) / 10)
-    page.wait_for_function(f"() => [...document.querySelectorAll(\"[data-testid='stImageCaption']\")]"
-                           f".every(c => c.innerText.startsWith('true {true} → {pred} '))", timeout=30_000)
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll(\"[data-testid='stImageCaption']\")]"
+        f".every(c => c.innerText.startsWith('true {true} → {pred} '))",
+        timeout=30_000,
+    )
     wait_idle(page)
     captions = _captions(page)
     assert len(captions) == count, captions

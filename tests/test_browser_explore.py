@@ -1,4 +1,5 @@
 """The Explore page in a real browser, against the real app under `streamlit run`."""
+
 import pytest
 
 from conftest import assert_no_exception, goto, pick_dataset, wait_idle
@@ -24,13 +25,17 @@ def test_explore_page_renders_charts_and_images_in_the_browser(server, page):
     assert any("Class balance" in t for t in titles) and any("PCA map" in t for t in titles)
     assert page.locator(".js-plotly-plot .heatmaplayer").count() == 1
     # 40 grid images + 10 class averages, all actually decoded by the browser
-    page.wait_for_function("() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
-                           ".filter(i => i.complete && i.naturalWidth === 84).length === 50", timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+        ".filter(i => i.complete && i.naturalWidth === 84).length === 50",
+        timeout=30_000,
+    )
     before = grid_sources(page)
     page.get_by_role("button", name="Reshuffle").click()
     wait_idle(page)
-    page.wait_for_function("(old) => document.querySelector(\"[data-testid='stImage'] img\").src !== old",
-                           arg=before[0], timeout=30_000)
+    page.wait_for_function(
+        "(old) => document.querySelector(\"[data-testid='stImage'] img\").src !== old", arg=before[0], timeout=30_000
+    )
     assert grid_sources(page) != before
     # t-SNE on demand
     page.get_by_role("button", name="Compute a t-SNE map").click()

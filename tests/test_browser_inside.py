@@ -1,5 +1,6 @@
 """The Inside page in a real browser: a digit drawn on Draw, opened with "Look inside", shows its preprocessing
 steps, the feature maps and the heatmaps; Evaluate's mistakes open there too; a non-image upload is refused."""
+
 import pytest
 from playwright.sync_api import expect
 
@@ -35,7 +36,7 @@ def test_a_drawing_opened_from_draw_shows_steps_feature_maps_and_heatmaps(page, 
     expect_pictures(page, "inside_attribution", 6)  # three digits x two methods
     expect(page.locator(".st-key-inside_attribution")).to_contain_text("7 (")
     expect(page.locator(".st-key-inside_play [data-testid=stMetricValue]")).to_have_text("7")
-    expect(page.locator(".st-key-inside_robustness")).to_contain_text("Measure 1 model(s)")
+    expect(page.locator(".st-key-inside_robustness")).to_contain_text("Measure 1 model on")
     page.set_viewport_size({"width": 1400, "height": 4000})
     page.screenshot(path=str(server.models.parent / "inside.png"), full_page=True)
 

@@ -1,4 +1,5 @@
 """The shared sidebar in a real browser: which data is really in use when full MNIST cannot be had."""
+
 import pytest
 from playwright.sync_api import expect
 

@@ -1,12 +1,15 @@
 """The Train page in a real browser against the real app: live charts, finish, refresh, page switch, Stop."""
+
 import re
 
 import pytest
+
 from browser_helpers import LONG_RUN, LOSS_POINTS, option_labels, run_id, set_slider
 from conftest import assert_no_exception, goto, wait_idle
 from mnist_core.checkpoints import list_checkpoints
 
 pytestmark = pytest.mark.browser
+
 
 def test_train_live_then_refresh_and_switch_pages(page, browser, server):
     # A run that only Stop ends (LONG_RUN's model and batch size, its epochs set with the slider: 10 -> 30), so the
@@ -40,7 +43,9 @@ def test_train_live_then_refresh_and_switch_pages(page, browser, server):
         tab.locator("[data-testid='stMain']").get_by_text("Stopped early").wait_for(timeout=60_000)
     finally:
         other.close()
-    page.locator("[data-testid='stSidebar']").get_by_text(re.compile("Last run: stopped", re.I)).wait_for(timeout=60_000)
+    page.locator("[data-testid='stSidebar']").get_by_text(re.compile("Last run: stopped", re.I)).wait_for(
+        timeout=60_000
+    )
     wait_idle(page)
     after = option_labels(page, models)
     assert len(after) == len(before) + 1, (before, after)
@@ -83,8 +88,12 @@ def test_stop_ends_a_run_quickly(page, server):
     bar.wait_for(timeout=60_000)
     before = bar.inner_text()
     assert "Training" in before
-    page.wait_for_function("t => { const b = document.querySelector(\"[data-testid='stSidebar'] [data-testid='stProgress']\");"
-                           " return b && b.innerText !== t }", arg=before, timeout=30_000)
+    page.wait_for_function(
+        "t => { const b = document.querySelector(\"[data-testid='stSidebar'] [data-testid='stProgress']\");"
+        " return b && b.innerText !== t }",
+        arg=before,
+        timeout=30_000,
+    )
     page.get_by_role("link", name="Train").first.click()
     page.locator(".st-key-train_stop button").first.wait_for(timeout=60_000)
     wait_idle(page)

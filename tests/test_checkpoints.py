@@ -1,6 +1,7 @@
 """Checkpoints: save/list/load keeps the model exactly, saving is atomic, uploads are never unpickled,
 export/import, rename/delete, and a folder that cannot be written. Damaged checkpoint files are covered
 in test_bad_input.py."""
+
 from __future__ import annotations
 
 import io
@@ -16,14 +17,23 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mnist_core.checkpoints import (CheckpointError, default_models_dir, delete_checkpoint, export_checkpoint,
-                                    import_checkpoint, list_checkpoints, load_checkpoint, read_record,
-                                    rename_checkpoint, save_checkpoint, skipped_entries)
+from mnist_core.checkpoints import (
+    CheckpointError,
+    default_models_dir,
+    delete_checkpoint,
+    export_checkpoint,
+    import_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    read_record,
+    rename_checkpoint,
+    save_checkpoint,
+    skipped_entries,
+)
 from mnist_core.config import TrainConfig
 from mnist_core.data import DIGITS, normalize
 from mnist_core.history import curves
 from mnist_core.models import MODELS, build_model
-
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
@@ -59,24 +69,60 @@ def test_save_list_load_round_trip_keeps_predictions_identical(trained_checkpoin
 
 
 def event(kind, step, epoch, **values) -> dict:
-    return {"kind": kind, "step": step, "total_steps": 4, "epoch": epoch, "epochs": 2, "loss": None, "train_acc": None,
-            "val_acc": None, "val_loss": None, "images_per_s": 0.0, "eta_s": None, "elapsed_s": 0.0, "lr": None, **values}
+    return {
+        "kind": kind,
+        "step": step,
+        "total_steps": 4,
+        "epoch": epoch,
+        "epochs": 2,
+        "loss": None,
+        "train_acc": None,
+        "val_acc": None,
+        "val_loss": None,
+        "images_per_s": 0.0,
+        "eta_s": None,
+        "elapsed_s": 0.0,
+        "lr": None,
+        **values,
+    }
 
 
 # A meta.json as Digit Lab has always written it (a run stopped in its second epoch), plus a field from some other
 # version that this one does not know.
 OLD_META = {
-    "format": "digit-lab-checkpoint/1", "run_id": "20260101-120000-mlp-64x3-ab12", "created": "2026-01-01T12:00:00",
-    "name": "MLP 64x3 · 91.20% (stopped)", "architecture": "mlp-64x3", "parameters": 59210,
+    "format": "digit-lab-checkpoint/1",
+    "run_id": "20260101-120000-mlp-64x3-ab12",
+    "created": "2026-01-01T12:00:00",
+    "name": "MLP 64x3 · 91.20% (stopped)",
+    "architecture": "mlp-64x3",
+    "parameters": 59210,
     "config": TrainConfig(model="mlp-64x3", epochs=2, batch_size=64, recipe="fast").to_dict(),
-    "dataset": {"source": "mnist-sample", "title": "MNIST sample", "split": "train", "n_train": 4000,
-                "evaluated_on": "MNIST sample / test", "classes": DIGITS},
+    "dataset": {
+        "source": "mnist-sample",
+        "title": "MNIST sample",
+        "split": "train",
+        "n_train": 4000,
+        "evaluated_on": "MNIST sample / test",
+        "classes": DIGITS,
+    },
     "normalisation": {"mean": 0.1307, "std": 0.3081},
-    "metrics": {"accuracy": 0.912, "loss": 0.31, "n": 1000, "seconds": 3.25, "images_per_s": 2461.5, "device": "cpu",
-                "stopped": True, "epochs_done": 1},
-    "history": [event("epoch", 0, 0, val_acc=0.1, val_loss=2.3), event("step", 1, 1, loss=2.0, train_acc=0.3),
-                event("step", 2, 1, loss=1.0, train_acc=0.6), event("epoch", 2, 1, train_acc=0.6, val_acc=0.9),
-                event("step", 3, 2, loss=0.5, train_acc=0.8)],
+    "metrics": {
+        "accuracy": 0.912,
+        "loss": 0.31,
+        "n": 1000,
+        "seconds": 3.25,
+        "images_per_s": 2461.5,
+        "device": "cpu",
+        "stopped": True,
+        "epochs_done": 1,
+    },
+    "history": [
+        event("epoch", 0, 0, val_acc=0.1, val_loss=2.3),
+        event("step", 1, 1, loss=2.0, train_acc=0.3),
+        event("step", 2, 1, loss=1.0, train_acc=0.6),
+        event("epoch", 2, 1, train_acc=0.6, val_acc=0.9),
+        event("step", 3, 2, loss=0.5, train_acc=0.8),
+    ],
     "comment": "from a newer Digit Lab",
 }
 
@@ -91,14 +137,19 @@ def test_an_existing_meta_json_reads_as_typed_fields_and_is_written_back_unchang
     assert (record.architecture, record.config.epochs, record.config.batch_size) == ("mlp-64x3", 2, 64)
     assert record.dataset.label == "MNIST sample" and record.dataset.classes == DIGITS
     assert record.metrics.stopped is True and record.metrics.epochs_done == 1 and ckpt.accuracy == 0.912
-    assert [(e.kind, e.step) for e in record.history] == [("epoch", 0), ("step", 1), ("step", 2), ("epoch", 2),
-                                                          ("step", 3)]
+    assert [(e.kind, e.step) for e in record.history] == [
+        ("epoch", 0),
+        ("step", 1),
+        ("step", 2),
+        ("epoch", 2),
+        ("step", 3),
+    ]
     c = curves(record.history)  # the Train page's overlay of an earlier run
     assert list(c.step) == [1, 2, 3] and list(c.val_acc) == [0.1, 0.9]
     rename_checkpoint(folder, "renamed")
     assert json.loads((folder / "meta.json").read_text()) == {**OLD_META, "name": "renamed"}
     exported = export_checkpoint(folder)  # a download carries the same record in its header
-    header = json.loads(exported[8:8 + int.from_bytes(exported[:8], "little")])
+    header = json.loads(exported[8 : 8 + int.from_bytes(exported[:8], "little")])
     assert json.loads(header["__metadata__"]["digit_lab"]) == {**OLD_META, "name": "renamed"}
 
 

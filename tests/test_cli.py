@@ -1,6 +1,7 @@
 """`python -m mnist_core` as other tools use it: train/evaluate print one JSON object as their last line,
 predict prints one JSON line per image, models lists checkpoints, and bad input exits with code 2 and
 exactly one line on stderr (no traceback)."""
+
 from __future__ import annotations
 
 import json
@@ -24,20 +25,41 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def cli_env(dirs: Path) -> dict:
-    return {**os.environ, "DIGIT_LAB_MODELS": str(dirs / "models"), "DIGIT_LAB_DATA": str(dirs / "data"),
-            "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return {
+        **os.environ,
+        "DIGIT_LAB_MODELS": str(dirs / "models"),
+        "DIGIT_LAB_DATA": str(dirs / "data"),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
 
 
 def run_cli(*args, dirs: Path, timeout: float = 300):
-    return subprocess.run([sys.executable, "-m", "mnist_core", *map(str, args)], capture_output=True, text=True,
-                          env=cli_env(dirs), cwd=REPO, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_core", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=cli_env(dirs),
+        cwd=REPO,
+        timeout=timeout,
+    )
 
 
-def run_cli_together(commands: dict[str, list], dirs: Path, timeout: float = 300) -> dict[str, subprocess.CompletedProcess]:
+def run_cli_together(
+    commands: dict[str, list], dirs: Path, timeout: float = 300
+) -> dict[str, subprocess.CompletedProcess]:
     """Several independent CLI calls at once (each spends most of its time importing torch)."""
-    procs = {name: subprocess.Popen([sys.executable, "-m", "mnist_core", *map(str, args)], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, env=cli_env(dirs), cwd=REPO)
-             for name, args in commands.items()}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "mnist_core", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(dirs),
+            cwd=REPO,
+        )
+        for name, args in commands.items()
+    }
     done = {}
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=timeout)
@@ -56,8 +78,23 @@ def dirs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cli_trained(dirs):
     """One short CLI training run on the sample (a small MLP, 20 steps), shared by the tests below."""
-    proc = run_cli("train", "--dataset", "mnist-sample", "--epochs", "1", "--model", "mlp-64x3", "--train-size", "640",
-                   "--batch-size", "32", "--no-augment", "--threads", "1", dirs=dirs)
+    proc = run_cli(
+        "train",
+        "--dataset",
+        "mnist-sample",
+        "--epochs",
+        "1",
+        "--model",
+        "mlp-64x3",
+        "--train-size",
+        "640",
+        "--batch-size",
+        "32",
+        "--no-augment",
+        "--threads",
+        "1",
+        dirs=dirs,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc, json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -65,9 +102,14 @@ def cli_trained(dirs):
 BAD_ARGS = {
     "epochs 999": (["train", "--dataset", "mnist-sample", "--epochs", "999"], "outside the allowed range 1-50"),
     "unknown dataset": (["train", "--dataset", "cifar-10", "--epochs", "1"], "unknown dataset 'cifar-10'"),
-    "missing checkpoint": (["evaluate", "--checkpoint", "{root}/no-such-run", "--dataset", "mnist-sample"],
-                           "no checkpoint folder"),
-    "damaged checkpoint": (["predict", "--checkpoint", "{root}/damaged", "{root}/notes.txt"], "weights.safetensors is damaged"),
+    "missing checkpoint": (
+        ["evaluate", "--checkpoint", "{root}/no-such-run", "--dataset", "mnist-sample"],
+        "no checkpoint folder",
+    ),
+    "damaged checkpoint": (
+        ["predict", "--checkpoint", "{root}/damaged", "{root}/notes.txt"],
+        "weights.safetensors is damaged",
+    ),
 }
 
 
@@ -86,7 +128,7 @@ def digit_files(trained_checkpoint, sample, dirs):
         big = np.asarray(Image.fromarray(digit).resize((168, 168), Image.BILINEAR))
         canvas = np.zeros((300, 300), np.uint8)
         y, x = rng.integers(0, 132, size=2)
-        canvas[y:y + 168, x:x + 168] = big
+        canvas[y : y + 168, x : x + 168] = big
         paper = len(files) == 1
         path = dirs / (f"digit{i}.jpg" if paper else f"digit{i}.png")
         Image.fromarray(255 - canvas if paper else canvas).save(path)
@@ -111,9 +153,19 @@ def cli_runs(cli_trained, trained_checkpoint, digit_files, dirs):
         "evaluate": ["evaluate", "--checkpoint", trained["checkpoint"], "--dataset", "mnist-sample"],
         "models": ["models"],
         "predict": ["predict", "--checkpoint", trained_checkpoint, *files, blank],
-        "predict with bad files": ["predict", "--checkpoint", trained_checkpoint, files[0], dirs / "notes.txt",
-                                   dirs / "nowhere.png", files[1]],
-        **{case: [a.format(root=dirs, good=trained["checkpoint"]) for a in args] for case, (args, _) in BAD_ARGS.items()},
+        "predict with bad files": [
+            "predict",
+            "--checkpoint",
+            trained_checkpoint,
+            files[0],
+            dirs / "notes.txt",
+            dirs / "nowhere.png",
+            files[1],
+        ],
+        **{
+            case: [a.format(root=dirs, good=trained["checkpoint"]) for a in args]
+            for case, (args, _) in BAD_ARGS.items()
+        },
     }
     return run_cli_together(commands, dirs)
 
@@ -176,8 +228,12 @@ def test_predict_answers_every_readable_image_and_names_the_bad_ones(digit_files
     files, expected, _ = digit_files
     proc = cli_runs["predict with bad files"]
     rows = [json.loads(line) for line in proc.stdout.strip().splitlines()]
-    assert [r["file"] for r in rows] == [str(files[0]), str(dirs / "notes.txt"), str(dirs / "nowhere.png"),
-                                         str(files[1])]
+    assert [r["file"] for r in rows] == [
+        str(files[0]),
+        str(dirs / "notes.txt"),
+        str(dirs / "nowhere.png"),
+        str(files[1]),
+    ]
     assert [r["digit"] for r in rows] == [expected[0], None, None, expected[1]]
     assert "not an image" in rows[1]["error"] and "cannot read" in rows[2]["error"]
     assert "error" not in rows[0] and "error" not in rows[3]
@@ -205,8 +261,10 @@ IN_PROCESS_BAD_ARGS = {
     "unknown model": (["train", "--dataset", "mnist-sample", "--model", "resnet"], "unknown model 'resnet'"),
     "unknown split": (["evaluate", "--checkpoint", "x", "--split", "valid"], "invalid choice"),
     "folder that does not exist": (["train", "--dataset", "./no/such/folder"], "no such folder"),
-    "checkpoint folder under a file": (["train", "--dataset", "mnist-sample", "--out", "{tmp}/notes.txt/models"],
-                                       "cannot save checkpoints in"),
+    "checkpoint folder under a file": (
+        ["train", "--dataset", "mnist-sample", "--out", "{tmp}/notes.txt/models"],
+        "cannot save checkpoints in",
+    ),
 }
 
 
@@ -230,8 +288,16 @@ def test_asking_for_a_missing_gpu_fails_before_training(capsys, models_dir):
 
 def test_help_answers_without_loading_torch():
     """Bad arguments and --help need no torch: they answer at once, even on a busy machine."""
-    code = ("import sys; from mnist_core.cli import main; rc = main(['train', '--epochs', '0']); "
-            "print(rc, 'torch' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    code = (
+        "import sys; from mnist_core.cli import main; rc = main(['train', '--epochs', '0']); "
+        "print(rc, 'torch' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
     assert proc.stdout.split() == ["2", "False"], proc.stderr

@@ -1,5 +1,6 @@
 """Data sources: the offline sample, folders of idx files (plain and .gz), the real MNIST test set,
 Fashion-MNIST, and the offline fallback of `mnist`. Damaged files are covered in test_bad_input.py."""
+
 from __future__ import annotations
 
 import gzip
@@ -10,8 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.data import (DEBIAN_FASHION_DIR, DIGITS, FASHION, DataError, hold_out, load_folder, load_source,
-                             subsample)
+from mnist_core.data import (
+    DEBIAN_FASHION_DIR,
+    DIGITS,
+    FASHION,
+    DataError,
+    hold_out,
+    load_folder,
+    load_source,
+    subsample,
+)
 
 
 def idx_images(images: np.ndarray) -> bytes:
@@ -28,7 +37,10 @@ def idx_labels(labels) -> bytes:
 def write_split(folder, prefix, images, labels, gz=False):
     folder.mkdir(parents=True, exist_ok=True)
     suffix = ".gz" if gz else ""
-    for name, data in ((f"{prefix}-images-idx3-ubyte", idx_images(images)), (f"{prefix}-labels-idx1-ubyte", idx_labels(labels))):
+    for name, data in (
+        (f"{prefix}-images-idx3-ubyte", idx_images(images)),
+        (f"{prefix}-labels-idx1-ubyte", idx_labels(labels)),
+    ):
         (folder / (name + suffix)).write_bytes(gzip.compress(data) if gz else data)
 
 

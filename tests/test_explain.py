@@ -1,5 +1,6 @@
 """The Inside page's engine on real digits: preprocessing steps, layer outputs for every architecture, attributions
 (shape, sign, on the ink), the fooling tweaks, robustness curves, the pictures and the `explain` command."""
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,7 @@ def canvas(digit28: np.ndarray, side: int = 168, top: int = 30, left: int = 80) 
     rgba = np.zeros((280, 280, 4), np.uint8)
     rgba[..., 3] = 255
     big = np.asarray(Image.fromarray(digit28).resize((side, side), Image.BILINEAR))
-    rgba[top:top + side, left:left + side, :3] = big[..., None]
+    rgba[top : top + side, left : left + side, :3] = big[..., None]
     return rgba
 
 
@@ -104,9 +105,13 @@ def test_occlusion_of_several_digits_at_once_matches_captum_one_by_one(trained, 
     together = trained.attribute(img, targets, "occlusion")
     x = trained.input(img)
     for k, target in enumerate(targets):
-        alone = Occlusion(trained.model).attribute(x, sliding_window_shapes=(1, ex.WINDOW, ex.WINDOW),
-                                                   strides=(1, ex.STRIDE, ex.STRIDE),
-                                                   baselines=ex._background(trained.config), target=target)
+        alone = Occlusion(trained.model).attribute(
+            x,
+            sliding_window_shapes=(1, ex.WINDOW, ex.WINDOW),
+            strides=(1, ex.STRIDE, ex.STRIDE),
+            baselines=ex._background(trained.config),
+            target=target,
+        )
         np.testing.assert_allclose(together[k], alone[0, 0].numpy(), atol=1e-4)
 
 
@@ -144,8 +149,12 @@ def test_every_architecture_shows_its_layers_filters_and_attributions(name, samp
     inside = explainer.look(image28=img)
     assert len(inside.attributions) == 3 and inside.steps is None
     with torch.no_grad():
-        np.testing.assert_allclose(explainer.probabilities(img), torch.softmax(model(explainer.input(img)), 1)[0],
-                                   atol=1e-4, err_msg="the fast copy must answer as the model does")
+        np.testing.assert_allclose(
+            explainer.probabilities(img),
+            torch.softmax(model(explainer.input(img)), 1)[0],
+            atol=1e-4,
+            err_msg="the fast copy must answer as the model does",
+        )
 
 
 def test_tweaks_move_turn_thicken_erase_and_speckle():

@@ -1,6 +1,7 @@
 """Faults on the real app under `streamlit run`: the server stopped with Ctrl-C mid-run, the browser tab refreshed
 or closed mid-run, a models folder that does not exist yet or holds things that are not models. Nothing may be lost,
 nothing half-written may be listed, and the next start lists every complete model."""
+
 from __future__ import annotations
 
 import shutil
@@ -93,8 +94,14 @@ def after_ctrl_c(tmp_path_factory, trained_checkpoint, browser):
     finally:
         context.close()
         server.stop()
-    facts = {"models": models, "before": before, "exit_code": exit_code, "log": server.output(),
-             "after_ctrl_c": sorted(p.name for p in models.iterdir()), "refreshed": refreshed}
+    facts = {
+        "models": models,
+        "before": before,
+        "exit_code": exit_code,
+        "log": server.output(),
+        "after_ctrl_c": sorted(p.name for p in models.iterdir()),
+        "refreshed": refreshed,
+    }
 
     # Things a user or another program may leave in the folder, and what a crash mid-save leaves behind.
     (models / "notes.txt").write_text("buy milk\n")

@@ -1,4 +1,5 @@
 """The app's background training queue and the chart curves built from its events."""
+
 import numpy as np
 
 from mnist_core.checkpoints import list_checkpoints

@@ -1,6 +1,7 @@
 """The Train page's knobs table: every knob survives a trip through a link, a value a knob does not offer is
 refused naming what it does offer, what the controls offer always trains, and the CLI's train flags come
 from the same table. Plus: no mnist_core module imports another in a circle."""
+
 from __future__ import annotations
 
 import ast
@@ -36,16 +37,34 @@ def test_every_value_a_knob_offers_round_trips_through_a_link(knob):
 
 def test_the_pages_settings_round_trip_through_a_link():
     """Every knob at once, away from its default: link -> settings -> link gives the same."""
-    settings = {"recipe": "tutorial-cnn-small", "model": "mlp-128-64", "epochs": 7, "batch_size": 15, "lr": 3e-4,
-                "optimizer": "sgd", "train_size": 1500, "augment": True, "seed": 12345}
+    settings = {
+        "recipe": "tutorial-cnn-small",
+        "model": "mlp-128-64",
+        "epochs": 7,
+        "batch_size": 15,
+        "lr": 3e-4,
+        "optimizer": "sgd",
+        "train_size": 1500,
+        "augment": True,
+        "seed": 12345,
+    }
     assert set(settings) == {k.name for k in knobs.KNOBS}  # a new knob must be added here too
     link = knobs.link_params(settings)
     assert all(isinstance(v, str) for v in link.values())
     back, problems = knobs.settings_from_link(link, LIMITS.max_train_size, LIMITS.min_train_size)
     assert problems == [] and back == settings
     config = knobs.config_from_settings(back, LIMITS)
-    assert (config.recipe, config.model, config.epochs, config.batch_size, config.lr, config.optimizer,
-            config.train_size, config.augment, config.seed) == tuple(settings.values())
+    assert (
+        config.recipe,
+        config.model,
+        config.epochs,
+        config.batch_size,
+        config.lr,
+        config.optimizer,
+        config.train_size,
+        config.augment,
+        config.seed,
+    ) == tuple(settings.values())
     assert config.norm_std == RECIPES["tutorial-cnn-small"].config.norm_std  # the rest comes from the recipe
 
 
@@ -74,9 +93,11 @@ def allowed_words(knob: knobs.Knob) -> str:
 
 @pytest.mark.parametrize("knob", knobs.KNOBS, ids=lambda k: k.name)
 def test_a_value_a_knob_does_not_offer_is_refused_naming_what_it_offers(knob):
-    settings, problems = knobs.settings_from_link({knob.name: outside(knob), "seed": "5"} if knob.name != "seed"
-                                                  else {knob.name: outside(knob)}, LIMITS.max_train_size,
-                                                  LIMITS.min_train_size)
+    settings, problems = knobs.settings_from_link(
+        {knob.name: outside(knob), "seed": "5"} if knob.name != "seed" else {knob.name: outside(knob)},
+        LIMITS.max_train_size,
+        LIMITS.min_train_size,
+    )
     (problem,) = problems
     assert problem == f"{knob.name}={outside(knob)!r} was ignored: {allowed_words(knob)}"
     assert knob.name not in settings
@@ -113,18 +134,47 @@ def test_a_recipe_sets_its_knobs_and_leaves_the_learners_own():
 
 def test_the_cli_train_flags_are_the_knobs():
     """Each knob with a flag sets its own config field from the command line, through the same table."""
-    args = build_parser().parse_args(["train", "--recipe", "tutorial-mlp-sgd", "--model", "fast", "--epochs", "40",
-                                      "--batch-size", "100", "--lr", "0.05", "--optimizer", "adam",
-                                      "--train-size", "0", "--augment", "--seed", "9", "--threads", "1"])
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--recipe",
+            "tutorial-mlp-sgd",
+            "--model",
+            "fast",
+            "--epochs",
+            "40",
+            "--batch-size",
+            "100",
+            "--lr",
+            "0.05",
+            "--optimizer",
+            "adam",
+            "--train-size",
+            "0",
+            "--augment",
+            "--seed",
+            "9",
+            "--threads",
+            "1",
+        ]
+    )
     flagged = {k.name for k in knobs.KNOBS if k.flag}
     assert flagged == {k.name for k in knobs.KNOBS}
     overrides = knobs.cli_overrides(args)
     assert set(overrides) == flagged - {"recipe"}
     config = recipe_config(args.recipe, **overrides).validate()
     # the CLI takes TrainConfig's whole range, beyond the page's stops (40 epochs, batches of 100)
-    assert (config.recipe, config.model, config.epochs, config.batch_size, config.lr, config.optimizer,
-            config.train_size, config.augment, config.seed) == ("tutorial-mlp-sgd", "fast", 40, 100, 0.05, "adam",
-                                                                0, True, 9)
+    assert (
+        config.recipe,
+        config.model,
+        config.epochs,
+        config.batch_size,
+        config.lr,
+        config.optimizer,
+        config.train_size,
+        config.augment,
+        config.seed,
+    ) == ("tutorial-mlp-sgd", "fast", 40, 100, 0.05, "adam", 0, True, 9)
     assert config.momentum == 0.9  # the recipe's own, under the flags
     plain = build_parser().parse_args(["train"])
     assert plain.recipe == "fast" and knobs.cli_overrides(plain) == {}
@@ -161,6 +211,11 @@ def test_no_mnist_core_module_imports_another_in_a_circle():
 
 @pytest.mark.parametrize("module", ["config", "knobs", "recipes", "models", "cli"])
 def test_each_module_imports_on_its_own(module):
-    proc = subprocess.run([sys.executable, "-c", f"import mnist_core.{module}"], capture_output=True, text=True,
-                          cwd=PACKAGE.parent, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import mnist_core.{module}"],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]

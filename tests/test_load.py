@@ -1,6 +1,7 @@
 """Eight browser sessions at once on one real server (tests/load_scenario.py): one trains, five draw digits while
 the run goes on, two browse Explore. Every session gets its answer, sees only its own state, and no exception.
 How fast the answers come is printed by benchmarks/load.py, never asserted here."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """The model registry and the recipes: every network builds and maps a batch of digits to 10 scores, with
 the size its description promises; every preset validates and matches the tutorial it comes from."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,7 +30,10 @@ EXPECTED_PARAMETERS = {
     "cnn-pooled-4x": conv(1, 32, 3) + conv(32, 32, 3) + dense(32, 10),  # one conv used four times: counted once
     "cnn-pooled": conv(1, 32, 3) + conv(32, 32, 3) + dense(32, 10),  # the earlier reading: the same weights
     # three conv (no bias) + batch-norm blocks, 16/32/64 channels, 3x3 maps into one linear layer
-    "fast": conv(1, 16, 5, False) + conv(16, 32, 3, False) + conv(32, 64, 3, False) + 2 * (16 + 32 + 64)
+    "fast": conv(1, 16, 5, False)
+    + conv(16, 32, 3, False)
+    + conv(32, 64, 3, False)
+    + 2 * (16 + 32 + 64)
     + dense(64 * 9, 10),
 }
 
@@ -83,14 +87,25 @@ def test_every_recipe_validates_and_uses_a_model_one_can_pick(name):
 
 # What the seed tutorials in ../shared/seeds/ actually do.
 SEED_TUTORIALS = {
-    "tutorial-mlp-adam": dict(model="mlp-64x3", optimizer="adam", lr=1e-3, batch_size=15, epochs=2,
-                              norm_mean=0.0, norm_std=1.0),  # ToTensor() only
-    "tutorial-mlp-sgd": dict(model="mlp-128-64", optimizer="sgd", lr=0.003, momentum=0.9, batch_size=64, epochs=15,
-                             norm_mean=0.5, norm_std=0.5),
-    "tutorial-cnn-small": dict(model="cnn-small", optimizer="adam", lr=1e-3, batch_size=16, epochs=10,
-                               norm_mean=0.1307, norm_std=0.3081),
-    "pytorch-example": dict(model="cnn-example", optimizer="adadelta", lr=1.0, scheduler="step", step_gamma=0.7,
-                            batch_size=64, epochs=14),
+    "tutorial-mlp-adam": dict(
+        model="mlp-64x3", optimizer="adam", lr=1e-3, batch_size=15, epochs=2, norm_mean=0.0, norm_std=1.0
+    ),  # ToTensor() only
+    "tutorial-mlp-sgd": dict(
+        model="mlp-128-64",
+        optimizer="sgd",
+        lr=0.003,
+        momentum=0.9,
+        batch_size=64,
+        epochs=15,
+        norm_mean=0.5,
+        norm_std=0.5,
+    ),
+    "tutorial-cnn-small": dict(
+        model="cnn-small", optimizer="adam", lr=1e-3, batch_size=16, epochs=10, norm_mean=0.1307, norm_std=0.3081
+    ),
+    "pytorch-example": dict(
+        model="cnn-example", optimizer="adadelta", lr=1.0, scheduler="step", step_gamma=0.7, batch_size=64, epochs=14
+    ),
     "tutorial-cnn-pooled": dict(model="cnn-pooled-4x", optimizer="adam", lr=1e-3, epochs=10),  # described, no code
 }
 
@@ -118,13 +133,19 @@ def test_recipe_config_is_a_fresh_copy_with_overrides():
 def test_fast_models_saved_with_the_old_layer_order_give_the_same_answers():
     """The fast CNN's blocks pool before their ReLU (cheaper). Models trained when the ReLU came first must
     load into the new network unchanged and answer exactly as before, in eval and in training mode."""
+
     def old_block(c_in, c_out, k):
-        return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False), nn.BatchNorm2d(c_out),
-                             nn.ReLU(inplace=True), nn.MaxPool2d(2))
+        return nn.Sequential(
+            nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False),
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        )
 
     torch.manual_seed(1)
-    old = nn.Sequential(old_block(1, 16, 5), old_block(16, 32, 3), old_block(32, 64, 3), nn.Flatten(),
-                        nn.Linear(64 * 9, 10))
+    old = nn.Sequential(
+        old_block(1, 16, 5), old_block(16, 32, 3), old_block(32, 64, 3), nn.Flatten(), nn.Linear(64 * 9, 10)
+    )
     with torch.no_grad():  # trained-looking batch-norm state, some scales negative
         for m in old.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -179,8 +200,11 @@ def test_checkpoints_of_the_earlier_pooled_reading_load_and_answer_as_before(sam
 
     torch.manual_seed(3)
     old = EarlierPooledCNN().eval()
-    meta = {"architecture": "cnn-pooled", "name": "an old pooled model",
-            "config": TrainConfig(model="cnn-pooled", recipe="tutorial-cnn-pooled").to_dict()}
+    meta = {
+        "architecture": "cnn-pooled",
+        "name": "an old pooled model",
+        "config": TrainConfig(model="cnn-pooled", recipe="tutorial-cnn-pooled").to_dict(),
+    }
     path = save_checkpoint(old, meta, tmp_path)
     loaded, ckpt = load_checkpoint(path)
     x = normalize(sample.test.images[:64], 0.1307, 0.3081)

@@ -2,6 +2,7 @@
 
 Drawing strokes and uploading files need a real browser: see test_browser_draw.py.
 """
+
 import time
 
 import ui
@@ -32,7 +33,9 @@ def test_quick_training_saves_a_model_and_the_canvas_appears(app, models_dir):
     # Let it learn for a few batches, then stop it: a stopped run is still evaluated and saved,
     # which exercises the whole path (job -> checkpoint -> page) without waiting the full ~20 s.
     deadline = time.time() + 180
-    while job.progress() == 0 and job.active and time.time() < deadline:  # a run stopped before its first step saves nothing
+    while (
+        job.progress() == 0 and job.active and time.time() < deadline
+    ):  # a run stopped before its first step saves nothing
         time.sleep(0.1)
     queue.stop(job.id)
     assert queue.wait(job, timeout=180), "the quick training run did not finish"
@@ -79,8 +82,12 @@ def test_with_a_model_an_empty_canvas_gets_a_prompt_not_a_prediction(app, models
 
 def test_every_control_explains_itself(app, models_with_checkpoint):
     open_page(app, "draw")
-    controls = [app.selectbox(key="draw_model"), app.radio(key="draw_input"), app.slider(key="draw_pen"),
-                app.button(key="draw_clear")]
+    controls = [
+        app.selectbox(key="draw_model"),
+        app.radio(key="draw_input"),
+        app.slider(key="draw_pen"),
+        app.button(key="draw_clear"),
+    ]
     for control in controls:
         assert control.help, f"{control.key} has no help text"
     app.radio(key="draw_input").set_value("Upload a photo").run()

@@ -1,4 +1,5 @@
 """The Evaluate page (AppTest, real checkpoint, real data) and the pure helpers behind it."""
+
 from __future__ import annotations
 
 import base64
@@ -168,11 +169,14 @@ def _pickle_bytes(tmp_path) -> bytes:
     return path.read_bytes()
 
 
-@pytest.mark.parametrize("name, make, reason", [
-    ("model.pt", _pickle_bytes, "PyTorch pickle"),
-    ("random.safetensors", lambda tmp: np.random.default_rng(0).bytes(4096), "not a valid Digit Lab checkpoint"),
-    ("plain.safetensors", lambda tmp: st_save({"w": torch.zeros(2)}), "no Digit Lab metadata"),
-])
+@pytest.mark.parametrize(
+    "name, make, reason",
+    [
+        ("model.pt", _pickle_bytes, "PyTorch pickle"),
+        ("random.safetensors", lambda tmp: np.random.default_rng(0).bytes(4096), "not a valid Digit Lab checkpoint"),
+        ("plain.safetensors", lambda tmp: st_save({"w": torch.zeros(2)}), "no Digit Lab metadata"),
+    ],
+)
 def test_upload_refuses_anything_but_a_digit_lab_export(app, models_with_checkpoint, tmp_path, name, make, reason):
     before = _folders(models_with_checkpoint)
     at = open_page(app, "evaluate")

@@ -1,4 +1,5 @@
 """The Explore page under AppTest, on the real offline MNIST sample (and Fashion-MNIST where installed)."""
+
 import base64
 import json
 from pathlib import Path
@@ -106,8 +107,10 @@ def test_tsne_map_appears_after_the_button(app):
     assert "explore_tsne_chart" in charts(at)
 
 
-@pytest.mark.skipif(not Path(DEBIAN_FASHION_DIR, "train-images-idx3-ubyte.gz").is_file(),
-                    reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not Path(DEBIAN_FASHION_DIR, "train-images-idx3-ubyte.gz").is_file(),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
 def test_fashion_mnist_uses_its_class_names(app):
     app.session_state["dataset"] = "fashion-mnist"
     at = open_page(app, "explore")

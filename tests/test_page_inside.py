@@ -1,6 +1,7 @@
 """The Inside page in AppTest: arriving from Draw and from Evaluate, the five sections, the fooling sliders, the
 robustness curves, and what a missing or damaged model shows. Drawing and uploading need a real browser: see
 test_browser_inside.py."""
+
 import numpy as np
 from PIL import Image
 
@@ -8,8 +9,13 @@ from conftest import open_page
 from mnist_core import explain as ex
 from mnist_core.checkpoints import list_checkpoints, load_checkpoint
 
-SECTIONS = ["1 · From your drawing", "2 · Layer by layer", "3 · Why this answer?", "4 · Try to fool it",
-            "5 · How robust is this model?"]
+SECTIONS = [
+    "1 · From your drawing",
+    "2 · Layer by layer",
+    "3 · Why this answer?",
+    "4 · Try to fool it",
+    "5 · How robust is this model?",
+]
 
 
 def _texts(elements) -> str:
@@ -112,9 +118,14 @@ def test_robustness_is_measured_on_request_and_kept(app, models_with_checkpoint,
 
 def test_every_control_explains_itself(app, models_with_checkpoint, sample):
     from_draw(app, sample, 0)
-    controls = [app.selectbox(key="inside_model"), app.radio(key="inside_input"),
-                app.multiselect(key="inside_robust_models"), app.button(key="inside_measure"),
-                app.button(key="inside_play_reset"), *app.slider]
+    controls = [
+        app.selectbox(key="inside_model"),
+        app.radio(key="inside_input"),
+        app.multiselect(key="inside_robust_models"),
+        app.button(key="inside_measure"),
+        app.button(key="inside_play_reset"),
+        *app.slider,
+    ]
     for control in controls:
         assert control.help, f"{control.key} has no help text"
 

@@ -1,4 +1,5 @@
 """The Train page under AppTest: presets fill the controls, every control explains itself, Start trains."""
+
 from conftest import open_page
 from mnist_core import knobs
 from mnist_core.checkpoints import delete_checkpoint, list_checkpoints
@@ -14,7 +15,8 @@ def test_every_control_has_help_and_every_preset_has_a_button(app, models_dir):
     main = [w for w in widgets(at) if w.key and (w.key.startswith("train_") or w.key.startswith("recipe_"))]
     assert {f"recipe_{name}" for name in RECIPES} <= {w.key for w in main}
     assert {"train_start", "train_stop", "train_model", "train_epochs", "train_batch", "train_lr"} <= {
-        w.key for w in main}
+        w.key for w in main
+    }
     assert all(w.help for w in main), [w.key for w in main if not w.help]
     assert at.button(key="train_stop").disabled  # nothing to stop yet
 
@@ -42,8 +44,17 @@ def test_the_recipe_buttons_show_plain_names_in_full(app, models_dir):
     assert at.selectbox(key="train_model").value == "cnn-pooled-4x"
 
 
-LINK = {"recipe": "tutorial-cnn-small", "model": "mlp-128-64", "epochs": "7", "batch_size": "15", "lr": "0.0003",
-        "optimizer": "sgd", "train_size": "1500", "augment": "1", "seed": "12345"}  # every knob, none at its preset
+LINK = {
+    "recipe": "tutorial-cnn-small",
+    "model": "mlp-128-64",
+    "epochs": "7",
+    "batch_size": "15",
+    "lr": "0.0003",
+    "optimizer": "sgd",
+    "train_size": "1500",
+    "augment": "1",
+    "seed": "12345",
+}  # every knob, none at its preset
 
 
 def test_every_knob_survives_the_address_and_a_recipe_keeps_the_learners_own(app, models_dir):
@@ -51,8 +62,13 @@ def test_every_knob_survives_the_address_and_a_recipe_keeps_the_learners_own(app
     app.query_params.update(LINK)
     at = open_page(app, "train")
     assert not at.warning
-    control = {"select": at.selectbox, "slider": at.slider, "stops": at.select_slider, "toggle": at.toggle,
-               "number": at.number_input}
+    control = {
+        "select": at.selectbox,
+        "slider": at.slider,
+        "stops": at.select_slider,
+        "toggle": at.toggle,
+        "number": at.number_input,
+    }
     limits = knobs.Limits(500, 4000)
     for knob in knobs.KNOBS:
         if knob is not knobs.RECIPE:

