@@ -351,6 +351,8 @@ with st.container(key="inside_robustness", border=True):
                 ),
             )
             bar.empty()
+        if all(keys[r] in store for r in missing):
+            st.rerun()  # drawn again without the button, which was for the models now measured
     done = [r for r in picked if keys[r] in store]
     if done:
         charts = st.columns(2)
