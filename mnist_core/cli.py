@@ -104,26 +104,34 @@ def cmd_evaluate(args) -> dict:
     return {**report.summary(), "dataset": split.name, "checkpoint": str(ckpt.path)}
 
 
-def cmd_predict(args) -> None:
-    from .checkpoints import load_checkpoint
-    from .inference import predict_image
-    from .preprocess import ImageError, load_image
+def _answer_each(paths: list[str], answer) -> None:
+    """One JSON line per image, `answer(path, bytes)` for the readable ones; one bad file must not cost the others
+    their answer, and the command still fails (exit 2) at the end if any could not be read."""
+    from .preprocess import ImageError
 
-    model, ckpt = load_checkpoint(args.checkpoint)
     errors = []
-    for path in args.images:  # one bad file must not cost the others their answer
+    for path in paths:
         try:
             try:
                 data = Path(path).read_bytes()
             except OSError as e:
                 raise ImageError(f"cannot read {path}: {e.strerror}") from None
-            line = {"file": path, **predict_image(model, ckpt.config, load_image(data)).to_dict()}
+            line = {"file": path, **answer(path, data)}
         except ImageError as e:
             errors.append(" ".join(str(e).split()))
             line = {"file": path, "digit": None, "error": errors[-1]}
         print(json.dumps(line), flush=True)
     if errors:
-        raise ImageError(f"{len(errors)} of {len(args.images)} images could not be read (first: {errors[0]})")
+        raise ImageError(f"{len(errors)} of {len(paths)} images could not be read (first: {errors[0]})")
+
+
+def cmd_predict(args) -> None:
+    from .checkpoints import load_checkpoint
+    from .inference import predict_image
+    from .preprocess import load_image
+
+    model, ckpt = load_checkpoint(args.checkpoint)
+    _answer_each(args.images, lambda path, data: predict_image(model, ckpt.config, load_image(data)).to_dict())
 
 
 def cmd_explain(args) -> None:
@@ -132,45 +140,36 @@ def cmd_explain(args) -> None:
 
     from .checkpoints import load_checkpoint
     from .explain import Explainer, layer_outputs
-    from .preprocess import ImageError, load_image
+    from .preprocess import load_image
 
     model, ckpt = load_checkpoint(args.checkpoint)
     explainer = Explainer(model, ckpt.config)
     layers = [layer.info() for layer in layer_outputs(model, explainer.input(np.zeros((28, 28), np.uint8)))]
-    errors = []
-    for path in args.images:  # one bad file must not cost the others their answer
-        try:
-            try:
-                data = Path(path).read_bytes()
-            except OSError as e:
-                raise ImageError(f"cannot read {path}: {e.strerror}") from None
-            inside = explainer.look(load_image(data), top=0)
-            line = {
-                "file": path,
-                "digit": inside.digit,
-                "confidence": None,
-                "probabilities": None,
-                "image28": None,
-                "attribution": None,
-                "method": args.method,
-                "layers": layers,
-            }
-            if inside.digit is not None:
-                target = inside.digit if args.target is None else args.target
-                attribution = explainer.attribute(inside.image28, [target], args.method)[0]
-                line.update(
-                    confidence=round(float(inside.probabilities.max()), 6),
-                    probabilities=[round(float(p), 6) for p in inside.probabilities],
-                    image28=inside.image28.tolist(),
-                    target=target,
-                    attribution=[[round(float(v), 6) for v in row] for row in attribution],
-                )
-        except ImageError as e:
-            errors.append(" ".join(str(e).split()))
-            line = {"file": path, "digit": None, "error": errors[-1]}
-        print(json.dumps(line), flush=True)
-    if errors:
-        raise ImageError(f"{len(errors)} of {len(args.images)} images could not be read (first: {errors[0]})")
+
+    def explain_one(path: str, data: bytes) -> dict:
+        inside = explainer.look(load_image(data), top=0)
+        line = {
+            "digit": inside.digit,
+            "confidence": None,
+            "probabilities": None,
+            "image28": None,
+            "attribution": None,
+            "method": args.method,
+            "layers": layers,
+        }
+        if inside.digit is not None:
+            target = inside.digit if args.target is None else args.target
+            attribution = explainer.attribute(inside.image28, [target], args.method)[0]
+            line.update(
+                confidence=round(float(inside.probabilities.max()), 6),
+                probabilities=[round(float(p), 6) for p in inside.probabilities],
+                image28=inside.image28.tolist(),
+                target=target,
+                attribution=[[round(float(v), 6) for v in row] for row in attribution],
+            )
+        return line
+
+    _answer_each(args.images, explain_one)
 
 
 def cmd_models(args) -> None:
