@@ -61,25 +61,30 @@ pages = [
     train_page,
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
+    st.Page("app_pages/my_digits.py", title="My digits", icon=":material/collections_bookmark:"),
     st.Page("app_pages/inside.py", title="Inside", icon=":material/neurology:"),
 ]
 nav = st.navigation(pages)
 
 with st.sidebar:
+    choices = ui.dataset_choices()
+    if st.session_state.get("dataset") not in choices:  # e.g. a My digits collection deleted meanwhile
+        st.session_state.pop("dataset", None)
     st.selectbox(
         "Dataset",
-        list(ui.DATASET_LABELS),
-        format_func=ui.DATASET_LABELS.get,
+        choices,
+        format_func=ui.dataset_label,
         key="dataset",
         help="Which images to explore and train on. MNIST falls back to the bundled 5,000-digit "
-        "sample when it cannot be found or downloaded.",
+        "sample when it cannot be found or downloaded. Your kept drawings are listed as My digits.",
     )
     if st.session_state.get("dataset") == ui.FOLDER:
         st.text_input(
             "Folder path",
             key="dataset_folder",
             placeholder="/path/to/MNIST/raw",
-            help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files.",
+            help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files, or one "
+            "with digit folders 0/ to 9/ of images (photos, scans, drawings).",
         )
     ui.dataset_in_use_room()
     st.caption(f"Computing on: **{ui.device_label()}**")

@@ -7,23 +7,41 @@ from __future__ import annotations
 
 import re
 from contextvars import ContextVar
+from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from mnist_core.checkpoints import Checkpoint, list_checkpoints
-from mnist_core.data import SOURCES, DataError, Source, load_source
+from mnist_core.data import DIGITS, SOURCES, DataError, Source, is_image_folder, load_source
 from mnist_core.devices import describe_device, resolve_device
 from mnist_core.jobs import Job, JobQueue
+from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
 
 FOLDER = "folder"
-DATASET_LABELS = {**SOURCES, FOLDER: "A folder of MNIST idx files…"}
+MY = "my:"  # a sidebar choice "my:<name>" is the My digits collection <name>
+DATASET_LABELS = {**SOURCES, FOLDER: "A folder of MNIST files or of digit folders…"}
 
 
-@st.cache_resource(show_spinner="Loading the dataset…")
-def _load(key: str) -> Source:
+def dataset_choices() -> list[str]:
+    return [*SOURCES, *(MY + name for name in collection_names()), FOLDER]
+
+
+def dataset_label(choice: str) -> str:
+    return f"My digits: {choice[len(MY) :]}" if choice.startswith(MY) else DATASET_LABELS.get(choice, choice)
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
+def _load(key: str, version: tuple | None) -> Source:
     # cache_resource, not cache_data: the tensors are shared, not unpickled afresh on every rerun.
     return load_source(key)
+
+
+def _version(key: str) -> tuple | None:
+    """A folder of digit folders changes while the server runs (drawings kept, deleted): its folders' times."""
+    if key in SOURCES or not is_image_folder(key):
+        return None
+    return tuple((Path(key) / d).stat().st_mtime_ns if (Path(key) / d).is_dir() else 0 for d in DIGITS)
 
 
 @st.cache_resource
@@ -41,6 +59,8 @@ def dataset_key() -> str:
     choice = st.session_state.get("dataset", "mnist")
     if choice == FOLDER:
         return (st.session_state.get("dataset_folder") or "").strip()
+    if choice.startswith(MY):
+        return str(Collection(choice[len(MY) :]).path)
     return choice
 
 
@@ -67,6 +87,11 @@ def in_use_line(choice: str, source: Source) -> str | None:
     )
 
 
+def load_dataset(key: str) -> Source:
+    """A dataset by its key (see data.load_source), loaded once per server and again when its folder changes."""
+    return _load(key, _version(key))
+
+
 def current_source() -> Source | None:
     """The dataset chosen in the sidebar, or None after showing why it cannot be used."""
     key = dataset_key()
@@ -74,8 +99,8 @@ def current_source() -> Source | None:
         st.info("Type the path of a folder holding MNIST idx files in the sidebar.")
         return None
     try:
-        source = _load(key)
-    except DataError as e:
+        source = load_dataset(key)
+    except (DataError, CollectionError, OSError) as e:
         st.error(f"This dataset cannot be used: {e}")
         return None
     if source.notice:
@@ -84,6 +109,14 @@ def current_source() -> Source | None:
     if room is not None and line is not None:
         room.caption(line)
     return source
+
+
+def my_collection() -> Collection:
+    """This browser session's collection of kept drawings (named on the My digits page)."""
+    try:
+        return Collection(st.session_state.get("my_digits_name") or DEFAULT_NAME)
+    except CollectionError:
+        return Collection(DEFAULT_NAME)
 
 
 def checkpoints() -> list[Checkpoint]:

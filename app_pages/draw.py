@@ -13,6 +13,7 @@ from mnist_core.checkpoints import CheckpointError, load_checkpoint
 from mnist_core.data import DataError
 from mnist_core.inference import predict_image
 from mnist_core.models import predict_probabilities
+from mnist_core.my_digits import CollectionError
 from mnist_core.preprocess import ImageError, load_image
 from mnist_core.recipes import recipe_config
 
@@ -107,6 +108,51 @@ def clear_canvas() -> None:
     """A new initial drawing wipes the canvas; until it reports back, ignore the old drawing."""
     st.session_state["draw_clears"] = st.session_state.get("draw_clears", 0) + 1
     st.session_state["draw_stale"] = st.session_state.get("draw_seen")
+
+
+def keep(image: np.ndarray, digit: int) -> None:
+    """Save the drawing in the learner's collection (My digits), then start a fresh canvas for the next one."""
+    collection = ui.my_collection()
+    try:
+        collection.keep(image, digit)
+    except (CollectionError, OSError) as e:
+        st.session_state["draw_kept"] = f":material/error: Could not keep it: {e}"
+        return
+    st.session_state["draw_kept"] = (
+        f":material/check: Kept as a **{digit}** in **{collection.name}** ({collection.counts()[digit]} of that digit)."
+    )
+    st.session_state["draw_keep_digit"] = None
+    if st.session_state.get("draw_input", "Draw") == "Draw":
+        clear_canvas()
+
+
+def keep_row(image: np.ndarray, pred) -> None:
+    """Keep the drawing with its right label: a few of your own digits let a model learn your handwriting."""
+    with st.container(key="draw_keep", border=True):
+        st.markdown(
+            "**Teach it your handwriting.** Keep this drawing with the right digit"
+            + (" — unsure and wrong answers are the most useful ones to keep." if pred.unsure else ".")
+        )
+        cols = st.columns([3, 2, 2], vertical_alignment="bottom")
+        cols[0].button(
+            f"Right, keep it as a {pred.digit}",
+            key="draw_keep_right",
+            icon=":material/check:",
+            on_click=keep,
+            args=(image, pred.digit),
+        )
+        actual = cols[1].selectbox(
+            "Wrong? It is a", [d for d in range(10) if d != pred.digit], index=None, key="draw_keep_digit"
+        )
+        cols[2].button(
+            "Keep with this digit" if actual is None else f"Keep it as a {actual}",
+            key="draw_keep_fixed",
+            icon=":material/edit:",
+            disabled=actual is None,
+            on_click=keep,
+            args=(image, actual),
+        )
+        st.caption(f"Kept in **{ui.my_collection().name}**: see them, and fine-tune a model, on **My digits**.")
 
 
 def probability_chart(pred) -> go.Figure:
@@ -253,4 +299,8 @@ with right, st.container(key="draw_result"):
             query_params={"from": "draw", "model": run_id},
         )
         st.plotly_chart(probability_chart(pred), key="draw_chart", config={"displayModeBar": False})
+if image is not None and pred is not None and pred.digit is not None:
+    keep_row(image, pred)
+if kept := st.session_state.pop("draw_kept", None):
+    st.toast(kept)
 st.html(PAGE_FIX, unsafe_allow_javascript=True)

@@ -1,5 +1,7 @@
 """Train: pick a preset or set the knobs, start a run, watch it learn live, stop it any time."""
 
+from dataclasses import replace
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -7,8 +9,10 @@ import streamlit as st
 import ui
 from mnist_core import knobs
 from mnist_core.config import ConfigError
+from mnist_core.data import DataError
 from mnist_core.history import curves, format_eta
 from mnist_core.models import MODELS, count_parameters
+from mnist_core.my_digits import Collection, CollectionError, collection_names
 from mnist_core.recipes import RECIPES, recipe_config
 from mnist_core.runs import planned_steps
 
@@ -227,7 +231,9 @@ def show_run(job_id: str, overlays: list) -> None:
         static=j.active,
     )  # hover and zoom once the run is over
     summary = snap.summary
-    if summary is not None and summary.accuracy is not None:
+    if snap.finetune is not None:
+        show_finetuned(snap.finetune)
+    elif summary is not None and summary.accuracy is not None:
         m1, m2, m3 = st.columns(3)
         m1.metric(
             "Test accuracy",
@@ -243,6 +249,87 @@ def show_run(job_id: str, overlays: list) -> None:
     if not j.active and st.session_state.get("train_seen_done") != job_id:
         st.session_state["train_seen_done"] = job_id
         st.rerun()  # whole page: re-enable Start, refresh the saved-model list and the sidebar
+
+
+def show_finetuned(f) -> None:
+    """A fine-tuning run's result: before and after, on the learner's drawings and on the original test images."""
+    m1, m2, m3 = st.columns(3)
+    m1.metric(
+        "Your drawings",
+        f"{f.personal_after:.0%}",
+        delta=f"{(f.personal_after - f.personal_before) * 100:+.0f} points (was {f.personal_before:.0%})",
+        help=f"Measured on {f.n_personal_eval} of your drawings it did not learn from.",
+    )
+    if f.reference_after is not None:
+        m2.metric(
+            "Original test images",
+            f"{f.reference_after:.2%}",
+            delta=f"{(f.reference_after - f.reference_before) * 100:+.2f} points (was {f.reference_before:.2%})",
+            delta_color="normal",
+            help=f"{f.reference}: what it was first tested on. Replaying its old data keeps this from falling.",
+        )
+    m3.metric("Training time", f"{f.seconds:.1f} s")
+    if f.notice:
+        st.info(f.notice)
+    if f.checkpoint is not None:
+        st.success(
+            ("Stopped early; saved" if f.stopped else "Saved") + " as a new model (the one it started from is kept): "
+            "open **Draw** to try it on your handwriting."
+        )
+
+
+def finetune_section(saved: list, busy: bool) -> None:
+    """Start from a saved model and teach it a My digits collection (mnist_core/finetune.py)."""
+    names = collection_names()
+    wanted = st.query_params.get("finetune") or ui.my_collection().name
+    with st.expander(
+        "Teach a saved model your handwriting (fine-tune)",
+        expanded="finetune" in st.query_params,
+        icon=":material/school:",
+    ):
+        if not names or not saved:
+            st.info(
+                "Fine-tuning needs a saved model and some of your own drawings: train one above, then keep a few "
+                "drawings on **Draw** (they appear on **My digits**).",
+                icon=":material/draw:",
+            )
+            return
+        c1, c2, c3 = st.columns([3, 2, 1])
+        parent = c1.selectbox(
+            "Start from a saved model",
+            [c.run_id for c in saved],
+            format_func=lambda r: next(c.name for c in saved if c.run_id == r),
+            key="finetune_parent",
+        )
+        collection = c2.selectbox(
+            "Your drawings",
+            names,
+            index=names.index(wanted) if wanted in names else 0,
+            key="finetune_collection",
+            help="A My digits collection.",
+        )
+        epochs = c3.number_input("Epochs", 1, 20, 4, key="finetune_epochs")
+        st.caption(
+            "It learns from three quarters of your drawings, mixed with as many images of the data it first learned "
+            "from (so it does not forget them), then is scored before and after on your other drawings and on its "
+            "original test images. The result is saved as a new model."
+        )
+        if st.button("Fine-tune", key="finetune_start", icon=":material/school:", disabled=busy):
+            ckpt = next(c for c in saved if c.run_id == parent)
+            try:
+                drawings = ui.load_dataset(str(Collection(collection).path))
+                job = queue.submit(
+                    replace(ckpt.config, epochs=int(epochs)),
+                    drawings,
+                    "all",
+                    owner=ui.owner(),
+                    parent=str(ckpt.path),
+                )
+            except (ConfigError, DataError, CollectionError, ValueError) as e:
+                st.error(f"Cannot fine-tune: {e}")
+                return
+            st.session_state["train_job"] = st.query_params["run"] = job.id
+            st.rerun()
 
 
 saved = ui.checkpoints()
@@ -263,6 +350,7 @@ else:  # the empty charts show what is coming (and load the chart library before
     st.info("Press **Start training** to train a model with the settings above. The charts below fill in live.")
     show_charts(curves([]), planned_steps(config, source, split), config.epochs, overlays, key="preview", static=False)
 
+finetune_section(saved, busy)
 if saved:
     st.subheader("Saved models")
     st.dataframe(

@@ -49,6 +49,9 @@ class DatasetRecord:
     split: str | None = None  # "train" or "all"
     n_train: int | None = None
     evaluated_on: str | None = None  # the held-out split its accuracy was measured on, in words
+    eval_source: str | None = None  # where that held-out split came from, when not from `source` itself
+    eval_split: str | None = None
+    seed: int | None = None  # the seed that carved a held-out share, when there was no test split
     classes: list[str] | None = None
     extra: dict = field(default_factory=dict, repr=False)  # fields this version does not know, written back as read
 
@@ -69,6 +72,21 @@ class MetricsRecord:
     device: str | None = None
     stopped: bool | None = None  # ended early by Stop (or a server shutdown)
     epochs_done: int | None = None
+    extra: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class FinetuneRecord:
+    """A model fine-tuned from another (meta.json's "finetune"): its parent and accuracy before and after."""
+
+    parent: str  # the run id of the model it started from
+    personal_source: str | None = None  # the collection (a folder) it learned from
+    personal: str | None = None  # the personal held-out images, in words
+    personal_before: float | None = None
+    personal_after: float | None = None
+    reference: str | None = None  # the parent's own kind of held-out images, in words
+    reference_before: float | None = None
+    reference_after: float | None = None
     extra: dict = field(default_factory=dict, repr=False)
 
 
@@ -96,6 +114,7 @@ class ModelRecord:
     normalisation: Normalisation | None = None
     metrics: MetricsRecord = field(default_factory=MetricsRecord)
     history: list[Event] = field(default_factory=list)  # step and epoch events, thinned for the charts
+    finetune: FinetuneRecord | None = None
     extra: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
@@ -111,6 +130,7 @@ class ModelRecord:
             "normalisation": self.normalisation and _json_fields(self.normalisation),
             "metrics": _json_fields(self.metrics),
             "history": [e.to_dict() for e in self.history],
+            "finetune": self.finetune and _json_fields(self.finetune),
             **self.extra,
         }
         return {k: v for k, v in meta.items() if v is not None}
@@ -197,6 +217,7 @@ def parse_record(meta, where: str) -> ModelRecord:
         ("dataset", dict),
         ("normalisation", dict),
         ("history", list),
+        ("finetune", dict),
         ("name", str),
         ("created", str),
         ("run_id", str),
@@ -217,6 +238,7 @@ def parse_record(meta, where: str) -> ModelRecord:
         else _typed(Normalisation, meta["normalisation"], where, "normalisation")
     )
     history = [_typed(Event, h, where, f"history[{i}]") for i, h in enumerate(meta.get("history") or [])]
+    finetune = None if meta.get("finetune") is None else _typed(FinetuneRecord, meta["finetune"], where, "finetune")
     try:
         config = TrainConfig.from_dict(meta.get("config") or {}).validate()
     except (ConfigError, TypeError) as e:
@@ -234,6 +256,7 @@ def parse_record(meta, where: str) -> ModelRecord:
         normalisation=normalisation,
         metrics=metrics,
         history=history,
+        finetune=finetune,
         extra={k: v for k, v in meta.items() if k not in known},
     )
 

@@ -1,6 +1,6 @@
-"""`python -m mnist_core`: train, evaluate, predict, list models, benchmark.
+"""`python -m mnist_core`: train, evaluate, predict, explain, fine-tune, list models, benchmark.
 
-Contract other tools rely on: `train` and `evaluate` print one JSON object as their last line,
+Contract other tools rely on: `train`, `evaluate` and `finetune` print one JSON object as their last line,
 `predict` prints one JSON object per image; bad input exits with code 2 and one line on stderr.
 
 Only the light modules are imported up front, so `--help` and bad arguments answer at once; torch and
@@ -29,14 +29,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _progress_bar(total_steps: int):
+def _progress_bar():
     from tqdm import tqdm
 
-    bar = tqdm(total=total_steps, unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    bar = tqdm(unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
     def on_event(event):
         if event.kind == "step":
-            bar.n = event.step
+            bar.total, bar.n = event.total_steps, event.step
             bar.set_postfix(
                 epoch=f"{event.epoch}/{event.epochs}",
                 loss=f"{event.loss:.3f}",
@@ -83,9 +83,8 @@ def cmd_train(args) -> dict:
         f"training {config.model} on {n_train:,} images of {source.title}; held out: {data.held_out_name}",
         file=sys.stderr,
     )
-    steps = -(-n_train // config.batch_size) * config.epochs
     outcome = train_and_save(
-        config, source, args.split, eval_source, args.eval_split, on_event=_progress_bar(steps), models_dir=args.out
+        config, source, args.split, eval_source, args.eval_split, on_event=_progress_bar(), models_dir=args.out
     )
     return outcome.summary().to_dict()
 
@@ -172,6 +171,37 @@ def cmd_explain(args) -> None:
     _answer_each(args.images, explain_one)
 
 
+def cmd_finetune(args) -> dict:
+    from .data import load_source
+    from .finetune import finetune
+
+    personal = load_source(args.dataset, args.data_dir)
+    personal_eval = load_source(args.eval_dataset, args.data_dir) if args.eval_dataset else None
+    reference = None
+    if args.reference:
+        reference_source = load_source(args.reference, args.data_dir)
+        if reference_source.notice:
+            print(f"note: {reference_source.notice}", file=sys.stderr)
+        reference = reference_source.split(args.reference_split)
+    for source in (personal, personal_eval):
+        if source is not None and source.notice:
+            print(f"note: {source.notice}", file=sys.stderr)
+    summary = finetune(
+        args.checkpoint,
+        personal,
+        personal_eval,
+        reference,
+        epochs=args.epochs,
+        seed=args.seed,
+        on_event=_progress_bar(),
+        models_dir=args.out,
+    )
+    if summary.notice:
+        print(f"note: {summary.notice}", file=sys.stderr)
+    print(f"personal: {summary.n_personal_eval} held-out drawings; reference: {summary.reference}", file=sys.stderr)
+    return summary.to_dict()
+
+
 def cmd_models(args) -> None:
     from .checkpoints import default_models_dir, list_checkpoints, skipped_entries
 
@@ -247,6 +277,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     x.add_argument("images", nargs="+", metavar="IMAGE")
     x.set_defaults(func=cmd_explain)
+
+    f = sub.add_parser("finetune", help="teach a saved model a collection of your own digits, without forgetting")
+    f.add_argument("--checkpoint", required=True, help="the saved model to start from")
+    f.add_argument("--dataset", required=True, help="a folder of digit folders (0/ to 9/) of images")
+    f.add_argument("--eval-dataset", help="score the personal accuracy on this folder instead of a held-out 25%%")
+    f.add_argument("--epochs", type=bounded(int, "epochs"), default=4)
+    f.add_argument("--seed", type=bounded(int, "seed"), default=0)
+    f.add_argument("--reference", help="score the reference accuracy on this dataset instead of the parent's own")
+    f.add_argument("--reference-split", default="test", choices=SPLITS)
+    f.add_argument("--out", help="folder for the new checkpoint (default: models/)")
+    f.add_argument("--data-dir", help="where idx files are found (default: data/)")
+    f.set_defaults(func=cmd_finetune)
 
     m = sub.add_parser("models", help="list saved checkpoints")
     m.add_argument("--out", help="checkpoint folder (default: models/)")

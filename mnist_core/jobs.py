@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .config import TrainConfig
 from .data import Source
+from .finetune import FinetuneSummary, finetune
 from .runs import RunSummary, train_and_save
 from .training import Event
 
@@ -41,6 +42,7 @@ class JobSnapshot:
     config: TrainConfig
     dataset: str  # the source's title
     owner: str
+    finetune: FinetuneSummary | None = None  # a fine-tuning run's before and after, once it has ended
 
 
 @dataclass
@@ -49,11 +51,13 @@ class Job:
     source: Source
     split: str = "train"
     owner: str = ""  # whoever started it (the app passes a browser-session token)
+    parent: str | None = None  # a saved model's folder: fine-tune it on `source` instead of training afresh
     id: str = field(default_factory=lambda: f"{time.strftime('%H%M%S')}-{next(_ids)}")
     status: str = "queued"  # queued, running, done, stopped, failed
     history: list[Event] = field(default_factory=list)  # step and epoch events
     last: Event | None = None  # the latest event of any kind
     summary: RunSummary | None = None  # once finished
+    finetune: FinetuneSummary | None = None  # once a fine-tuning run has finished
     error: str | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
@@ -83,6 +87,7 @@ class Job:
                 replace(self.config),
                 self.source.title,
                 self.owner,
+                self.finetune,
             )
 
     def progress(self) -> float:
@@ -112,12 +117,16 @@ class JobQueue:
             self._worker = threading.Thread(target=self._work, name="digit-lab-trainer", daemon=True)
             self._worker.start()
 
-    def submit(self, config: TrainConfig, source: Source, split: str = "train", owner: str = "") -> Job:
+    def submit(
+        self, config: TrainConfig, source: Source, split: str = "train", owner: str = "", parent: str | None = None
+    ) -> Job:
+        """Queue a run: training `config` on `source`'s `split`, or, given a `parent` checkpoint folder,
+        fine-tuning it on all of `source` for `config.epochs` epochs with `config.seed` (mnist_core.finetune)."""
         if self._closing:
             raise RuntimeError("the server is shutting down; no new training runs")
         config.validate()
         source.split(split)  # fail now, in the caller's thread, if the split does not exist
-        job = Job(config, source, split, owner)
+        job = Job(config, source, split, owner, parent)
         with self._cv:
             self._jobs[job.id] = job
             self._pending.append(job)
@@ -184,6 +193,35 @@ class JobQueue:
             time.sleep(0.05)
         return True
 
+    def _train(self, job: Job) -> RunSummary:
+        outcome = train_and_save(
+            job.config, job.source, job.split, on_event=job.on_event, stop=job.stop_flag, models_dir=self.models_dir
+        )
+        return outcome.summary()
+
+    def _finetune(self, job: Job) -> tuple[FinetuneSummary, RunSummary]:
+        tuned = finetune(
+            job.parent,
+            job.source,
+            epochs=job.config.epochs,
+            seed=job.config.seed,
+            on_event=job.on_event,
+            stop=job.stop_flag,
+            models_dir=self.models_dir,
+        )
+        return tuned, RunSummary(  # the few numbers every run has, for the sidebar and the models lists
+            accuracy=tuned.personal_after,
+            loss=None,
+            evaluated_on=f"{tuned.n_personal_eval} of your drawings it did not train on",
+            n_test=tuned.n_personal_eval,
+            n_train=tuned.n_personal_train,
+            seconds=tuned.seconds,
+            images_per_s=tuned.images_per_s,
+            stopped=tuned.stopped,
+            device=tuned.device,
+            checkpoint=tuned.checkpoint,
+        )
+
     def _forget_old(self) -> None:  # called with the lock held
         done = sorted((j for j in self._jobs.values() if not j.active), key=lambda j: j.created)
         for j in done[: max(0, len(done) - self.keep)]:
@@ -204,17 +242,13 @@ class JobQueue:
                 job = self._pending.popleft()
                 job.status = "running"
             try:
-                outcome = train_and_save(
-                    job.config,
-                    job.source,
-                    job.split,
-                    on_event=job.on_event,
-                    stop=job.stop_flag,
-                    models_dir=self.models_dir,
-                )
+                if job.parent is not None:
+                    tuned, summary = self._finetune(job)
+                else:
+                    tuned, summary = None, self._train(job)
                 with job.lock:
-                    job.summary = outcome.summary()
-                    job.status = "stopped" if outcome.result.stopped else "done"
+                    job.summary, job.finetune = summary, tuned
+                    job.status = "stopped" if summary.stopped else "done"
                     job.finished = time.time()
             except Exception as e:  # a failed run must not kill the worker; the page shows the message
                 traceback.print_exc()

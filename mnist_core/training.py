@@ -6,6 +6,7 @@ a UI. The same function serves the app (from a background thread), the CLI and t
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -223,8 +224,10 @@ def train(
     val_split: Split | None = None,
     on_event: Callable[[Event], None] | None = None,
     stop: threading.Event | None = None,
+    initial: nn.Module | None = None,
 ) -> TrainResult:
-    """Train a fresh model from `config` on `train_split`, scoring `val_split` after every epoch.
+    """Train a fresh model from `config` (or a copy of `initial`, to fine-tune it) on `train_split`, scoring
+    `val_split` after every epoch.
 
     `on_event` gets an Event after every reported step and epoch; setting `stop` ends the run at the
     next batch, and the result then has `stopped=True` with the model as it was.
@@ -246,7 +249,7 @@ def train(
     generator = torch.Generator().manual_seed(config.seed)
     with _SEED_LOCK:
         torch.manual_seed(config.seed)
-        model = pipeline.place(build_model(config.model))
+        model = pipeline.place(build_model(config.model) if initial is None else copy.deepcopy(initial))
     optimizer = _optimizer(config, model.parameters())
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
     scheduler, tick_every = _scheduler(config, optimizer, steps_per_epoch)

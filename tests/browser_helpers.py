@@ -41,7 +41,12 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.models = models
-        env = {**os.environ, "DIGIT_LAB_MODELS": str(models), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "DIGIT_LAB_MODELS": str(models),
+            "DIGIT_LAB_MY_DIGITS": str(models.parent / "my_digits"),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.log = open(models.parent / f"streamlit-{self.port}.log", "w")
         self.proc = subprocess.Popen(
             # Only what a headless test needs on top of the app's own .streamlit/config.toml, so tests and

@@ -58,12 +58,51 @@ def trained_checkpoint(sample, session_models):
     return outcome.checkpoint
 
 
+def as_drawing(digit28, side: int = 140):
+    """A real MNIST digit as a person's drawing reaches the engine: large, dark ink on light paper, RGB."""
+    import numpy as np
+    from PIL import Image
+
+    big = np.asarray(Image.fromarray(digit28).resize((side, side), Image.BILINEAR))
+    return np.repeat((255 - big)[:, :, None], 3, axis=2)
+
+
+def keep_some(collection, sample, per_digit: int) -> list[int]:
+    """Keep `per_digit` real test digits of each kind in a My digits collection, as drawings; returns their labels."""
+    test = sample.test
+    labels = []
+    for d in range(10):
+        for i in (test.labels == d).nonzero().flatten()[:per_digit].tolist():
+            collection.keep(as_drawing(test.images[i].numpy()), d)
+            labels.append(d)
+    return labels
+
+
+@pytest.fixture(scope="session")
+def bubble_digits(tmp_path_factory, sample):
+    """12 hollow "bubble" digits of each kind (benchmarks/my_style.py), re-drawn from the sample's training part: the
+    trained checkpoint's own training images in a style it never saw, never its held-out reference images."""
+    from PIL import Image
+
+    from benchmarks.my_style import restyle
+
+    folder = tmp_path_factory.mktemp("bubble")
+    train = sample.train
+    for d in range(10):
+        (folder / str(d)).mkdir()
+        for n, i in enumerate((train.labels == d).nonzero().flatten()[:12].tolist()):
+            Image.fromarray(restyle(train.images[i].numpy(), "outline")).save(folder / str(d) / f"{n}.png")
+    return folder
+
+
 @pytest.fixture
 def models_dir(tmp_path, monkeypatch):
-    """An empty models folder that the engine and the app use by default during the test."""
+    """An empty models folder that the engine and the app use by default during the test (and an empty My digits
+    folder beside it)."""
     path = tmp_path / "models"
     path.mkdir()
     monkeypatch.setenv("DIGIT_LAB_MODELS", str(path))
+    monkeypatch.setenv("DIGIT_LAB_MY_DIGITS", str(tmp_path / "my_digits"))
     return path
 
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_core.checkpoints import load_checkpoint
+from mnist_core.checkpoints import load_checkpoint, read_record
 from mnist_core.cli import main
 from mnist_core.inference import predict_image
 from mnist_core.preprocess import load_image
@@ -301,3 +301,40 @@ def test_help_answers_without_loading_torch():
         timeout=120,
     )
     assert proc.stdout.split() == ["2", "False"], proc.stderr
+
+
+FINETUNE_CONTRACT = [
+    "personal_before",
+    "personal_after",
+    "reference_before",
+    "reference_after",
+    "n_personal_train",
+    "n_personal_eval",
+    "seconds",
+    "checkpoint",
+]
+
+
+def test_cli_finetune_prints_the_contract_and_refuses_bad_folders(bubble_digits, trained_checkpoint, tmp_path):
+    ok = run_cli(
+        "finetune",
+        "--checkpoint",
+        trained_checkpoint,
+        "--dataset",
+        bubble_digits,
+        "--epochs",
+        1,
+        "--out",
+        tmp_path / "out",
+        dirs=tmp_path,
+    )
+    assert ok.returncode == 0, ok.stderr
+    result = json.loads(ok.stdout.strip().splitlines()[-1])
+    assert list(result) == FINETUNE_CONTRACT
+    assert result["n_personal_train"] == 90 and 0 <= result["personal_after"] <= 1
+    assert read_record(result["checkpoint"]).finetune.parent == read_record(trained_checkpoint).run_id
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("hello")
+    for folder, message in ((tmp_path / "notes", "no MNIST idx files"), (tmp_path / "missing", "no such folder")):
+        bad = run_cli("finetune", "--checkpoint", trained_checkpoint, "--dataset", folder, dirs=tmp_path)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and message in bad.stderr

@@ -1,0 +1,141 @@
+"""My digits: the drawings a learner kept on Draw, as a small dataset of their own handwriting."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
+from mnist_core.preprocess import ImageError, load_image, to_mnist
+
+SHOWN_PER_DIGIT = 12  # the newest drawings of each digit in the gallery
+
+
+def use_name() -> None:
+    name = st.session_state.get("my_digits_name_input", "").strip()
+    try:
+        st.session_state["my_digits_name"] = Collection(name).name
+    except CollectionError as e:
+        st.session_state["my_digits_name_error"] = str(e)
+
+
+def use_as_dataset(name: str) -> None:
+    st.session_state["dataset"] = ui.MY + name  # the sidebar's box, set before it is drawn again
+    st.session_state["my_digits_to_evaluate"] = True
+
+
+def thumbnail(path) -> np.ndarray | None:
+    """What the network gets from the drawing (28x28), or None when it cannot be read."""
+    try:
+        return to_mnist(load_image(path.read_bytes()))
+    except (OSError, ImageError):
+        return None
+
+
+def counts_chart(counts: list[int]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(range(10)), y=counts, marker_color="#7f9bb5", text=counts, textposition="auto"))
+    fig.update_xaxes(dtick=1)
+    return ui.style(fig, "Drawings kept per digit", "digit", "drawings", height=240)
+
+
+if st.session_state.pop("my_digits_to_evaluate", False):
+    st.switch_page("app_pages/evaluate.py")
+st.title("My digits")
+st.caption(
+    "The drawings you kept on **Draw**, each with its right digit: a small dataset of your own handwriting. "
+    "Score a model on it, or fine-tune one so it reads your writing better."
+)
+collection = ui.my_collection()
+st.session_state.setdefault("my_digits_name_input", collection.name)
+cols = st.columns([2, 3], vertical_alignment="bottom")
+cols[0].text_input(
+    "Your collection",
+    key="my_digits_name_input",
+    on_change=use_name,
+    max_chars=40,
+    help="Everyone on this server keeps their own named collection: type your name to start yours.",
+)
+others = [n for n in collection_names() if n != collection.name]
+if others:
+    cols[1].caption("Other collections on this server: " + ", ".join(others[:12]))
+if error := st.session_state.pop("my_digits_name_error", None):
+    st.error(f"That name cannot be used: {error}. Still using **{collection.name}**.")
+
+drawings = collection.drawings()
+counts = [0] * 10
+for d in drawings:
+    counts[d.digit] += 1
+if not drawings:
+    st.info(
+        f"**{collection.name}** has no drawings yet. On **Draw**, write a digit and press *Keep*: "
+        "a few of each digit are enough to see how a model does on your handwriting.",
+        icon=":material/draw:",
+    )
+    st.page_link("app_pages/draw.py", label="Draw a digit", icon=":material/draw:")
+else:
+    st.plotly_chart(counts_chart(counts), key="my_digits_counts", config={"displayModeBar": False})
+    actions = st.columns(3)
+    actions[0].download_button(
+        "Download as a zip",
+        collection.to_zip(),
+        file_name=f"{collection.name}.zip",
+        mime="application/zip",
+        icon=":material/download:",
+        help="One folder per digit, the layout every image-folder tool reads (torchvision's ImageFolder).",
+    )
+    actions[1].button(
+        "Score a model on it",
+        key="my_digits_evaluate",
+        icon=":material/analytics:",
+        on_click=use_as_dataset,
+        args=(collection.name,),
+        help="Choose this collection as the dataset (sidebar) and open Evaluate: accuracy, confusion matrix, "
+        "mistakes, as for MNIST.",
+    )
+    actions[2].page_link(
+        "app_pages/train.py",
+        label="Fine-tune a model on it",
+        icon=":material/model_training:",
+        query_params={"finetune": collection.name},
+    )
+
+with st.expander("Add drawings from a zip", icon=":material/upload:"):
+    upload = st.file_uploader(
+        "A zip with folders 0/ to 9/ of images",
+        type=["zip"],
+        key="my_digits_upload",
+        help="Only images inside digit folders are taken; anything else in the archive is skipped.",
+    )
+    if upload is not None and st.session_state.get("my_digits_added") != upload.file_id:
+        try:
+            added = collection.add_zip(upload.getvalue())
+        except CollectionError as e:
+            st.error(f"**{upload.name}** was not added: {e}.")
+        else:
+            st.session_state["my_digits_added"] = upload.file_id  # a rerun must not add it again
+            st.success(f"Added {added} drawings from {upload.name}.")
+            st.rerun()
+
+for digit in range(10):
+    mine = [d for d in drawings if d.digit == digit][::-1][:SHOWN_PER_DIGIT]
+    if not mine:
+        continue
+    st.markdown(
+        f"**{digit}** · {counts[digit]} kept" + (f" (newest {len(mine)} shown)" if counts[digit] > len(mine) else "")
+    )
+    row = st.container(horizontal=True, key=f"my_digits_row_{digit}")
+    for d in mine:
+        with row.container(width=76):
+            small = thumbnail(d.path)
+            if small is None:
+                st.caption("unreadable")
+            else:
+                st.image(np.kron(small, np.ones((2, 2), np.uint8)), width=56)
+            if st.button(
+                "", key=f"my_digits_delete_{d.path.name}", icon=":material/delete:", help="Delete this drawing"
+            ):
+                collection.delete(d.path)
+                st.rerun()
+
+if drawings and DEFAULT_NAME == collection.name:
+    st.caption("Sharing this server with others? Type your own name above so your drawings stay apart.")

@@ -1,0 +1,195 @@
+"""My digits: people's own drawings kept as labelled images, one folder per named collection.
+
+A collection is torchvision's ImageFolder layout, `<root>/<collection>/<digit>/<id>.png`, holding the original
+drawing (the 28x28 version is derived when it is read), so a collection is a dataset everywhere: data.load_source
+reads any folder in that layout.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+
+from .data import IMAGE_SUFFIXES, REPO_ROOT
+from .preprocess import ImageError, load_image
+
+NAME_RULE = re.compile(r"^\w[\w .-]{0,39}$")  # letters of any script, digits, space, dot, dash, underscore
+DEFAULT_NAME = "my-digits"
+# An upload is a digit collection, not an archive of anything: these bound what one zip may make us read or write.
+MAX_ZIP_BYTES = 50_000_000
+MAX_ZIP_FILES = 5_000
+MAX_IMAGE_BYTES = 5_000_000  # one image, uncompressed
+MAX_UNPACKED_BYTES = 200_000_000
+
+
+class CollectionError(Exception):
+    """A collection name, drawing or archive that cannot be used; the message says why in one line."""
+
+
+def default_root() -> Path:
+    """Where collections live: $DIGIT_LAB_MY_DIGITS, else ./my_digits in the repo."""
+    return Path(os.environ.get("DIGIT_LAB_MY_DIGITS", REPO_ROOT / "my_digits"))
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not NAME_RULE.match(name) or ".." in name:
+        raise CollectionError(
+            "a collection name is 1-40 letters, digits, spaces, dots, dashes or underscores, starting with a "
+            f"letter or digit (got {name[:60]!r})"
+        )
+    return name
+
+
+def collection_names(root: str | Path | None = None) -> list[str]:
+    root = Path(root) if root else default_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and NAME_RULE.match(p.name))
+
+
+@dataclass(frozen=True)
+class Drawing:
+    path: Path
+    digit: int
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_SUFFIXES) and not name.startswith(".")
+
+
+def _new_file_name() -> str:
+    return f"{datetime.now():%Y%m%d-%H%M%S-%f}-{secrets.token_hex(2)}.png"  # sorts by when it was kept
+
+
+def _write_png_atomic(rgba: np.ndarray, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".keep-", suffix=".png", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            Image.fromarray(np.ascontiguousarray(rgba)).save(f, format="PNG")
+        os.replace(tmp, path)  # a reader never sees half a file
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Collection:
+    """One person's labelled drawings on disk."""
+
+    def __init__(self, name: str, root: str | Path | None = None):
+        self.name = check_name(name)
+        self.path = (Path(root) if root else default_root()) / self.name
+
+    def keep(self, image: np.ndarray, digit: int) -> Path:
+        """Save a drawing (any grayscale/RGB/RGBA uint8 array) as an example of `digit`."""
+        if not (isinstance(digit, (int, np.integer)) and 0 <= int(digit) <= 9):
+            raise CollectionError(f"a digit is 0-9 (got {digit!r})")
+        a = np.asarray(image)
+        if a.dtype != np.uint8 or a.ndim not in (2, 3) or min(a.shape[:2]) < 8:
+            raise CollectionError(f"expected a uint8 image of at least 8x8 pixels, got {a.dtype} {a.shape}")
+        path = self.path / str(int(digit)) / _new_file_name()
+        _write_png_atomic(a, path)
+        return path
+
+    def drawings(self) -> list[Drawing]:
+        """Every image in a digit folder, oldest first (file names start with the time they were kept)."""
+        found = []
+        for d in range(10):
+            folder = self.path / str(d)
+            if folder.is_dir():
+                found += [Drawing(p, d) for p in folder.iterdir() if p.is_file() and _is_image_name(p.name)]
+        return sorted(found, key=lambda x: (x.path.name, x.digit))
+
+    def counts(self) -> list[int]:
+        per_digit = [0] * 10
+        for drawing in self.drawings():
+            per_digit[drawing.digit] += 1
+        return per_digit
+
+    def delete(self, path: str | Path) -> None:
+        """Remove one drawing; only a file inside this collection's digit folders."""
+        path = Path(path)
+        if path.parent.parent.resolve() != self.path.resolve() or path.parent.name not in [str(d) for d in range(10)]:
+            raise CollectionError(f"{path.name} is not a drawing of collection {self.name}")
+        path.unlink(missing_ok=True)
+
+    def to_zip(self) -> bytes:
+        """The whole collection as a zip in the same layout (`<name>/<digit>/<file>`)."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+            for drawing in self.drawings():
+                z.write(drawing.path, f"{self.name}/{drawing.digit}/{drawing.path.name}")
+        return buffer.getvalue()
+
+    def add_zip(self, data: bytes) -> int:
+        """Add the images in a zip's digit folders (`[any/]<digit>/<file>`); returns how many were added.
+
+        Everything is checked before anything is written, so a refused archive leaves the collection as it was.
+        Files outside digit folders and files that are not images are skipped; an archive with paths leaving
+        the collection, too many files or absurd sizes is refused whole.
+        """
+        images = _images_in_zip(data)
+        for digit, content in images:
+            path = self.path / str(digit) / _new_file_name()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".keep-", suffix=".png", dir=path.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+            os.replace(tmp, path)
+        return len(images)
+
+    def remove(self) -> None:
+        """Delete the whole collection."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _images_in_zip(data: bytes) -> list[tuple[int, bytes]]:
+    """(digit, PNG bytes) for each image in a digit folder of the zip, after checking the whole archive."""
+    if len(data) > MAX_ZIP_BYTES:
+        raise CollectionError(f"the archive is {len(data) / 1e6:.0f} MB; the limit is {MAX_ZIP_BYTES / 1e6:.0f} MB")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise CollectionError("this file is not a zip archive") from None
+    if len(members) > MAX_ZIP_FILES:
+        raise CollectionError(f"the archive holds {len(members):,} files; the limit is {MAX_ZIP_FILES:,}")
+    if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+        raise CollectionError(f"the archive unpacks to more than {MAX_UNPACKED_BYTES / 1e6:.0f} MB; refused")
+    wanted = []
+    for m in members:
+        path = PurePosixPath(m.filename.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+            raise CollectionError(f"the archive has a path outside the collection ({m.filename[:80]}); refused")
+        if m.is_dir() or len(path.parts) < 2 or path.parent.name not in [str(d) for d in range(10)]:
+            continue  # only images in digit folders are taken
+        if not _is_image_name(path.name):
+            continue
+        if m.file_size > MAX_IMAGE_BYTES:
+            raise CollectionError(f"{m.filename[:80]} is {m.file_size / 1e6:.0f} MB; one image may be at most 5 MB")
+        wanted.append((int(path.parent.name), m))
+    images = []
+    for digit, m in wanted:
+        try:
+            content = archive.read(m)
+            rgba = load_image(content)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, ImageError):
+            continue  # a damaged or non-image file in a digit folder is skipped, like any other non-image
+        buffer = io.BytesIO()
+        Image.fromarray(rgba).save(buffer, format="PNG")  # stored as PNG whatever it came as
+        images.append((digit, buffer.getvalue()))
+    if not images:
+        raise CollectionError("the archive has no images in digit folders (0/ to 9/), so nothing was added")
+    return images

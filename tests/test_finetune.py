@@ -1,0 +1,49 @@
+"""Fine-tuning on real files: a saved model learns a handwriting style it misreads (hollow "bubble" digits made
+from real MNIST digits), keeps what it knew, and is saved as a new model that names its parent (the CLI: test_cli.py)."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from mnist_core.checkpoints import load_checkpoint, read_record
+from mnist_core.data import DataError, load_source
+from mnist_core.finetune import finetune
+
+
+def test_finetuning_learns_the_style_and_keeps_the_reference(
+    bubble_digits, trained_checkpoint, tmp_path, one_cpu_thread
+):
+    s = finetune(trained_checkpoint, load_source(str(bubble_digits)), seed=0, models_dir=tmp_path)
+    assert (s.n_personal_train, s.n_personal_eval) == (90, 30)
+    assert s.personal_after >= s.personal_before + 0.2, s  # measured: ~45% -> ~85%
+    assert s.reference_after >= s.reference_before - 0.015, s  # the 1,000 sample test images: 15 of them at most
+    assert s.reference == "MNIST sample / test"
+    record = read_record(s.checkpoint)
+    parent = read_record(trained_checkpoint)
+    assert record.finetune.parent == parent.run_id and record.finetune.personal_source == str(bubble_digits)
+    assert (record.finetune.personal_before, record.finetune.personal_after) == (s.personal_before, s.personal_after)
+    assert record.dataset.source == parent.dataset.source == "mnist-sample"  # a later fine-tune replays the same
+    model, ckpt = load_checkpoint(s.checkpoint)
+    assert ckpt.name.endswith("+ bubble0") and not ckpt.record.metrics.stopped
+
+
+def test_a_stopped_finetune_is_saved_as_stopped(bubble_digits, trained_checkpoint, tmp_path, one_cpu_thread):
+    import threading
+
+    stop = threading.Event()
+
+    def on_event(event):
+        if event.kind == "step" and event.step >= 3:
+            stop.set()
+
+    s = finetune(trained_checkpoint, load_source(str(bubble_digits)), on_event=on_event, stop=stop, models_dir=tmp_path)
+    assert s.stopped and read_record(s.checkpoint).metrics.stopped
+    assert "(stopped)" in read_record(s.checkpoint).name
+
+
+def test_too_few_drawings_are_refused(tmp_path, trained_checkpoint, bubble_digits):
+    (tmp_path / "few" / "3").mkdir(parents=True)
+    Image.open(next((bubble_digits / "3").iterdir())).save(tmp_path / "few" / "3" / "a.png")
+    with pytest.raises(DataError, match="keep at least 4"):
+        finetune(trained_checkpoint, load_source(str(tmp_path / "few")), models_dir=tmp_path)
