@@ -129,10 +129,8 @@ def keep(image: np.ndarray, digit: int) -> None:
 def keep_row(image: np.ndarray, pred) -> None:
     """Keep the drawing with its right label: a few of your own digits let a model learn your handwriting."""
     with st.container(key="draw_keep", border=True):
-        st.markdown(
-            "**Teach it your handwriting.** Keep this drawing with the right digit"
-            + (" — unsure and wrong answers are the most useful ones to keep." if pred.unsure else ".")
-        )
+        hint = "the ones it reads wrong or is unsure about" + (", like this one," if pred.unsure else "")
+        st.markdown(f"**Teach it your handwriting.** Keep this drawing with the right digit: {hint} teach it most.")
         cols = st.columns([3, 2, 2], vertical_alignment="bottom")
         cols[0].button(
             f"Right, keep it as a {pred.digit}",

@@ -16,8 +16,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .data import normalize
-
 INK_THRESHOLD = 0.2  # fraction of full ink that counts as "ink" when cropping
 MIN_INK_PIXELS = 4  # fewer than this (at working size) is treated as an empty drawing
 MAX_SIDE = 512  # bigger inputs are shrunk first: the result is 28x28 anyway
@@ -163,4 +161,5 @@ def squash_28(ink: np.ndarray) -> np.ndarray:
 
 def to_input(digit28: np.ndarray, mean: float, std: float) -> torch.Tensor:
     """A 28x28 uint8 image -> the normalised (1, 1, 28, 28) batch a model takes, as in training."""
-    return normalize(torch.from_numpy(np.ascontiguousarray(digit28))[None], mean, std)
+    # data.normalize's arithmetic, written out: data reads image folders with this module, so no import back
+    return (torch.from_numpy(np.ascontiguousarray(digit28))[None, None].float().div_(255.0) - mean) / std
