@@ -92,8 +92,8 @@ run_id = left.selectbox(
     format_func=lambda r: ev.checkpoint_label(by_id[r]),
     help="Which trained model to score. The newest is picked first.",
 )
-# A folder of your own drawings is one split ("all"): offer only what the dataset has.
-splits = ["test", "train", "all"] if source.train is not None and source.test is not None else ["all"]
+# Offer only the parts the dataset has; one without a test part (a folder of your own drawings) is scored whole.
+splits = [s for s in ("test", "train") if source.test is not None and getattr(source, s) is not None] + ["all"]
 if st.session_state.get("eval_split") not in splits:
     st.session_state["eval_split"] = splits[0]
 split = right.radio(

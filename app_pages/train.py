@@ -310,8 +310,8 @@ def finetune_section(saved: list, busy: bool) -> None:
         )
         epochs = c3.number_input("Epochs", 1, 20, 4, key="finetune_epochs")
         st.caption(
-            "It learns from three quarters of your drawings, mixed with as many images of the data it first learned "
-            "from (so it does not forget them), then is scored before and after on your other drawings and on its "
+            "It learns from three quarters of your drawings, mixed with three times as many images of the data it "
+            "first learned from (so it does not forget them), then is scored before and after on your other drawings and on its "
             "original test images. The result is saved as a new model."
         )
         if st.button("Fine-tune", key="finetune_start", icon=":material/school:", disabled=busy):

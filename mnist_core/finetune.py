@@ -1,7 +1,7 @@
 """Fine-tuning: teach a saved model someone's own handwriting without it forgetting what it already reads.
 
-The model trains on the personal drawings mixed with as many images of the data it first learned from
-(replayed, so it does not forget), at a tenth of its learning rate. Accuracy is measured before and after on
+Each epoch the model sees the personal drawings (repeated, each augmented anew) mixed with three times as many images
+of the data it first learned from (replayed, so it does not forget), at a tenth of its learning rate. Accuracy is measured before and after on
 the personal drawings it did not train on and on the parent's own held-out images.
 """
 
