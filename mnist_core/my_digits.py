@@ -73,12 +73,18 @@ def _new_file_name() -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S-%f}-{secrets.token_hex(2)}.png"  # sorts by when it was kept
 
 
-def _write_png_atomic(rgba: np.ndarray, path: Path) -> None:
+def _png(rgba: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgba)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".keep-", suffix=".png", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            Image.fromarray(np.ascontiguousarray(rgba)).save(f, format="PNG")
+            f.write(content)
         os.replace(tmp, path)  # a reader never sees half a file
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -100,7 +106,7 @@ class Collection:
         if a.dtype != np.uint8 or a.ndim not in (2, 3) or min(a.shape[:2]) < 8:
             raise CollectionError(f"expected a uint8 image of at least 8x8 pixels, got {a.dtype} {a.shape}")
         path = self.path / str(int(digit)) / _new_file_name()
-        _write_png_atomic(a, path)
+        _write_atomic(path, _png(a))
         return path
 
     def drawings(self) -> list[Drawing]:
@@ -142,12 +148,7 @@ class Collection:
         """
         images = _images_in_zip(data)
         for digit, content in images:
-            path = self.path / str(digit) / _new_file_name()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".keep-", suffix=".png", dir=path.parent)
-            with os.fdopen(fd, "wb") as f:
-                f.write(content)
-            os.replace(tmp, path)
+            _write_atomic(self.path / str(digit) / _new_file_name(), content)
         return len(images)
 
     def remove(self) -> None:
@@ -187,9 +188,7 @@ def _images_in_zip(data: bytes) -> list[tuple[int, bytes]]:
             rgba = load_image(content)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, ImageError):
             continue  # a damaged or non-image file in a digit folder is skipped, like any other non-image
-        buffer = io.BytesIO()
-        Image.fromarray(rgba).save(buffer, format="PNG")  # stored as PNG whatever it came as
-        images.append((digit, buffer.getvalue()))
+        images.append((digit, _png(rgba)))  # stored as PNG whatever it came as
     if not images:
         raise CollectionError("the archive has no images in digit folders (0/ to 9/), so nothing was added")
     return images
