@@ -31,7 +31,17 @@ def describe_device(device: torch.device) -> str:
 
 
 def set_cpu_threads(requested: int = 0) -> int:
-    """Intra-op threads for the *calling* thread (OpenMP settings are per thread): 0 = one per core."""
-    n = requested or os.cpu_count() or 1
+    """Intra-op threads for the *calling* thread (OpenMP settings are per thread): 0 = $DIGIT_LAB_CPU_THREADS if set
+    (a small machine can keep a core for the browser and the app), else one per core."""
+    n = requested or _threads_from_environment() or os.cpu_count() or 1
     torch.set_num_threads(n)
     return n
+
+
+def _threads_from_environment() -> int:
+    text = os.environ.get("DIGIT_LAB_CPU_THREADS", "").strip()
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise ValueError(f"DIGIT_LAB_CPU_THREADS must be a whole number of threads (0 = one per core), not {text!r}")
+    return int(text)

@@ -46,6 +46,8 @@ class Server:
             "DIGIT_LAB_MODELS": str(models),
             "DIGIT_LAB_MY_DIGITS": str(models.parent / "my_digits"),
             "PYTHONUNBUFFERED": "1",
+            # Training takes one of the build machine's two cores, leaving the other to the browser and the app.
+            "DIGIT_LAB_CPU_THREADS": "1",
         }
         self.log = open(models.parent / f"streamlit-{self.port}.log", "w")
         self.proc = subprocess.Popen(
@@ -106,6 +108,19 @@ NOT_RUNNING = """() => { const app = document.querySelector("[data-testid='stApp
                                 && !document.querySelector("[data-testid='stSpinner']"); }"""
 
 
+VIEWPORT = {"width": 1400, "height": 1000}
+# Every wait is for a state the app reaches; this is only the ceiling for one step on a loaded 2-core machine.
+STEP_TIMEOUT_MS = 120_000
+expect.set_options(timeout=STEP_TIMEOUT_MS)
+
+
+def new_page(browser):
+    """A page in a fresh browser context (its own cookies: a new user session); close it with page.context.close()."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    return context.new_page()
+
+
 def goto(page, server: Server, path: str = "") -> None:
     """Open a page of the app and wait until Streamlit is connected and done running the script."""
     page.goto(f"{server.url}/{path}")
@@ -146,7 +161,7 @@ def pick_option(page, box, label: str) -> None:
     Streamlit 1.67's selectbox is a react-aria combobox; a click that lands while the script is rerunning can
     leave the list closed, so open it again until the option can be clicked.
     """
-    box.wait_for(timeout=60_000)
+    box.wait_for()
     combo = box.locator("input[role='combobox']")
 
     def shown() -> str:
@@ -172,7 +187,7 @@ def pick_option(page, box, label: str) -> None:
 
 def option_labels(page, box) -> list[str]:
     """The options the selectbox inside `box` offers, read by opening its list (which does not rerun the page)."""
-    box.wait_for(timeout=60_000)
+    box.wait_for()
     opener = box.locator("button[aria-haspopup='listbox'], input[role='combobox']").first
     opener.click()
     page.get_by_role("option").first.wait_for(timeout=10_000)
@@ -225,7 +240,7 @@ def open_draw(page, server, checkpoint: Path | None = None):
     if checkpoint is not None:
         name = next(c.name for c in list_checkpoints(server.models) if c.run_id == checkpoint.name)
         pick_option(page, page.locator("[data-testid='stMain'] .st-key-draw_model").first, name)
-        page.locator(CANVAS).wait_for(timeout=60_000)
+        page.locator(CANVAS).wait_for()
     assert_no_exception(page)
 
 
@@ -255,7 +270,7 @@ def ellipse(cx, cy, rx, ry, n=28):
 
 
 def expect_digit(page, digit: int):
-    expect(prediction(page)).to_have_text(str(digit), timeout=60_000)
+    expect(prediction(page)).to_have_text(str(digit))
     assert_no_exception(page)
 
 
@@ -265,6 +280,6 @@ def clear_button(page):
 
 def clear(page):
     clear_button(page).click()
-    expect(page.get_by_text(PROMPT)).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(PROMPT)).to_be_visible()
     expect(prediction(page)).to_have_count(0)
     page.wait_for_function(f"() => ({WHITE_PIXELS})() === 0", timeout=10_000)  # "Clear must wipe the drawing"

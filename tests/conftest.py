@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 # The server and browser helpers live in browser_helpers.py (benchmarks use them too); tests import them from here.
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, REPO, Server, assert_no_exception, goto, pick_dataset, wait_idle  # noqa: F401
+from browser_helpers import (  # noqa: F401
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO,
+    Server,
+    assert_no_exception,
+    goto,
+    new_page,
+    pick_dataset,
+    wait_idle,
+)
 
 SHARED_RAW = Path(os.environ.get("DIGIT_LAB_SHARED_DATA", REPO.parent / "shared" / "data")) / "MNIST" / "raw"
 
@@ -161,7 +171,6 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
+    pg = new_page(browser)
     yield pg
-    context.close()
+    pg.context.close()

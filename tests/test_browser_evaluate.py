@@ -21,7 +21,7 @@ CONFUSION = (
 
 def _open(page, server):
     goto(page, server, "evaluate")
-    page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=60_000)
+    page.wait_for_selector(".js-plotly-plot .heatmaplayer")
     assert_no_exception(page)
 
 
@@ -46,7 +46,7 @@ def test_evaluate_page_shows_heatmap_and_accuracy(server, page):
     )
     assert "Predicted" in axes and "True" in axes
     assert page.get_by_text("Mistakes up close").is_visible()
-    page.locator("[data-testid='stImageCaption']").first.wait_for(timeout=30_000)  # the images come after the heading
+    page.locator("[data-testid='stImageCaption']").first.wait_for()  # the images come after the heading
     assert len(_captions(page)) > 0
     page.screenshot(path="/tmp/evaluate.png", full_page=True)
 
@@ -63,8 +63,7 @@ def test_clicking_a_confusion_cell_shows_those_images(server, page):
     page.mouse.click(box["x"] + box["width"] * (pred + 0.5) / 10, box["y"] + box["height"] * (true + 0.5) / 10)
     page.wait_for_function(
         f"() => [...document.querySelectorAll(\"[data-testid='stImageCaption']\")]"
-        f".every(c => c.innerText.startsWith('true {true} → {pred} '))",
-        timeout=30_000,
+        f".every(c => c.innerText.startsWith('true {true} → {pred} '))"
     )
     wait_idle(page)
     captions = _captions(page)
@@ -79,7 +78,7 @@ def test_download_then_upload_round_trip_and_pickle_refused(server, page, tmp_pa
     run_id = list_checkpoints(server.models)[0].run_id
     _open(page, server)
     page.get_by_text(re.compile(r"^Manage ")).click()
-    with page.expect_download(timeout=60_000) as info:
+    with page.expect_download() as info:
         page.get_by_role("button", name="Download this model").click()
     download = info.value
     assert download.suggested_filename == f"{run_id}.safetensors"
@@ -89,14 +88,14 @@ def test_download_then_upload_round_trip_and_pickle_refused(server, page, tmp_pa
     pickle = tmp_path / "model.pt"
     torch.save({"weight": torch.zeros(3)}, pickle)
     page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(pickle))
-    page.get_by_text("model.pt was refused").wait_for(timeout=30_000)
+    page.get_by_text("model.pt was refused").wait_for()
     wait_idle(page)
     assert "PyTorch pickle" in page.locator("[data-testid='stAlert']").filter(has_text="refused").inner_text()
     assert {c.run_id for c in list_checkpoints(server.models)} == before
 
     try:
         page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(exported))
-        page.get_by_text(f"Imported {exported.name}").wait_for(timeout=60_000)
+        page.get_by_text(f"Imported {exported.name}").wait_for()
         wait_idle(page)
         added = {c.run_id for c in list_checkpoints(server.models)} - before
         assert len(added) == 1

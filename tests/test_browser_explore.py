@@ -19,8 +19,8 @@ def test_explore_page_renders_charts_and_images_in_the_browser(server, page):
     assert_no_exception(page)
     # the offline sample, chosen in the sidebar like a user would (the default "mnist" may fall back to it anyway)
     pick_dataset(page, SAMPLE)
-    page.get_by_text("4,000 images").first.wait_for(timeout=60_000)
-    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=60_000)
+    page.get_by_text("4,000 images").first.wait_for()
+    page.locator(".js-plotly-plot").nth(3).wait_for()
     assert page.locator(".js-plotly-plot").count() == 4  # class balance, brightness, zoomed image, PCA map
     titles = page.locator(".js-plotly-plot .gtitle").all_text_contents()
     assert any("Class balance" in t for t in titles) and any("PCA map" in t for t in titles)
@@ -28,14 +28,13 @@ def test_explore_page_renders_charts_and_images_in_the_browser(server, page):
     # 40 grid images + 10 class averages, all actually decoded by the browser
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
-        ".filter(i => i.complete && i.naturalWidth === 84).length === 50",
-        timeout=30_000,
+        ".filter(i => i.complete && i.naturalWidth === 84).length === 50"
     )
     before = grid_sources(page)
     page.get_by_role("button", name="Reshuffle").click()
     wait_idle(page)
     page.wait_for_function(
-        "(old) => document.querySelector(\"[data-testid='stImage'] img\").src !== old", arg=before[0], timeout=30_000
+        "(old) => document.querySelector(\"[data-testid='stImage'] img\").src !== old", arg=before[0]
     )
     assert grid_sources(page) != before
     # (the t-SNE map on request is tested in test_page_explore.py: a minute of this suite's time in a browser)

@@ -15,8 +15,8 @@ DRAWN = """([key, n]) => [...document.querySelectorAll(`.st-key-${key} img`)]
 
 def expect_pictures(page, key: str, at_least: int) -> None:
     """The section with this key shows at least this many images, loaded and drawn."""
-    page.locator(f".st-key-{key}").wait_for(timeout=60_000)
-    page.wait_for_function(DRAWN, arg=[key, at_least], timeout=60_000)
+    page.locator(f".st-key-{key}").wait_for()
+    page.wait_for_function(DRAWN, arg=[key, at_least])
 
 
 def test_a_drawing_opened_from_draw_shows_steps_feature_maps_and_heatmaps(page, server, trained_checkpoint):
@@ -52,7 +52,7 @@ def test_a_mistake_in_evaluate_opens_inside(page, server):
     assert "/inside" in page.url
     assert_no_exception(page)
     true_class = caption.split()[1]  # "true 4 → 9 · 96%"
-    expect(page.get_by_text(f"This image is labelled {true_class}.")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(f"This image is labelled {true_class}.")).to_be_visible()
     expect(page.locator(".st-key-inside_steps")).to_have_count(0)  # already a 28x28 MNIST image
     expect_pictures(page, "inside_attribution", 6)
 
@@ -62,9 +62,9 @@ def test_a_file_that_is_not_an_image_gets_the_same_message_as_on_draw(page, serv
     page.locator(".st-key-inside_input").get_by_text("Upload a photo").click()
     wait_idle(page)
     upload = page.locator(".st-key-inside_upload input[type=file]")
-    upload.wait_for(state="attached", timeout=60_000)
+    upload.wait_for(state="attached")
     upload.set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"a shopping list\n"}])
     error = page.locator("[data-testid=stAlertContentError]")
-    expect(error).to_contain_text("notes.txt", timeout=60_000)
+    expect(error).to_contain_text("notes.txt")
     expect(error).to_contain_text("not an image")
     assert_no_exception(page)

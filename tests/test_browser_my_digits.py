@@ -22,10 +22,10 @@ def test_keep_a_corrected_drawing_then_finetune_on_the_collection(page, server, 
     # Say it is a 7 instead (the learner's own, continental 7 perhaps): the corrected label is what is kept.
     pick_option(page, page.locator(".st-key-draw_keep_digit").first, "7")
     keep_box.get_by_role("button", name="Keep it as a 7").click()
-    expect(page.get_by_text("Kept as a 7 in my-digits")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Kept as a 7 in my-digits")).to_be_visible()
     wait_idle(page)
     assert collection.counts()[7] == 1, collection.counts()
-    page.wait_for_function(f"() => ({WHITE_PIXELS})() === 0", timeout=30_000)  # a fresh canvas for the next one
+    page.wait_for_function(f"() => ({WHITE_PIXELS})() === 0")  # a fresh canvas for the next one
     assert_no_exception(page)
 
     goto(page, server, "my_digits")

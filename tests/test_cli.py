@@ -29,7 +29,8 @@ def cli_env(dirs: Path) -> dict:
         **os.environ,
         "DIGIT_LAB_MODELS": str(dirs / "models"),
         "DIGIT_LAB_DATA": str(dirs / "data"),
-        "OMP_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",  # small models and single images run faster on one of the build machine's cores
+        "DIGIT_LAB_CPU_THREADS": "1",  # and training too (it sets its threads itself)
         "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
 
@@ -261,6 +262,14 @@ IN_PROCESS_BAD_ARGS = {
     "unknown model": (["train", "--dataset", "mnist-sample", "--model", "resnet"], "unknown model 'resnet'"),
     "unknown split": (["evaluate", "--checkpoint", "x", "--split", "valid"], "invalid choice"),
     "folder that does not exist": (["train", "--dataset", "./no/such/folder"], "no such folder"),
+    "finetune on a folder without digits": (
+        ["finetune", "--checkpoint", "{good}", "--dataset", "{tmp}"],
+        "holds no MNIST idx files",
+    ),
+    "finetune on a folder that does not exist": (
+        ["finetune", "--checkpoint", "{good}", "--dataset", "{tmp}/missing"],
+        "no such folder",
+    ),
     "checkpoint folder under a file": (
         ["train", "--dataset", "mnist-sample", "--out", "{tmp}/notes.txt/models"],
         "cannot save checkpoints in",
@@ -315,7 +324,7 @@ FINETUNE_CONTRACT = [
 ]
 
 
-def test_cli_finetune_prints_the_contract_and_refuses_bad_folders(bubble_digits, trained_checkpoint, tmp_path):
+def test_cli_finetune_prints_the_contract(bubble_digits, trained_checkpoint, tmp_path):
     ok = run_cli(
         "finetune",
         "--checkpoint",
@@ -333,8 +342,3 @@ def test_cli_finetune_prints_the_contract_and_refuses_bad_folders(bubble_digits,
     assert list(result) == FINETUNE_CONTRACT
     assert result["n_personal_train"] == 90 and 0 <= result["personal_after"] <= 1
     assert read_record(result["checkpoint"]).finetune.parent == read_record(trained_checkpoint).run_id
-    (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "a.txt").write_text("hello")
-    for folder, message in ((tmp_path / "notes", "no MNIST idx files"), (tmp_path / "missing", "no such folder")):
-        bad = run_cli("finetune", "--checkpoint", trained_checkpoint, "--dataset", folder, dirs=tmp_path)
-        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and message in bad.stderr

@@ -14,7 +14,7 @@ import torch
 from playwright.sync_api import expect
 
 from browser_helpers import CONNECTED, LONG_RUN, LOSS_POINTS, run_id
-from conftest import Server, assert_no_exception, goto, wait_idle
+from conftest import Server, assert_no_exception, goto, new_page, wait_idle
 from mnist_core.checkpoints import list_checkpoints, load_checkpoint, rename_checkpoint, skipped_entries
 from mnist_core.jobs import JobQueue
 from mnist_core.recipes import recipe_config
@@ -41,7 +41,7 @@ def model_picker(page) -> list[str]:
     """The names in Evaluate's "Saved model" picker, as a user sees them when opening it."""
     page.locator(".st-key-eval_model").click()
     options = page.get_by_role("option")
-    options.first.wait_for(timeout=30_000)
+    options.first.wait_for()
     names = [label.rsplit(" · ", 1)[0] for label in options.all_inner_texts()]  # "<name> · <created>"
     page.keyboard.press("Escape")
     return names
@@ -77,9 +77,8 @@ def after_ctrl_c(tmp_path_factory, trained_checkpoint, browser):
     assert len(before) == 2
 
     server = Server(models)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = new_page(browser)
     try:
-        page = context.new_page()
         url = start_run(page, server, LONG_RUN)  # only Ctrl-C ends it
         page.reload()  # a refresh mid-run finds the run again through its link, live
         page.wait_for_selector(CONNECTED, timeout=120_000)
@@ -92,7 +91,7 @@ def after_ctrl_c(tmp_path_factory, trained_checkpoint, browser):
         except subprocess.TimeoutExpired:
             pytest.fail(f"the server did not stop within 60 s of Ctrl-C: {server.output()}")
     finally:
-        context.close()
+        page.context.close()
         server.stop()
     facts = {
         "models": models,
@@ -160,8 +159,7 @@ def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing
     models = tmp_path / "models"  # not created
     server = Server(models)
     try:
-        first = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = first.new_page()
+        page = new_page(browser)
         goto(page, server, "evaluate")
         expect(page.get_by_text("There is no saved model yet")).to_be_visible()
         assert_no_exception(page)
@@ -172,7 +170,7 @@ def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing
         page.locator(".st-key-train_start button").first.click()
         page.wait_for_function("() => location.search.includes('run=')", timeout=120_000)
         url = page.url
-        first.close()  # the tab is gone mid-run
+        page.context.close()  # the tab is gone mid-run
         assert list_checkpoints(models) == [], "the run had already finished: the tab was not closed mid-run"
 
         deadline = time.time() + 300  # the run goes on with no page open; wait for its save
@@ -182,8 +180,7 @@ def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing
         assert saved.config.epochs == 5 and models.is_dir()
         assert saved.meta["metrics"]["stopped"] is False and saved.meta["metrics"]["epochs_done"] == 5
 
-        second = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = second.new_page()
+        page = new_page(browser)
         page.goto(url)  # the link of the run: ?run=<id>
         shown = page.locator(TEST_ACCURACY)
         shown.wait_for(timeout=120_000)
@@ -192,6 +189,6 @@ def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing
         assert page.get_by_text("Stopped early", exact=False).count() == 0  # it ran to the end, it was not stopped
         assert page.locator(".st-key-train_start button").first.is_enabled()
         assert_no_exception(page)
-        second.close()
+        page.context.close()
     finally:
         server.stop()

@@ -1,7 +1,7 @@
-"""Five browser sessions at once on one real server (tests/load_scenario.py): one trains, three draw digits while
-the run goes on, one browses Explore. Every session gets its answer, sees only its own state, and no exception.
+"""Four browser sessions at once on one real server (tests/load_scenario.py): one trains, two draw different digits
+while the run goes on, one browses Explore. Every session gets its answer, sees only its own state, and no exception.
 How fast the answers come with eight sessions is printed by benchmarks/load.py, never asserted here (eight
-browsers on the 2-core build machine took 8 minutes of the suite's time; five show the same isolation)."""
+browsers on the 2-core build machine took 8 minutes of the suite's time, five 3.5; four show the same isolation)."""
 
 from __future__ import annotations
 
@@ -24,19 +24,19 @@ def test_sessions_at_once_each_get_their_own_answers(tmp_path, trained_checkpoin
     shutil.copytree(trained_checkpoint, models / trained_checkpoint.name)  # the model every Draw session uses
     server = Server(models)
     try:
-        outcomes = Scenario(server, draw=3, explore=1, rounds=ROUNDS, train_link=LONG_RUN).run()
+        outcomes = Scenario(server, draw=2, explore=1, rounds=ROUNDS, train_link=LONG_RUN).run()
     finally:
         server.stop()
     failed = failures(outcomes)
     assert not failed, "\n".join(failed[:2]) + f"\n{server.output()}"
     by_role = {role: [o for o in outcomes if o.role == role] for role in ("train", "draw", "explore")}
-    assert [len(v) for v in by_role.values()] == [1, 3, 1]
+    assert [len(v) for v in by_role.values()] == [1, 2, 1]
 
     # Each drawing session read its own digit every time, and every reading came while the run was going.
     for o in by_role["draw"]:
         assert [r["value"] for r in o.readings] == [str(o.digit)] * ROUNDS, o.readings
         assert all(r["training"] for r in o.readings), o.readings
-    assert len({o.digit for o in by_role["draw"]}) == 3
+    assert len({o.digit for o in by_role["draw"]}) == 2
 
     # The run belongs to the session that started it: its link names the run and its page showed the result,
     # which is the one model the run saved (the Explore sessions' Train page showed no run at all).

@@ -13,6 +13,7 @@ import torch
 from mnist_core.checkpoints import load_checkpoint
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data import normalize, subsample
+from mnist_core.devices import set_cpu_threads
 from mnist_core.evaluation import evaluate
 from mnist_core.pipeline import augment
 from mnist_core.runs import planned_steps, train_and_save
@@ -247,3 +248,16 @@ def test_config_validation_names_the_allowed_range(field, value, expected, sampl
 def test_whole_number_floats_are_accepted_as_integers():
     config = TrainConfig(epochs=3.0, batch_size=64.0).validate()
     assert (config.epochs, config.batch_size) == (3, 64) and isinstance(config.epochs, int)
+
+
+def test_the_machine_wide_thread_setting_applies_when_a_run_asks_for_one_per_core(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("DIGIT_LAB_CPU_THREADS", "1")
+        assert set_cpu_threads(0) == 1 and torch.get_num_threads() == 1
+        assert set_cpu_threads(2) == 2  # a run's own setting wins
+        monkeypatch.setenv("DIGIT_LAB_CPU_THREADS", "two")
+        with pytest.raises(ValueError, match="DIGIT_LAB_CPU_THREADS must be a whole number"):
+            set_cpu_threads(0)
+    finally:
+        torch.set_num_threads(before)
