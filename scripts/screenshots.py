@@ -6,7 +6,8 @@ Trains a quick model with the engine (the fast recipe, 2 epochs on the offline 5
 temporary models folder, so Evaluate and Draw have something to show; starts the app on that folder under
 `streamlit run` (tests/browser_helpers.Server); opens it in Debian's headless Chromium at 1400x1000, picks the
 offline sample in the sidebar and visits every page through the sidebar's navigation, as a user does; on Draw
-it writes a "7" with the mouse and waits for the prediction. One PNG of the visible window per page, made
+it writes a "7" with the mouse and waits for the prediction. My digits shows a collection of 5 real test digits per
+digit, kept as drawings (large, dark on light) before the app starts. One PNG of the visible window per page, made
 smaller with Pillow where needed. Needs the test tools (`pip install -r requirements-dev.txt`) and Chromium.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -37,6 +39,7 @@ from browser_helpers import (  # noqa: E402
     wait_idle,
 )
 from mnist_core.data import SOURCES, load_source  # noqa: E402
+from mnist_core.my_digits import DEFAULT_NAME, Collection  # noqa: E402
 from mnist_core.recipes import recipe_config  # noqa: E402
 from mnist_core.runs import train_and_save  # noqa: E402
 
@@ -46,6 +49,7 @@ MAX_BYTES = 300_000  # a README image should load quickly
 PAGES = [("home", "Home"), ("explore", "Explore"), ("train", "Train"), ("evaluate", "Evaluate"), ("draw", "Draw")]
 if (REPO / "app_pages" / "inside.py").exists():
     PAGES.append(("inside", "Inside"))
+PAGES.append(("my_digits", "My digits"))
 
 
 # Nothing greyed out (an element waiting for a rerun to redraw it) and no spinner ("Loading the dataset…").
@@ -94,6 +98,17 @@ def draw_seven(page) -> None:
     log(f"Draw: the model read the drawing as {prediction(page).inner_text()}")
 
 
+def keep_drawings(folder: Path, per_digit: int = 5) -> None:
+    """Real test digits as a person's drawings reach the app (140x140, dark ink on light paper), in the default
+    My digits collection."""
+    collection = Collection(DEFAULT_NAME, root=folder)
+    test = load_source("mnist-sample").test
+    for digit in range(10):
+        for i in (test.labels == digit).nonzero().flatten()[:per_digit].tolist():
+            big = Image.fromarray(255 - test.images[i].numpy()).resize((140, 140), Image.BILINEAR).convert("RGB")
+            collection.keep(np.asarray(big), digit)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
@@ -108,6 +123,7 @@ def main() -> None:
         log("training a quick model (fast recipe, 2 epochs, offline sample)…")
         outcome = train_and_save(recipe_config("fast", epochs=2), load_source("mnist-sample"), models_dir=models)
         log(f"saved model {outcome.checkpoint.name}: {outcome.report.accuracy:.2%} on held-out digits")
+        keep_drawings(tmp / "my_digits")  # the folder Server points the app's My digits at
         server = Server(models)
         log(f"app at {server.url}")
         with sync_playwright() as p:
