@@ -1,6 +1,6 @@
 """What the Inside page costs: everything it computes for one drawing, and the robustness curves of one model.
 
-    .venv/bin/python benchmarks/inside.py [--checkpoint DIR] [--rounds 30] [--architectures]
+    .venv/bin/python benchmarks/inside.py [--checkpoint DIR] [--rounds 30] [--architectures] [--while-training]
 
 1. One drawing: a 280x280 RGBA canvas (real digits, scaled up and placed off-centre, as in bench.py) through
    all that the page computes for it with the default `fast` model: the preprocessing steps, the naive resize
@@ -11,6 +11,9 @@
    (../shared/data/MNIST/raw, else the 1,000 test images of the bundled sample), in seconds.
    --architectures adds every registry architecture (untrained: the time does not depend on the weights).
 
+--while-training measures both while a training run goes on through the app's job queue (mnist_core.jobs), as
+when a learner opens Inside during a run: how responsive the page stays.
+
 The model is --checkpoint, else the fast recipe trained for 3 epochs on the bundled sample (as in the tests).
 Prints the figures, then one JSON line. A benchmark, not a test: nothing is asserted; targets (issue 12) are
 printed beside the figures.
@@ -19,6 +22,7 @@ printed beside the figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -106,6 +110,7 @@ def measure_robustness(model, config, split) -> dict:
         "seconds": round(result.seconds, 2),
         "images": result.images,
         "points": points,
+        "bf16": result.bf16,
         "shift_accuracy": dict(zip(result.shifts, result.shift_accuracy.round(4).tolist())),
         "angle_accuracy": dict(zip(result.angles, result.angle_accuracy.round(4).tolist())),
     }
@@ -116,10 +121,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", help="a saved fast model (default: train one for 3 epochs on the sample)")
     parser.add_argument("--rounds", type=int, default=30, help="drawings to time")
     parser.add_argument("--architectures", action="store_true", help="also time robustness for every architecture")
+    parser.add_argument("--while-training", action="store_true", help="measure while a training run goes on")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.checkpoint) if args.checkpoint else trained_checkpoint(Path(tmp))
         model, ckpt = load_checkpoint(path)
+        with training_going(Path(tmp)) if args.while_training else contextlib.nullcontext():
+            return measure_and_print(args, path, model, ckpt)
+
+
+@contextlib.contextmanager
+def training_going(folder: Path):
+    """A long run of the default recipe on the sample, through the app's job queue, until the block ends."""
+    from mnist_core.jobs import JobQueue
+    from mnist_core.recipes import recipe_config
+
+    queue = JobQueue(models_dir=folder)
+    job = queue.submit(recipe_config("fast", epochs=50), load_source("mnist-sample"))
+    while job.active and not job.snapshot().history:
+        time.sleep(0.1)
+    log(f"a training run is going ({job.status})")
+    try:
+        yield
+    finally:
+        queue.stop(job.id)
+        queue.wait(job, timeout=60)
+        log(f"the training run ended: {job.status}")
+
+
+def measure_and_print(args, path, model, ckpt) -> int:
     started = time.perf_counter()
     explainer = explain.Explainer(model, ckpt.config)
     prepare_ms = (time.perf_counter() - started) * 1000
@@ -134,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                 robust[name] = measure_robustness(build_model(name).eval(), ckpt.config, split)
 
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}")
+    if args.while_training:
+        print("measured while a training run of the fast recipe went on in the same process's job queue")
     print(f"model: {ckpt.record.architecture} ({path.name})")
     print(
         f"one drawing, everything the Inside page computes: median {drawing['median_ms']:.1f} ms, "
@@ -146,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in robust.items():
         print(
             f"robustness curves, {name}: {r['seconds']:.2f} s for {r['points']} points x {r['images']:,} images"
+            + (" in bfloat16" if r["bf16"] else " in float32")
             + (f" (target: <= {TARGET_ROBUSTNESS_S} s)" if name == ckpt.record.architecture else "")
         )
         print(f"  accuracy moved by {r['shift_accuracy']} px; turned by {r['angle_accuracy']} degrees")
