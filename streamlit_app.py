@@ -38,9 +38,12 @@ def training_line() -> None:
         # new model and this line's timer (set when the page was drawn) stops.
         st.session_state["sidebar_run_active"] = False
         st.rerun()
-    running = queue.running()
+    running = queue.running_jobs()
     waiting = sum(j.status == "queued" for j in jobs)
-    if running is not None:
+    if len(running) > 1:
+        st.caption(f"{len(running)} runs training" + (f" · {waiting} waiting" if waiting else ""))
+    elif running:
+        running = running[0]
         last = running.last  # the step count moves at every redraw, even when the percentage cannot (long runs)
         steps = f" · step {last.step:,} of {last.total_steps:,}" if last is not None and last.total_steps else ""
         st.progress(
@@ -98,5 +101,12 @@ with st.sidebar:
     else:
         st.session_state["sidebar_run_active"] = active
         st.fragment(run_every=2.0 if active else None)(training_line)()
+
+# Streamlit drops the address's ?run= when the page changes: put it back on every page while this session's run
+# goes on, so a refresh anywhere finds the run again (the new session reads it here, the Train page shows it).
+if own is not None:
+    st.session_state["train_job"] = own.id
+    if own.active:
+        st.query_params["run"] = own.id
 
 nav.run()

@@ -58,7 +58,7 @@ def quick_progress(job_id: str, what: str) -> None:
     if job is None or not job.active:
         st.rerun()  # the whole page: the new model is in the list now
     if job.status == "queued":
-        st.progress(0.0, text=f"Waiting for another training run to finish ({queue.position(job)} ahead)…")
+        st.progress(0.0, text=f"Waiting for a free computer: number {queue.position(job)} in line…")
     else:
         st.progress(job.progress(), text=f"{what}… {job.progress():.0%}")
 
@@ -69,6 +69,7 @@ def offer_quick_training() -> None:
         "(about 20 seconds), or a better one on the **Train** page.",
         icon=":material/psychology:",
     )
+    ui.job_queue().warm()  # start the training workers while the learner reads this
     job = ui.job_queue().get(st.session_state.get("draw_quick_job"))
     if job is not None and job.active:
         quick_progress(job.id, "Training a quick model")
@@ -96,7 +97,7 @@ def offer_quick_training() -> None:
             job = ui.job_queue().submit(
                 recipe_config("fast", **QUICK), source, "train" if source.train is not None else "all", owner=ui.owner()
             )
-        except (ValueError, DataError) as e:
+        except (ValueError, DataError, RuntimeError) as e:  # RuntimeError: the cluster cannot be reached
             st.error(f"Cannot start training: {e}")
             st.stop()
         st.session_state["draw_quick_job"] = job.id

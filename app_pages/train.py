@@ -21,6 +21,7 @@ source = ui.current_source()
 if source is None:
     st.stop()
 queue = ui.job_queue()
+queue.warm()  # start the training workers now, so a run starts soon after Start is pressed
 split = "train" if source.train is not None else "all"  # sources without a train/test split train on "all"
 n_train_all = len(source.split(split))
 limits = knobs.Limits(min_train_size=min(500, n_train_all), max_train_size=n_train_all)
@@ -122,6 +123,10 @@ if job is not None:  # remember it in both places: the session survives page swi
     st.session_state["train_job"] = st.query_params["run"] = job.id
 busy = job is not None and job.active
 st.subheader("3 · Train")
+try:
+    st.caption(f"Runs train on {queue.describe()}; each browser session has one run at a time.")
+except RuntimeError as e:  # a bad DIGIT_LAB_WORKERS: the server's setting, said plainly
+    st.error(f"Training is not set up right on this server: {e}")
 b1, b2, _ = st.columns([1, 1, 4])
 if b1.button(
     "Start training",
@@ -133,7 +138,7 @@ if b1.button(
 ):
     try:
         job = queue.submit(config, source, split, owner=ui.owner())
-    except (ConfigError, ValueError) as e:
+    except (ConfigError, ValueError, RuntimeError) as e:  # RuntimeError: the cluster cannot be reached
         st.error(f"Cannot start: {e}")
         st.stop()
     st.session_state["train_job"] = job.id
@@ -148,7 +153,6 @@ if b2.button(
     help="Stop after the current batch and keep what was learned.",
 ):
     queue.stop(job.id)
-    st.toast("Stopping…")
 
 
 # The live charts are redrawn every LIVE_EVERY_S while the browser often shares the CPU with training, so they
@@ -208,10 +212,13 @@ def show_run(job_id: str, overlays: list) -> None:
         return
     snap = j.snapshot()
     last = snap.last
-    if snap.status == "queued":
+    if j.stopping:
+        st.info("**Stopped.** Scoring and saving what it learned…", icon=":material/stop_circle:")
+    elif snap.status == "queued":
+        training = len(queue.running_jobs())
         st.info(
-            f"Another training run is using the computer; yours is number {queue.position(j)} in line and "
-            "starts by itself.",
+            f"{training} run{'s' * (training != 1)} training now; yours is number {queue.position(j)} in line and "
+            "starts by itself as soon as a computer is free.",
             icon=":material/hourglass_top:",
         )
     elif snap.status == "running":
@@ -325,7 +332,7 @@ def finetune_section(saved: list, busy: bool) -> None:
                     owner=ui.owner(),
                     parent=str(ckpt.path),
                 )
-            except (ConfigError, DataError, CollectionError, ValueError) as e:
+            except (ConfigError, DataError, CollectionError, ValueError, RuntimeError) as e:
                 st.error(f"Cannot fine-tune: {e}")
                 return
             st.session_state["train_job"] = st.query_params["run"] = job.id
@@ -345,7 +352,9 @@ overlays = [c for c in saved if c.run_id in overlay_names]
 if job is not None:
     # One fragment for the whole live view: every redraw is a script run that the browser pays for with a
     # re-render of the page, whatever that redraw changes, so one timer costs less than several.
-    st.fragment(run_every=LIVE_EVERY_S if busy else None)(show_run)(job.id, overlays)
+    # Once Stop is pressed, a redraw every second shows the result as soon as it is saved.
+    every = (1.0 if job.stopping else LIVE_EVERY_S) if busy else None
+    st.fragment(run_every=every)(show_run)(job.id, overlays)
 else:  # the empty charts show what is coming (and load the chart library before training needs the CPU)
     st.info("Press **Start training** to train a model with the settings above. The charts below fill in live.")
     show_charts(curves([]), planned_steps(config, source, split), config.epochs, overlays, key="preview", static=False)

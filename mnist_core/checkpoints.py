@@ -473,11 +473,12 @@ def export_checkpoint(path: str | Path) -> bytes:
     return save(tensors, metadata={"format": FORMAT, _META_KEY: json.dumps(ckpt.record.to_dict())})
 
 
-def import_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path:
-    """Accept only a file made by export_checkpoint; anything else (a pickle above all) is refused."""
+def _read_export(data: bytes, where: str) -> tuple[nn.Module, ModelRecord]:
+    """The model and record of a file made by export_checkpoint; anything else (a pickle above all) is refused."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise CheckpointError(f"file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; not a Digit Lab checkpoint")
-    if data[:2] == b"PK" or data[:1] == b"\x80":
+    # A safetensors file is an 8-byte header length then "{"; that length's first byte may well be 0x80, a pickle's.
+    if data[8:9] != b"{" and (data[:2] == b"PK" or data[:1] == b"\x80"):
         raise CheckpointError(
             "this is a PyTorch pickle (.pt/.pth) file; it was refused without being opened, "
             "because unpickling can run code. Upload a Digit Lab .safetensors export instead."
@@ -495,7 +496,19 @@ def import_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path
         ) from None
     except (ValueError, SafetensorError, UnicodeDecodeError, AttributeError, TypeError, RecursionError) as e:
         raise CheckpointError(f"not a valid Digit Lab checkpoint file ({str(e)[:120]})") from None
-    record = parse_record(meta, "uploaded file")
-    model = _model_from_tensors(tensors, record, "uploaded file")
+    record = parse_record(meta, where)
+    return _model_from_tensors(tensors, record, where), record
+
+
+def import_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path:
+    """A user's upload, saved as a new model named "... (uploaded)"."""
+    model, record = _read_export(data, "uploaded file")
     name = f"{record.name or record.run_id or record.architecture} (uploaded)"[:80]
     return save_checkpoint(model, replace(record, name=name, created=None), models_dir)
+
+
+def receive_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path:
+    """A model a training worker made (or the app sends one to fine-tune), saved as it is: same run id, name and
+    creation time. Written atomically, like every save."""
+    model, record = _read_export(data, "received checkpoint")
+    return save_checkpoint(model, record, models_dir, run_id=record.run_id)

@@ -20,7 +20,7 @@ from .checkpoints import FinetuneRecord, MetricsRecord, ModelRecord, load_checkp
 from .data import DataError, Source, Split, hold_out, load_source, subsample
 from .evaluation import evaluate
 from .models import count_parameters
-from .runs import split_for_run, thin_history
+from .runs import RunSummary, split_for_run, thin_history
 from .training import Event, train
 
 PERSONAL_HOLD_OUT = 0.25  # of the collection, seeded, when no separate personal test set is given
@@ -53,6 +53,21 @@ class FinetuneSummary:
         """The CLI's JSON line: these keys, in this order, are its contract."""
         app_only = ("stopped", "reference", "notice", "device", "images_per_s")
         return {k: v for k, v in asdict(self).items() if k not in app_only}
+
+    def run_summary(self) -> RunSummary:
+        """The few numbers every run has, for the sidebar and the models lists."""
+        return RunSummary(
+            accuracy=self.personal_after,
+            loss=None,
+            evaluated_on=f"{self.n_personal_eval} of your drawings it did not train on",
+            n_test=self.n_personal_eval,
+            n_train=self.n_personal_train,
+            seconds=self.seconds,
+            images_per_s=self.images_per_s,
+            stopped=self.stopped,
+            device=self.device,
+            checkpoint=self.checkpoint,
+        )
 
 
 @dataclass

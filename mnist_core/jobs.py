@@ -1,32 +1,44 @@
-"""Background training jobs for the app: a process-wide queue that runs one job at a time.
+"""Training runs for the app: a process-wide queue whose runs go to Dask workers (mnist_core.cluster): an
+embedded cluster on this computer by default, a class's cluster by one setting.
 
-Streamlit stops a script run on every click, page switch or refresh, so training lives in a worker
-thread here and pages only read snapshots. One job runs at a time: on a 2-core machine two runs
-side by side would each go at half speed and neither user would be happy; the second waits in line
-and is told its place. Threads here never call Streamlit.
+Streamlit stops a script run on every click, page switch or refresh, so runs live here and pages only read
+snapshots. Each worker process trains one run at a time ($DIGIT_LAB_WORKERS of them on this computer); a run
+waits in line until a worker is free and its page says where it is. The events a worker streams back fill in
+each job's history; the finished checkpoint comes back as bytes and only this process writes `models/`.
+Nothing here calls Streamlit.
 """
 
 from __future__ import annotations
 
 import atexit
 import itertools
+import secrets
 import threading
 import time
-import traceback
 import weakref
-from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+from .checkpoints import CheckpointError, export_checkpoint, receive_checkpoint
 from .config import TrainConfig
 from .data import Source
-from .finetune import FinetuneSummary, finetune
-from .runs import RunSummary, train_and_save
+from .finetune import FinetuneSummary
+from .runs import RunSummary
 from .training import Event
 
 _ids = itertools.count(1)
-_queues: weakref.WeakSet = weakref.WeakSet()  # every live queue, for the exit hook below
+_registry: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()  # job id -> job, for events
+_listening: weakref.WeakSet = weakref.WeakSet()  # clusters whose run events _on_message receives
 EXIT_WAIT_S = 20.0  # at interpreter exit, how long a stopped run may take to finish its batch, score and save
+KILLED = (
+    "the worker process training it ended unexpectedly (it may have run out of memory or been stopped); "
+    "nothing was saved. Press Start to try again."
+)
+
+
+class BusyError(ValueError):
+    """One browser session has at most one run waiting or training, so a class shares the computers fairly."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,7 @@ class Job:
     split: str = "train"
     owner: str = ""  # whoever started it (the app passes a browser-session token)
     parent: str | None = None  # a saved model's folder: fine-tune it on `source` instead of training afresh
-    id: str = field(default_factory=lambda: f"{time.strftime('%H%M%S')}-{next(_ids)}")
+    id: str = field(default_factory=lambda: f"{time.strftime('%H%M%S')}-{next(_ids)}{secrets.token_hex(2)}")
     status: str = "queued"  # queued, running, done, stopped, failed
     history: list[Event] = field(default_factory=list)  # step and epoch events
     last: Event | None = None  # the latest event of any kind
@@ -61,18 +73,35 @@ class Job:
     error: str | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
-    stop_flag: threading.Event = field(default_factory=threading.Event)
+    stop_flag: threading.Event = field(default_factory=threading.Event)  # Stop was pressed
+    ended: threading.Event = field(default_factory=threading.Event)  # set once the status is final
+    future: Any = field(default=None, repr=False)  # the Dask future of the worker's task
+    finishing: bool = False  # _finish has begun saving its result
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def active(self) -> bool:
         return self.status in ("queued", "running")
 
+    @property
+    def stopping(self) -> bool:
+        """Stop was pressed and the run is saving what it learned."""
+        return self.active and self.stop_flag.is_set()
+
     def on_event(self, event: Event) -> None:
         with self.lock:
+            if not self.active:  # a late event of a run already ended (its full history came with its result)
+                return
+            self.status = "running"
             if event.kind in ("step", "epoch"):
                 self.history.append(event)
             self.last = event
+
+    def end(self, status: str, error: str | None = None) -> None:
+        with self.lock:
+            if self.active:
+                self.status, self.error, self.finished = status, error, time.time()
+        self.ended.set()
 
     def snapshot(self) -> JobSnapshot:
         """A consistent copy for a page to render, taken without blocking the trainer for long."""
@@ -98,52 +127,112 @@ class Job:
 
 
 class JobQueue:
-    """Runs submitted jobs one after another in a single daemon worker thread."""
+    """Sends submitted runs to a Dask cluster and follows them: `cluster` is an open mnist_core.cluster.Cluster
+    (tests, benchmarks), else this process's own (shared_cluster())."""
 
-    def __init__(self, models_dir: str | Path | None = None, keep: int = 50):
+    def __init__(self, models_dir: str | Path | None = None, keep: int = 50, cluster=None):
         self.models_dir = models_dir
         self.keep = keep
         self._jobs: dict[str, Job] = {}
-        self._pending: deque[Job] = deque()
-        self._cv = threading.Condition(threading.RLock())
-        self._worker: threading.Thread | None = None
+        self._lock = threading.RLock()
+        self._cluster = cluster
         self._closing = False
         _queues.add(self)
-        with self._cv:
-            self._start_worker()  # now, not at the first submit: it has an import to do first (see _work)
 
-    def _start_worker(self) -> None:
-        if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(target=self._work, name="digit-lab-trainer", daemon=True)
-            self._worker.start()
+    # ----- the cluster -----
+
+    def warm(self) -> None:
+        """Start the cluster and load the engine in its workers in the background, so the first run starts
+        soon after Start is pressed (a worker process takes about ten seconds to import torch)."""
+        if self._cluster is None and _shared is None and _warming.acquire(blocking=False):
+            threading.Thread(target=_warm, name="digit-lab-cluster", daemon=True).start()
+
+    def cluster(self):
+        """The open cluster, connecting first if needed; a ClusterError says in one line why it cannot be used."""
+        cluster = self._cluster or shared_cluster()
+        with _shared_lock:
+            if cluster not in _listening:  # one subscription per client: a second would replace the first
+                from .worker import TOPIC
+
+                cluster.client.subscribe_topic(TOPIC, _on_message)
+                _listening.add(cluster)
+        return cluster
+
+    def describe(self) -> str:
+        from .cluster import ClusterSettings
+
+        cluster = self._cluster or _shared
+        settings = cluster.settings if cluster is not None else ClusterSettings.from_environment()
+        return settings.describe()
+
+    # ----- runs -----
 
     def submit(
         self, config: TrainConfig, source: Source, split: str = "train", owner: str = "", parent: str | None = None
     ) -> Job:
         """Queue a run: training `config` on `source`'s `split`, or, given a `parent` checkpoint folder,
         fine-tuning it on all of `source` for `config.epochs` epochs with `config.seed` (mnist_core.finetune)."""
+        from .worker import RunRequest, run
+
         if self._closing:
             raise RuntimeError("the server is shutting down; no new training runs")
         config.validate()
         source.split(split)  # fail now, in the caller's thread, if the split does not exist
+        if owner and any(j.active and j.owner == owner for j in self.jobs()):
+            raise BusyError(
+                "you already have a run waiting or training: stop it, or wait for it to end, before starting another"
+            )
+        try:
+            parent_bytes = None if parent is None else export_checkpoint(parent)
+        except CheckpointError as e:
+            raise ValueError(str(e)) from None
+        client = self.cluster().client
         job = Job(config, source, split, owner, parent)
-        with self._cv:
+        with self._lock:
             self._jobs[job.id] = job
-            self._pending.append(job)
+            _registry[job.id] = job
             self._forget_old()
-            self._start_worker()
-            self._cv.notify()
+        request = RunRequest(job.id, replace(config), split, parent_bytes)
+        job.future = client.submit(run, request, source, pure=False, key=f"digit-lab-run-{job.id}")
+        job.future.add_done_callback(lambda future, j=job: self._finish(j, future))
         return job
+
+    def _finish(self, job: Job, future) -> None:
+        """The worker's task ended (called in a thread of Dask's): save its checkpoint here, then end the job."""
+        from distributed.scheduler import KilledWorker
+
+        with job.lock:
+            if job.finishing:  # Dask's callback and shutdown() may both get here
+                return
+            job.finishing = True
+        try:
+            result = future.result()
+            folder = None if result.checkpoint is None else str(receive_checkpoint(result.checkpoint, self.models_dir))
+            with job.lock:
+                job.history = list(result.history)  # the whole story, whatever events were still on their way
+                job.summary = replace(result.summary, checkpoint=folder)
+                job.finetune = None if result.finetune is None else replace(result.finetune, checkpoint=folder)
+            job.end("stopped" if result.summary.stopped else "done")
+        except KilledWorker:
+            job.end("failed", KILLED)
+        except Exception as e:  # a failed run must not stop the others; the page shows the message
+            if future.cancelled() or type(e).__name__ == "CancelledError":
+                job.end("stopped")
+            else:
+                job.end("failed", str(e) or type(e).__name__)
 
     def get(self, job_id: str | None) -> Job | None:
         return self._jobs.get(job_id) if job_id else None
 
     def jobs(self) -> list[Job]:
-        with self._cv:  # page threads read while submit() may be adding: copy under the lock
+        with self._lock:  # page threads read while submit() may be adding: copy under the lock
             return sorted(self._jobs.values(), key=lambda j: j.created)
 
     def running(self) -> Job | None:
-        return next((j for j in self.jobs() if j.status == "running"), None)
+        return next(iter(self.running_jobs()), None)
+
+    def running_jobs(self) -> list[Job]:
+        return [j for j in self.jobs() if j.status == "running"]
 
     def last_ended(self) -> Job | None:
         """The run that ended most recently (done, stopped or failed), if any."""
@@ -151,114 +240,120 @@ class JobQueue:
         return max(ended, key=lambda j: j.finished, default=None)
 
     def position(self, job: Job) -> int:
-        """0 = running now; n = n jobs ahead of it."""
-        with self._cv:
-            if job.status != "queued":
-                return 0
-            ahead = list(self._pending).index(job) if job in self._pending else 0
-            return ahead + (1 if any(j.status == "running" for j in self._jobs.values()) else 0)
+        """0 = running now (or over); n = number n in line for the next free worker."""
+        if job.status != "queued":
+            return 0
+        return 1 + sum(j.status == "queued" and j.created < job.created for j in self.jobs())
 
     def stop(self, job_id: str) -> None:
+        """A running run ends after its current batch and is saved, marked stopped; a waiting one never starts."""
         job = self._jobs.get(job_id)
-        if job is None:
+        if job is None or not job.active:
             return
         job.stop_flag.set()
-        with self._cv:
-            if job in self._pending:  # never started: drop it from the line
-                self._pending.remove(job)
-                with job.lock:
-                    job.status, job.finished = "stopped", time.time()
+        if job.status == "queued":
+            job.future.cancel()
+            job.end("stopped")
+        threading.Thread(target=self._tell_workers, args=(job.id,), daemon=True).start()
+
+    def _tell_workers(self, job_id: str) -> None:
+        from .worker import stop
+
+        try:
+            self.cluster().client.run(stop, job_id, on_error="ignore")
+        except Exception:  # the cluster is gone: so is the run, and _finish says so
+            pass
 
     def shutdown(self, timeout: float = EXIT_WAIT_S) -> None:
-        """Stop every job and let the running one end cleanly: it stops after its current batch and is saved
-        like a run stopped with the Stop button. Runs at interpreter exit (Ctrl-C or SIGTERM on the server):
-        a daemon thread still inside torch when Python finalises is killed mid-C++ call, which aborts the
-        whole process ("terminate called without an active exception", exit code 134) and loses the run."""
-        with self._cv:
+        """Stop every run and let the running ones end cleanly: each stops after its current batch and is saved
+        like a run stopped with the Stop button. Runs at interpreter exit (Ctrl-C or SIGTERM on the server)."""
+        with self._lock:
+            if self._closing:
+                return
             self._closing = True
-            for job in list(self._pending):
+        active = [j for j in self.jobs() if j.active]
+        for job in active:
+            if job.status == "queued":
                 self.stop(job.id)
-            for job in self._jobs.values():
+        if active and (self._cluster or _shared) is not None:
+            from .worker import stop
+
+            for job in active:
                 job.stop_flag.set()
-            self._cv.notify_all()
-            worker = self._worker
-        if worker is not None and worker.is_alive() and worker is not threading.current_thread():
-            worker.join(timeout)
+                try:
+                    self.cluster().client.run(stop, job.id, on_error="ignore")
+                except Exception:  # the cluster is gone: so are the runs
+                    pass
+        end = time.time() + timeout
+        for job in active:
+            if job.future is None or job.ended.is_set():
+                continue
+            try:
+                job.future.result(timeout=max(0.0, end - time.time()))
+            except Exception:  # failed, cancelled or still going: _finish says which
+                pass
+            if job.future.done():  # finished here: at interpreter exit Dask's callback thread can no longer start
+                self._finish(job, job.future)
 
     def wait(self, job: Job, timeout: float | None = None) -> bool:
-        end = None if timeout is None else time.time() + timeout
-        while job.active:
-            if end is not None and time.time() > end:
-                return False
-            time.sleep(0.05)
-        return True
-
-    def _train(self, job: Job) -> RunSummary:
-        outcome = train_and_save(
-            job.config, job.source, job.split, on_event=job.on_event, stop=job.stop_flag, models_dir=self.models_dir
-        )
-        return outcome.summary()
-
-    def _finetune(self, job: Job) -> tuple[FinetuneSummary, RunSummary]:
-        tuned = finetune(
-            job.parent,
-            job.source,
-            epochs=job.config.epochs,
-            seed=job.config.seed,
-            on_event=job.on_event,
-            stop=job.stop_flag,
-            models_dir=self.models_dir,
-        )
-        return tuned, RunSummary(  # the few numbers every run has, for the sidebar and the models lists
-            accuracy=tuned.personal_after,
-            loss=None,
-            evaluated_on=f"{tuned.n_personal_eval} of your drawings it did not train on",
-            n_test=tuned.n_personal_eval,
-            n_train=tuned.n_personal_train,
-            seconds=tuned.seconds,
-            images_per_s=tuned.images_per_s,
-            stopped=tuned.stopped,
-            device=tuned.device,
-            checkpoint=tuned.checkpoint,
-        )
+        return job.ended.wait(timeout)
 
     def _forget_old(self) -> None:  # called with the lock held
         done = sorted((j for j in self._jobs.values() if not j.active), key=lambda j: j.created)
         for j in done[: max(0, len(done) - self.keep)]:
             del self._jobs[j.id]
 
-    def _work(self) -> None:
-        # Every run ends with evaluate(), which imports scikit-learn on first use. Once Python is shutting down
-        # that import fails (joblib registers an exit hook), so a run stopped at exit could not be scored and
-        # saved: import it here, before any run, which also spares the first run that wait.
-        import sklearn.metrics  # noqa: F401
 
-        while True:
-            with self._cv:
-                while not self._pending and not self._closing:
-                    self._cv.wait()
-                if self._closing:
-                    return
-                job = self._pending.popleft()
-                job.status = "running"
-            try:
-                if job.parent is not None:
-                    tuned, summary = self._finetune(job)
-                else:
-                    tuned, summary = None, self._train(job)
-                with job.lock:
-                    job.summary, job.finetune = summary, tuned
-                    job.status = "stopped" if summary.stopped else "done"
-                    job.finished = time.time()
-            except Exception as e:  # a failed run must not kill the worker; the page shows the message
-                traceback.print_exc()
-                with job.lock:
-                    job.error = str(e) or type(e).__name__
-                    job.status = "failed"
-                    job.finished = time.time()
+# ----- this process's cluster -----
+
+_shared = None  # the cluster the environment names (embedded by default), opened the first time a run needs it
+_shared_lock = threading.Lock()
+_warming = threading.Lock()
+_queues: weakref.WeakSet = weakref.WeakSet()  # every live queue, for the exit hook
 
 
-@atexit.register
-def _stop_all_at_exit() -> None:
+def shared_cluster():
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            from .cluster import Cluster
+
+            _shared = Cluster()
+            atexit.register(_close_at_exit)  # registered after distributed's own exit hooks, so it runs before them
+        return _shared
+
+
+def _warm() -> None:
+    try:
+        from .worker import warm_up
+
+        cluster = shared_cluster()
+        cluster.wait_for_workers()
+        cluster.client.run(warm_up)
+    except Exception:  # submit() connects again and tells the user what is wrong
+        pass
+    finally:
+        _warming.release()
+
+
+def _close_at_exit() -> None:
+    """Ctrl-C or SIGTERM on the server: every run stops and is saved like a run stopped with Stop, then the
+    workers end."""
     for queue in list(_queues):
         queue.shutdown()
+    if _shared is not None:
+        _shared.close()
+
+
+def _on_message(message: tuple[float, dict]) -> None:
+    """A worker's word about a run (Dask event topic worker.TOPIC), called in the Dask client's thread."""
+    _, msg = message
+    job = _registry.get(msg.get("job", ""))
+    if job is None:
+        return
+    if "event" in msg:
+        job.on_event(Event(**msg["event"]))
+    elif msg.get("running"):
+        with job.lock:
+            if job.status == "queued":
+                job.status = "running"

@@ -37,7 +37,7 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, models: Path):
+    def __init__(self, models: Path, env: dict[str, str] | None = None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.models = models
@@ -48,6 +48,7 @@ class Server:
             "PYTHONUNBUFFERED": "1",
             # Training takes one of the build machine's two cores, leaving the other to the browser and the app.
             "DIGIT_LAB_CPU_THREADS": "1",
+            **(env or {}),
         }
         self.log = open(models.parent / f"streamlit-{self.port}.log", "w")
         self.proc = subprocess.Popen(

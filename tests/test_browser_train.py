@@ -5,7 +5,7 @@ import re
 import pytest
 
 from browser_helpers import LONG_RUN, LOSS_POINTS, option_labels, run_id, set_slider
-from conftest import assert_no_exception, goto, new_page, wait_idle
+from conftest import Server, assert_no_exception, goto, new_page, wait_idle
 from mnist_core.checkpoints import list_checkpoints
 
 pytestmark = pytest.mark.browser
@@ -97,3 +97,53 @@ def test_stop_ends_a_run_quickly(page, server):
     page.locator("[data-testid='stMain']").get_by_text("Stopped early").wait_for()
     assert page.locator(".st-key-train_start button").first.is_enabled()
     assert_no_exception(page)
+
+
+TEST_ACCURACY = "[data-testid=stMetric]:has-text('Test accuracy') [data-testid=stMetricValue]"
+IN_LINE = re.compile(r"2 runs training now; yours is number 1 in line")
+LIVE_OR_IN_LINE = re.compile(r"images/s|in line")
+
+
+def test_three_sessions_press_start_at_once_two_train_and_the_third_waits(browser, tmp_path):
+    """A class on one server with DIGIT_LAB_WORKERS=2: two runs train side by side, the third waits its turn and
+    starts when one is stopped; every run is saved, and each session's Train page shows its own run."""
+    models = tmp_path / "models"
+    models.mkdir()
+    server = Server(models, env={"DIGIT_LAB_WORKERS": "2"})
+    pages = [new_page(browser) for _ in range(3)]
+    try:
+        for p in pages:
+            goto(p, server, f"train?{LONG_RUN}")  # runs only Stop ends
+        for p in pages:
+            p.locator(".st-key-train_start button").first.click()
+        status = [p.locator("[data-testid='stMain']").get_by_text(LIVE_OR_IN_LINE).first for p in pages]
+        for s in status:
+            s.wait_for()
+        # Two pages live, one in line (a run that is still starting may show "in line" for a moment: wait for both).
+        for p in pages:
+            p.wait_for_function(f"({LOSS_POINTS})() > 0 || document.body.innerText.includes('in line')")
+        waiting = [p for p in pages if p.locator("[data-testid='stMain']").get_by_text(IN_LINE).count()]
+        assert len(waiting) == 1, [p.locator("[data-testid='stMain']").inner_text()[:300] for p in pages]
+        [waiting] = waiting
+        running = [p for p in pages if p is not waiting]
+        for p in running:
+            p.wait_for_function(f"({LOSS_POINTS})() > 0")  # both learn at the same time
+        assert len({run_id(p.url) for p in pages}) == 3
+
+        running[0].locator(".st-key-train_stop button").first.click()
+        running[0].locator("[data-testid='stMain']").get_by_text("Stopped early").wait_for()
+        waiting.wait_for_function(f"({LOSS_POINTS})() > 0")  # its turn came by itself
+        for p in (running[1], waiting):
+            wait_idle(p)
+            p.locator(".st-key-train_stop button").first.click()
+            p.locator("[data-testid='stMain']").get_by_text("Stopped early").wait_for()
+        saved = list_checkpoints(models)
+        assert len(saved) == 3 and all(c.meta["metrics"]["stopped"] for c in saved)
+        shown = [p.locator(TEST_ACCURACY).first.inner_text() for p in pages]
+        assert set(shown) <= {f"{c.accuracy:.2%}" for c in saved}, shown
+        for p in pages:
+            assert_no_exception(p)
+    finally:
+        for p in pages:
+            p.context.close()
+        server.stop()

@@ -1,62 +1,141 @@
-"""The app's background training queue and the chart curves built from its events."""
+"""The app's training queue on a real Dask cluster (an embedded LocalCluster of two worker processes, and a
+`dask scheduler` + `dask worker` started here on 127.0.0.1), and the chart curves built from its events."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 
-from mnist_core.checkpoints import list_checkpoints
+from mnist_core.checkpoints import list_checkpoints, load_checkpoint
+from mnist_core.cluster import Cluster, ClusterError, ClusterSettings
 from mnist_core.history import curves, format_eta
-from mnist_core.jobs import JobQueue
+from mnist_core.jobs import KILLED, BusyError, JobQueue
 from mnist_core.recipes import recipe_config
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def tiny(**kw):
     return recipe_config("fast", **{"epochs": 2, "train_size": 800, "val_size": 200, **kw})
 
 
-def test_jobs_run_one_at_a_time_in_order_and_save_checkpoints(sample, tmp_path):
-    queue = JobQueue(tmp_path)
-    first = queue.submit(tiny(), sample, owner="alice")
-    second = queue.submit(tiny(seed=1), sample, owner="bob")
-    assert second.status == "queued" and queue.position(second) >= 1
-    assert queue.wait(second, 120)
-    assert (first.status, second.status) == ("done", "done")
-    assert first.finished <= second.finished
-    saved = {str(c.path) for c in list_checkpoints(tmp_path)}
-    assert {first.summary.checkpoint, second.summary.checkpoint} == saved
-    # each owner sees only their own run's numbers
-    assert first.snapshot().owner == "alice" and second.snapshot().owner == "bob"
-    assert first.summary.accuracy > 0.5
+def long_run(**kw):
+    return recipe_config("fast", **{"epochs": 30, "val_size": 200, **kw})
 
 
-def test_stop_running_job_and_drop_queued_one(sample, tmp_path):
-    queue = JobQueue(tmp_path)
-    running = queue.submit(tiny(epochs=30, train_size=0), sample)
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes on this computer: two runs at once, as with DIGIT_LAB_WORKERS=2."""
+    c = Cluster(ClusterSettings(workers=2))
+    yield c
+    c.close()
+
+
+def until(condition, timeout: float = 120) -> None:
+    """Wait for a state the queue reaches (a run's first steps, a worker's restart)."""
+    end = time.time() + timeout
+    while not condition():
+        assert time.time() < end, "the state was not reached"
+        time.sleep(0.05)
+
+
+def test_two_runs_train_at_once_a_third_waits_and_all_are_saved_with_their_events_in_order(sample, tmp_path, cluster):
+    queue = JobQueue(tmp_path, cluster=cluster)
+    jobs = [queue.submit(tiny(seed=i, epochs=3), sample, owner=f"student-{i}") for i in range(3)]
+    seen_together = False
+    while any(j.active for j in jobs):
+        running = [j for j in jobs if j.status == "running"]
+        if len(running) == 2 and any(j.status == "queued" for j in jobs):
+            seen_together = True
+            waiting = next(j for j in jobs if j.status == "queued")
+            assert queue.position(waiting) == 1 and len(queue.running_jobs()) == 2
+        time.sleep(0.02)
+    assert seen_together, "two runs never trained at the same time while the third waited"
+    assert [j.status for j in jobs] == ["done"] * 3
+    assert {str(c.path) for c in list_checkpoints(tmp_path)} == {j.summary.checkpoint for j in jobs}
+    for j in jobs:
+        steps = [e.step for e in j.history if e.kind == "step"]
+        assert steps == sorted(steps) and len(set(steps)) == len(steps)
+        assert [e.epoch for e in j.history if e.kind == "epoch"] == [0, 1, 2, 3]
+        assert j.summary.accuracy > 0.5 and j.snapshot().owner == j.owner
+        load_checkpoint(j.summary.checkpoint)
+
+
+def test_one_session_has_one_run_at_a_time(sample, tmp_path, cluster):
+    queue = JobQueue(tmp_path, cluster=cluster)
+    first = queue.submit(tiny(epochs=1), sample, owner="alice")
+    with pytest.raises(BusyError, match="already have a run"):
+        queue.submit(tiny(epochs=1), sample, owner="alice")
+    other = queue.submit(tiny(epochs=1), sample, owner="bob")  # someone else may
+    assert queue.wait(first, 120) and queue.wait(other, 120)
+    again = queue.submit(tiny(epochs=1), sample, owner="alice")  # and alice again, once hers is over
+    assert queue.wait(again, 120) and again.status == "done", again.error
+
+
+def test_stop_a_running_run_within_a_second_and_a_waiting_one_never_starts(sample, tmp_path, cluster):
+    queue = JobQueue(tmp_path, cluster=cluster)
+    running = [queue.submit(long_run(seed=i), sample) for i in range(2)]
     waiting = queue.submit(tiny(), sample)
-    while not running.history or running.history[-1].step < 3:
-        queue.wait(running, 0.05)
+    until(lambda: all(j.history and j.history[-1].step >= 3 for j in running))
     queue.stop(waiting.id)
-    assert waiting.status == "stopped"  # never started
-    queue.stop(running.id)
-    assert queue.wait(running, 10)
-    assert running.status == "stopped" and running.summary.stopped
-    # a stopped run is still evaluated and saved, marked as stopped
-    (ckpt,) = list_checkpoints(tmp_path)
-    assert ckpt.meta["metrics"]["stopped"] is True and "(stopped)" in ckpt.name
+    assert waiting.status == "stopped" and waiting.summary is None  # never started
+    asked = time.time()
+    queue.stop(running[0].id)
+    assert running[0].stopping
+    last_step = lambda: max((e.step for e in running[0].history), default=0)  # noqa: E731
+    until(lambda: running[0].last is not None and running[0].last.kind == "stopped", 30)
+    stopped_after = time.time() - asked
+    assert queue.wait(running[0], 60) and running[0].status == "stopped" and running[0].summary.stopped
+    assert stopped_after < 5, f"the run went on for {stopped_after:.1f} s after Stop"  # about one batch and a hop
+    assert last_step() < running[0].history[-1].total_steps
+    queue.stop(running[1].id)
+    assert queue.wait(running[1], 60)
+    # stopped runs are evaluated and saved, marked as stopped; the waiting one saved nothing
+    saved = list_checkpoints(tmp_path)
+    assert len(saved) == 2 and all(c.meta["metrics"]["stopped"] is True and "(stopped)" in c.name for c in saved)
 
 
-def test_a_failing_job_reports_its_error_and_the_queue_keeps_working(sample, tmp_path):
+@pytest.mark.skipif(sys.platform == "darwin", reason="Apple's MPS may exist there")
+def test_failing_runs_report_their_error_and_the_queue_keeps_working(sample, tmp_path, cluster):
+    queue = JobQueue(tmp_path, cluster=cluster)
+    on_worker = queue.submit(tiny(epochs=1, device="mps"), sample)  # fails inside the worker
+    assert queue.wait(on_worker, 120) and on_worker.status == "failed" and "MPS" in on_worker.error
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    broken = JobQueue(blocker / "models")  # saving cannot work: the parent is a file
+    broken = JobQueue(blocker / "models", cluster=cluster)  # the app cannot save what the worker sends back
     job = broken.submit(tiny(epochs=1), sample)
-    broken.wait(job, 60)
-    assert job.status == "failed" and "could not save" in job.error
-    after = broken.submit(tiny(epochs=1), sample)
-    broken.wait(after, 60)
-    assert after.status == "failed"  # the worker survived and ran the next job
+    assert broken.wait(job, 120) and job.status == "failed" and "could not save" in job.error
+    after = queue.submit(tiny(epochs=1), sample)
+    assert queue.wait(after, 120) and after.status == "done"
 
 
-def test_curves_from_a_real_history(sample, tmp_path):
-    queue = JobQueue(tmp_path)
+def test_a_killed_worker_fails_its_run_damages_nothing_and_the_queue_goes_on(
+    sample, trained_checkpoint, tmp_path, cluster
+):
+    models = tmp_path / "models"
+    shutil.copytree(trained_checkpoint, models / "kept")
+    queue = JobQueue(models, cluster=cluster)
+    job = queue.submit(long_run(), sample)
+    until(lambda: job.history and job.history[-1].step >= 3)
+    [address] = [w for w, keys in cluster.client.processing().items() if keys]
+    pid = cluster.client.run(os.getpid, workers=[address])[address]
+    os.kill(pid, signal.SIGKILL)
+    assert queue.wait(job, 60) and job.status == "failed" and job.error == KILLED
+    [kept] = list_checkpoints(models)  # nothing half-written, the earlier model intact
+    load_checkpoint(kept.path)
+    after = queue.submit(tiny(epochs=1), sample)  # the nanny starts a new worker; the queue goes on
+    assert queue.wait(after, 180) and after.status == "done", after.error
+
+
+def test_curves_from_a_real_history(sample, tmp_path, cluster):
+    queue = JobQueue(tmp_path, cluster=cluster)
     job = queue.submit(tiny(epochs=3), sample)
     queue.wait(job, 120)
     c = curves(job.snapshot().history)
@@ -67,6 +146,86 @@ def test_curves_from_a_real_history(sample, tmp_path):
     assert len(c.step) == len(c.loss) == len(c.loss_smooth) and c.step[-1] == c.epoch_step[-1]
     thin = curves(job.snapshot().history, max_points=5)
     assert len(thin.step) <= 5 and thin.step[-1] == c.step[-1]
+
+
+def test_bad_cluster_settings_get_one_clear_line(monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_WORKERS", "two")
+    with pytest.raises(ClusterError, match="DIGIT_LAB_WORKERS must be a whole number"):
+        ClusterSettings.from_environment()
+    monkeypatch.setenv("DIGIT_LAB_WORKERS", "2")
+    monkeypatch.setenv("DIGIT_LAB_CLUSTER", "tcp://127.0.0.1:9")
+    settings = ClusterSettings.from_environment()
+    assert settings == ClusterSettings("tcp://127.0.0.1:9", 2)
+    monkeypatch.setattr("mnist_core.cluster.CONNECT_TIMEOUT_S", 2)
+    with pytest.raises(ClusterError, match=r"cannot reach the Dask cluster at tcp://127.0.0.1:9 \(DIGIT_LAB_CLUSTER\)"):
+        Cluster(settings)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dask_cluster_on_loopback(tmp_path_factory):
+    """`dask scheduler` and one `dask worker --nthreads 1`, as a teacher starts them, on 127.0.0.1; ended by pid."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    logs = tmp_path_factory.mktemp("dask")
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DIGIT_LAB_CPU_THREADS": "1"}
+    started = []
+    try:
+        for name, args in [
+            ("scheduler", ["--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"]),
+            ("worker", [address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]),
+        ]:
+            log = open(logs / f"{name}.log", "w")
+            started.append(
+                subprocess.Popen([str(bin_dir / "dask"), name, *args], cwd=REPO, env=env, stdout=log, stderr=log)
+            )
+        yield address, logs
+    finally:
+        for proc in reversed(started):
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_a_run_through_a_dask_scheduler_and_worker_named_by_digit_lab_cluster(
+    sample, tmp_path, dask_cluster_on_loopback, monkeypatch
+):
+    address, logs = dask_cluster_on_loopback
+    monkeypatch.setenv("DIGIT_LAB_CLUSTER", address)
+    end = time.time() + 120
+    while True:  # the worker joins once it has started (it imports the engine's dependencies first)
+        try:
+            cluster = Cluster()
+            if cluster.workers():
+                break
+            cluster.close()
+        except ClusterError as e:
+            if "no workers yet" not in str(e) and "cannot reach" not in str(e):
+                raise
+        assert time.time() < end, f"the Dask worker never joined: {(logs / 'worker.log').read_text()[-2000:]}"
+        time.sleep(1)
+    try:
+        queue = JobQueue(tmp_path, cluster=cluster)
+        job = queue.submit(tiny(epochs=2), sample, owner="teacher")
+        assert queue.wait(job, 180) and job.status == "done", job.error
+        assert [e.epoch for e in job.history if e.kind == "epoch"] == [0, 1, 2]  # streamed back from the worker
+        [saved] = list_checkpoints(tmp_path)  # written by the app, from the bytes the worker sent
+        assert str(saved.path) == job.summary.checkpoint and load_checkpoint(saved.path)
+    finally:
+        cluster.close()
+    # A worker whose engine differs from the app's is named, with what differs.
+    monkeypatch.setattr(
+        "mnist_core.cluster.engine_versions", lambda: {"python": "3.0", "torch": "0.1", "mnist_core": "other"}
+    )
+    with pytest.raises(ClusterError, match=r"do not match this app.*torch 2\.\S+ \(this app: 0\.1\)"):
+        Cluster()
 
 
 def test_format_eta():
