@@ -3,8 +3,9 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
-from browser_helpers import LONG_RUN, LOSS_POINTS, option_labels, run_id, set_slider
+from browser_helpers import CONNECTED, LONG_RUN, LOSS_POINTS, option_labels, run_id, set_slider
 from conftest import Server, assert_no_exception, goto, new_page, wait_idle
 from mnist_core.checkpoints import list_checkpoints
 
@@ -90,8 +91,13 @@ def test_stop_ends_a_run_quickly(page, server):
         " return b && b.innerText !== t }",
         arg=before,
     )
+    # A refresh on a page other than Train still finds the run: the address keeps ?run= on every page.
+    assert run_id(page.url)
+    page.reload()
+    page.wait_for_selector(CONNECTED)
     page.get_by_role("link", name="Train").first.click()
-    page.locator(".st-key-train_stop button").first.wait_for()
+    expect(page.locator(".st-key-train_stop button").first).to_be_enabled()
+    page.locator("[data-testid='stMain'] [data-testid='stProgress']").get_by_text("images/s").wait_for()
     wait_idle(page)
     page.locator(".st-key-train_stop button").first.click()
     page.locator("[data-testid='stMain']").get_by_text("Stopped early").wait_for()
