@@ -30,7 +30,7 @@ from .training import Event
 _ids = itertools.count(1)
 _registry: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()  # job id -> job, for events
 _listening: weakref.WeakSet = weakref.WeakSet()  # clusters whose run events _on_message receives
-EXIT_WAIT_S = 20.0  # at interpreter exit, how long a stopped run may take to finish its batch, score and save
+EXIT_WAIT_S = 40.0  # at interpreter exit, how long a stopped run may take to finish its batch, score and save
 KILLED = (
     "the worker process training it ended unexpectedly (it may have run out of memory or been stopped); "
     "nothing was saved. Press Start to try again."
