@@ -477,7 +477,8 @@ def import_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path
     """Accept only a file made by export_checkpoint; anything else (a pickle above all) is refused."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise CheckpointError(f"file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; not a Digit Lab checkpoint")
-    if data[:2] == b"PK" or data[:1] == b"\x80":
+    # A safetensors file is an 8-byte header length then "{"; that length's first byte may well be 0x80, a pickle's.
+    if data[8:9] != b"{" and (data[:2] == b"PK" or data[:1] == b"\x80"):
         raise CheckpointError(
             "this is a PyTorch pickle (.pt/.pth) file; it was refused without being opened, "
             "because unpickling can run code. Upload a Digit Lab .safetensors export instead."

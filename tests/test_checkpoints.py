@@ -249,6 +249,16 @@ def test_export_then_import_gives_the_same_model_under_a_new_id(trained_checkpoi
     assert path2 != path and len(list_checkpoints()) == 2
 
 
+def test_an_export_whose_header_length_starts_like_a_pickle_is_still_accepted(trained_checkpoint, models_dir):
+    """A safetensors header of 0x0280 bytes begins the file with 0x80 0x02, as a pickle begins: it is no pickle."""
+    data = export_checkpoint(trained_checkpoint)
+    n = int.from_bytes(data[:8], "little")
+    padded = 0x0280 + 0x100 * ((n - 0x0280 + 0xFF) // 0x100)  # the next length whose low byte is 0x80
+    data = padded.to_bytes(8, "little") + data[8 : 8 + n] + b" " * (padded - n) + data[8 + n :]
+    assert data[:1] == b"\x80"
+    load_checkpoint(import_checkpoint(data))
+
+
 def test_rename_changes_the_display_name_only(models_dir):
     path = save_checkpoint(build_model("mlp-64x3"), fresh_meta())
     before = list_checkpoints()[0].name  # listed once: the listing remembers what it read
