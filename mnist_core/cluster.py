@@ -12,8 +12,11 @@ import ctypes
 import hashlib
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from distributed import Client, LocalCluster, WorkerPlugin
 NICENESS = 10  # worker processes' CPU priority below the app's (Unix niceness; 0 is normal, 19 the lowest)
 CONNECT_TIMEOUT_S = 10
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters
+APP_PID = "DIGIT_LAB_APP_PID"  # set for an embedded cluster's workers: the app whose end they follow
 
 
 class ClusterError(RuntimeError):
@@ -71,6 +75,31 @@ def prepare_worker_process() -> None:
     """Make this worker process train as fast as the CLI and yield the CPU to the app. Idempotent."""
     _lower_priority()
     _default_malloc()
+    _end_with_app()
+
+
+_watching = threading.Lock()
+
+
+def _end_with_app() -> None:
+    """An embedded cluster's workers end within a second of their app, even one killed without closing them:
+    otherwise a run would go on training for nobody until Dask's death timeout."""
+    app = os.environ.get(APP_PID, "")
+    # Not on Windows: there os.kill(pid, 0) would end the app instead of asking whether it lives.
+    if os.name != "posix" or not app.isdigit() or not _watching.acquire(blocking=False):
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(int(app), 0)
+            except ProcessLookupError:
+                os.killpg(os.getpgid(0), signal.SIGKILL)  # the `dask worker` process, its nannies and workers
+            except OSError:  # alive, but not ours to signal
+                pass
+
+    threading.Thread(target=watch, name="digit-lab-app-watch", daemon=True).start()
 
 
 def _lower_priority() -> None:
@@ -146,6 +175,7 @@ class Cluster:
             "PYTHONPATH": os.pathsep.join(filter(None, [engine_root, os.environ.get("PYTHONPATH")])),
             "DIGIT_LAB_CPU_THREADS": str(self._threads_per_run()),
             "DASK_LOGGING__DISTRIBUTED": "warning",
+            APP_PID: str(os.getpid()),
         }
         command = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers"]
         command += [str(self.settings.workers), "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]

@@ -294,6 +294,7 @@ class JobQueue:
                 pass
             if job.future.done():  # finished here: at interpreter exit Dask's callback thread can no longer start
                 self._finish(job, job.future)
+            job.ended.wait(max(0.0, end - time.time()))  # Dask's callback may be the one saving it
 
     def wait(self, job: Job, timeout: float | None = None) -> bool:
         return job.ended.wait(timeout)
@@ -351,9 +352,9 @@ def _on_message(message: tuple[float, dict]) -> None:
     job = _registry.get(msg.get("job", ""))
     if job is None:
         return
-    if "event" in msg:
-        job.on_event(Event(**msg["event"]))
-    elif msg.get("running"):
+    for event in msg.get("events", ()):
+        job.on_event(Event(**event))
+    if msg.get("running"):
         with job.lock:
             if job.status == "queued":
                 job.status = "running"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .runs import RunSummary
 from .training import Event
 
 TOPIC = "digit-lab"  # the one Dask event topic every run's events go to, each tagged with its job id
+SEND_EVERY_S = 0.2  # how often a run's step events go back to the app
 
 # The runs of this worker process that were told to stop, and the flags of those going on (see stop()).
 _stopped: set[str] = set()
@@ -65,10 +67,20 @@ def run(request: RunRequest, source: Source) -> RunResult:
     worker = get_worker()
     history: list[Event] = []
 
+    pending: list[dict] = []
+    sent = [0.0]
+
     def on_event(event: Event) -> None:
         if event.kind in ("step", "epoch"):
             history.append(event)
-        worker.log_event(TOPIC, {"job": request.job_id, "event": event.to_dict()})
+        pending.append(event.to_dict())
+        # A small model takes hundreds of steps a second: send them in bundles, a few a second, which is all a
+        # live chart needs, instead of one message each through the scheduler.
+        now = time.monotonic()
+        if event.kind != "step" or now - sent[0] >= SEND_EVERY_S:
+            worker.log_event(TOPIC, {"job": request.job_id, "events": list(pending)})
+            pending.clear()
+            sent[0] = now
 
     flag = threading.Event()
     with _lock:

@@ -88,9 +88,9 @@ class Server:
         return Path(self.log.name).read_text()[-3000:]
 
     def stop(self):
-        self.proc.terminate()
+        self.proc.terminate()  # as Ctrl-C: runs still going are stopped and saved, then the workers end
         try:
-            self.proc.wait(10)
+            self.proc.wait(60)
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()

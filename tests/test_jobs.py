@@ -129,6 +129,54 @@ def test_a_killed_worker_fails_its_run_damages_nothing_and_the_queue_goes_on(
     assert queue.wait(after, 180) and after.status == "done", after.error
 
 
+APP = """
+import sys
+import time
+from distributed import wait
+from mnist_core.cluster import Cluster, ClusterSettings
+
+
+def train_for_a_long_time():
+    end = time.time() + 300
+    while time.time() < end:
+        pass
+
+
+cluster = Cluster(ClusterSettings(workers=1))
+cluster.wait_for_workers()
+run = cluster.client.submit(train_for_a_long_time)
+while not cluster.client.processing()[next(iter(cluster.client.processing()))]:
+    time.sleep(0.1)
+print(cluster._workers.pid, flush=True)
+sys.stdin.read()
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie waiting for its parent to read its end has ended too
+        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_an_embedded_clusters_workers_end_with_an_app_killed_without_closing_them():
+    app = subprocess.Popen(
+        [sys.executable, "-c", APP], cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        workers = int(app.stdout.readline())
+        assert alive(workers)
+        app.kill()
+        app.wait()
+        # Dask alone keeps a worker whose run is going until the run ends; the app watch ends them within a second.
+        until(lambda: not alive(workers), timeout=30)
+    finally:
+        app.kill()
+
+
 def test_curves_from_a_real_history(sample, tmp_path, cluster):
     queue = JobQueue(tmp_path, cluster=cluster)
     job = queue.submit(tiny(epochs=3), sample)
