@@ -126,7 +126,8 @@ def app_run(args, work: Path) -> dict:
     models = work / "app-models"
     models.mkdir()
     log("starting the app ...")
-    app = Server(models)  # its log sits beside the models folder, in the temporary work folder
+    # Every core, as for a user (test servers train on one thread); its log sits beside the models folder.
+    app = Server(models, env={"DIGIT_LAB_CPU_THREADS": "0"})
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         models.mkdir()
         prepare_model(args, models)
         keep = {c.run_id for c in list_checkpoints(models)}
-        server = Server(models)
+        server = Server(models, env={"DIGIT_LAB_CPU_THREADS": "0"})  # training on every core, as for a user
         try:
             log(
                 f"8 sessions: 1 training, 5 drawing ({args.rounds} digits while training, {args.idle_rounds} after), "

@@ -129,12 +129,16 @@ def _default_malloc() -> None:
 
 
 class WorkerSetup(WorkerPlugin):
-    """Run in every worker process as it joins: a lower CPU priority, and memory handled as in the CLI."""
+    """Run in every worker process as it joins: a lower CPU priority, memory handled as in the CLI, and no
+    statistical profiler (Dask samples every thread's stack 100 times a second, for its dashboard)."""
 
     name = "digit-lab-setup"
 
     def setup(self, worker) -> None:
         prepare_worker_process()
+        for name in ("profile", "profile-cycle"):
+            if name in worker.periodic_callbacks:
+                worker.periodic_callbacks[name].stop()
 
 
 # A run's task carries its dataset (full MNIST: 55 MB); sent with the task, it waits at the scheduler for a free
@@ -191,8 +195,9 @@ class Cluster:
 
     def _threads_per_run(self) -> int:
         """Each worker's share of this computer's cores: more threads than cores in all ran 5x slower here."""
-        if os.environ.get("DIGIT_LAB_CPU_THREADS", "").strip():
-            return int(os.environ["DIGIT_LAB_CPU_THREADS"])
+        text = os.environ.get("DIGIT_LAB_CPU_THREADS", "").strip()
+        if text.isdigit() and int(text) > 0:  # the host's own choice; 0 means the share below
+            return int(text)
         return max(1, (os.cpu_count() or 1) // self.settings.workers)
 
     def _check_versions(self) -> None:
