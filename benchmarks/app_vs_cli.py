@@ -156,13 +156,15 @@ def app_run(args, work: Path) -> dict:
                 cpu0 = cpu_seconds([app.proc.pid]), cpu_seconds(browsers)
                 t0 = time.perf_counter()
                 start.click()
-                redraws, last_text, done = 0, None, None
+                redraws, last_text, done, first_step = 0, None, None, None
                 while time.perf_counter() - t0 < args.timeout:
                     page.wait_for_timeout(500)  # keeps Playwright's event loop turning; the tab polls on its own
                     text = page.evaluate(PROGRESS_TEXT)
                     if text and text != last_text:
                         redraws += 1
                         last_text = text
+                    if first_step is None and text and "images/s" in text:  # the page shows the run's first steps
+                        first_step = time.perf_counter() - t0
                     found = list_checkpoints(models)
                     if found:
                         done = found[0]
@@ -191,6 +193,7 @@ def app_run(args, work: Path) -> dict:
         "seconds": meta["metrics"].get("seconds"),
         "accuracy": meta["metrics"].get("accuracy"),
         "wall_s": round(wall, 1),
+        "first_step_shown_s": None if first_step is None else round(first_step, 1),
         "live_redraws_seen": redraws,
         "server_cpu_s": round(cpu[0], 1),
         "browser_cpu_s": round(cpu[1], 1),
@@ -300,7 +303,8 @@ def print_round(i: int, r: dict) -> None:
     else:
         print(
             f"  app         : {app['images_per_s']:>9,.0f} images/s   ({app['seconds']:.1f} s training, "
-            f"{app['accuracy']:.2%}, live view redrew {app['live_redraws_seen']} times in {app['wall_s']:.0f} s)"
+            f"{app['accuracy']:.2%}, live view redrew {app['live_redraws_seen']} times in {app['wall_s']:.0f} s; "
+            f"first steps shown {app['first_step_shown_s']} s after Start)"
         )
     print(
         f"  CLI         : {cli['images_per_s']:>9,.0f} images/s   ({cli['seconds']:.1f} s training, {cli['accuracy']:.2%})"

@@ -145,6 +145,24 @@ class WorkerSetup(WorkerPlugin):
 # worker instead of holding up the page until a worker can take it (Client.scatter).
 dask.config.set({"distributed.admin.large-graph-warning-threshold": "512MB"})
 
+# An idle embedded cluster took a quarter of a core here (app 6%, `dask worker` 7%, its worker 10%: Dask's 20 ms
+# event-loop tick, 100 ms memory monitor, profiler and work stealing); with these, 3% (docs/performance.md). Runs
+# last minutes and one worker trains one run at a time, so nothing here needs checking more often than each second.
+QUIET = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.scheduler.work-stealing": False,
+}
+EMBEDDED = {
+    **QUIET,
+    # A worker that dies takes its run with it: fail that run at once instead of starting it again.
+    "distributed.scheduler.allowed-failures": 0,
+    # One run per worker: the next waits at the scheduler for the first free worker, not behind a busy one.
+    "distributed.scheduler.worker-saturation": 1.0,
+}
+
 
 class Cluster:
     """A Dask client on the cluster the settings name. The embedded one is a scheduler in this process and one
@@ -165,8 +183,7 @@ class Cluster:
             self._check_versions()
         else:
             logging.getLogger("distributed").setLevel(logging.WARNING)  # not a line per worker event in the log
-            # A worker that dies takes its run with it: fail that run at once instead of starting it again.
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            with dask.config.set(EMBEDDED):
                 self._scheduler = LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None)
             self.client = Client(self._scheduler, set_as_default=False)
             self._workers = self._start_workers(self._scheduler.scheduler_address)
@@ -179,6 +196,7 @@ class Cluster:
             "PYTHONPATH": os.pathsep.join(filter(None, [engine_root, os.environ.get("PYTHONPATH")])),
             "DIGIT_LAB_CPU_THREADS": str(self._threads_per_run()),
             "DASK_LOGGING__DISTRIBUTED": "warning",
+            **{"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(v) for key, v in QUIET.items()},
             APP_PID: str(os.getpid()),
         }
         command = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers"]
