@@ -68,19 +68,20 @@ def run(request: RunRequest, source: Source) -> RunResult:
     history: list[Event] = []
 
     pending: list[dict] = []
-    sent = [0.0]
+    sent = 0.0
 
     def on_event(event: Event) -> None:
+        nonlocal sent
         if event.kind in ("step", "epoch"):
             history.append(event)
         pending.append(event.to_dict())
         # A small model takes hundreds of steps a second: send them in bundles, a few a second, which is all a
         # live chart needs, instead of one message each through the scheduler.
         now = time.monotonic()
-        if event.kind != "step" or now - sent[0] >= SEND_EVERY_S:
+        if event.kind != "step" or now - sent >= SEND_EVERY_S:
             worker.log_event(TOPIC, {"job": request.job_id, "events": list(pending)})
             pending.clear()
-            sent[0] = now
+            sent = now
 
     flag = threading.Event()
     with _lock:
