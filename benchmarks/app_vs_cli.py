@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -163,7 +164,8 @@ def app_run(args, work: Path) -> dict:
                     if text and text != last_text:
                         redraws += 1
                         last_text = text
-                    if first_step is None and text and "images/s" in text:  # the page shows the run's first steps
+                    # The run's first steps: a rate above zero (before them the line reads "0 images/s").
+                    if first_step is None and text and re.search(r"[1-9][\d,.]* images/s", text):
                         first_step = time.perf_counter() - t0
                     found = list_checkpoints(models)
                     if found:
