@@ -221,11 +221,13 @@ def show_run(job_id: str, overlays: list) -> None:
             "starts by itself as soon as a computer is free.",
             icon=":material/hourglass_top:",
         )
+    elif snap.status == "running" and last is None:  # its worker is loading the data and building the model
+        st.progress(0.0, text="Starting: loading the data and building the model…")
     elif snap.status == "running":
-        epoch, speed, eta = (0, 0.0, None) if last is None else (last.epoch, last.images_per_s, last.eta_s)
         st.progress(
             j.progress(),
-            text=f"Epoch {epoch}/{snap.config.epochs} · {speed:,.0f} images/s · about {format_eta(eta)} left",
+            text=f"Epoch {last.epoch}/{snap.config.epochs} · {last.images_per_s:,.0f} images/s · "
+            f"about {format_eta(last.eta_s)} left",
         )
     elif snap.status == "failed":
         st.error(f"Training failed: {snap.error}")

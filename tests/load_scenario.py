@@ -1,5 +1,6 @@
 """Eight browser sessions at once on one real server: one trains on the Train page, five draw digits on the Draw
-page, two browse Explore. Shared by tests/test_load.py (a few rounds, asserted) and benchmarks/load.py (more
+page, two browse Explore (or, for the test, sessions that only peek at their Train page). Shared by
+tests/test_load.py (a few rounds, asserted) and benchmarks/load.py (more
 rounds, latencies printed).
 
 Every session is its own Playwright browser context in one headless Chromium, driven by its own asyncio task
@@ -12,7 +13,7 @@ page.) The scenario:
    `rounds` times (Clear between rounds, the stroke moved a little each time), timing each reading in the
    browser from the mouse-up to the Prediction metric appearing, and checks in its sidebar that the run is
    still going; each Explore session filters the image grid to its own class, then opens the Train page,
-   which must not show the other session's run;
+   which must not show the other session's run; each peeking session opens only the Train page, with the same check;
 3. when all of them are done, the trainer presses Stop and waits for its run's "Test accuracy";
 4. with `idle_rounds`, the drawing sessions then draw again with no training going, for comparison.
 
@@ -121,7 +122,7 @@ TIMEOUT_MS = 240_000  # eight sessions and a training run on a shared 2-core mac
 class Outcome:
     """What one session did and saw."""
 
-    role: str  # train, draw, explore
+    role: str  # train, draw, explore, peek
     name: str
     digit: int | None = None  # draw: the digit it draws; explore: the class it filters the grid to
     readings: list[dict] = field(default_factory=list)  # draw: {phase, round, ms, to_send_ms, value, training}
@@ -181,6 +182,7 @@ class Scenario:
         rounds: int = 2,
         idle_rounds: int = 0,
         train_link: str = "epochs=30",
+        peek: int = 0,
     ):
         # train_link: the Train page settings of the run the others draw beside (the benchmark measures the
         # default model's load; the test needs a run only its Stop can end, see browser_helpers.LONG_RUN).
@@ -189,6 +191,7 @@ class Scenario:
             [Outcome("train", "train")]
             + [Outcome("draw", f"draw-{d}", d) for d in DRAW_DIGITS[:draw]]
             + [Outcome("explore", f"explore-{c}", c) for c in EXPLORE_CLASSES[:explore]]
+            + [Outcome("peek", f"peek-{i}") for i in range(peek)]
         )
 
     def run(self) -> list[Outcome]:
@@ -309,15 +312,29 @@ class Scenario:
         titles = " | ".join(await page.locator(".js-plotly-plot .gtitle").all_text_contents())
         assert "Training loss" not in titles and "Accuracy per epoch" not in titles, titles
         outcome.mark("filtered")
-        # This session's Train page knows of no run: the one going belongs to another session.
         await page.locator(SIDEBAR).get_by_role("link", name="Train").click()
+        await self._no_run_shown(page)
+        outcome.mark("train page")
+        await self.busy.wait()
+
+    async def _peek(self, page, outcome: Outcome) -> None:
+        """A session that never pressed Start opens the Train page while the other session's run goes."""
+        await goto(page, self.server, "train")
+        outcome.mark("open")
+        await self.ready.wait()
+        await self.busy.wait()
+        await goto(page, self.server, "train")  # again, now that the run is going
+        await self._no_run_shown(page)
+        outcome.mark("train page")
+        await self.busy.wait()
+
+    async def _no_run_shown(self, page) -> None:
+        """This session's Train page knows of no run: the one going belongs to another session."""
         await page.get_by_text("Press Start training").wait_for()
         await wait_idle(page)
         await page.locator("[data-testid=stMain] .js-plotly-plot").first.wait_for()
         assert await page.evaluate(LOSS_POINTS) == 0  # its charts are the empty preview, not the other run's curves
         assert "run=" not in page.url and await page.locator(".st-key-train_start button").first.is_enabled()
-        outcome.mark("train page")
-        await self.busy.wait()
 
 
 def failures(outcomes: list[Outcome]) -> list[str]:

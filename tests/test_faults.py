@@ -164,9 +164,9 @@ def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing
         expect(page.get_by_text("There is no saved model yet")).to_be_visible()
         assert_no_exception(page)
         # The tab is closed as soon as the run is submitted (its link names it), not after it was seen live: a short
-        # run on a fast machine can end before the live view's first redraw. 5 epochs of the fast model still take
+        # run on a fast machine can end before the live view's first redraw. 2 epochs of the fast model still take
         # far longer than closing a tab.
-        goto(page, server, "train?epochs=5")
+        goto(page, server, "train?epochs=2")
         page.locator(".st-key-train_start button").first.click()
         page.wait_for_function("() => location.search.includes('run=')", timeout=120_000)
         url = page.url
@@ -177,8 +177,8 @@ def test_a_closed_tab_does_not_stop_its_run_and_the_first_save_creates_a_missing
         while not list_checkpoints(models) and time.time() < deadline:
             time.sleep(0.5)
         [saved] = list_checkpoints(models)
-        assert saved.config.epochs == 5 and models.is_dir()
-        assert saved.meta["metrics"]["stopped"] is False and saved.meta["metrics"]["epochs_done"] == 5
+        assert saved.config.epochs == 2 and models.is_dir()
+        assert saved.meta["metrics"]["stopped"] is False and saved.meta["metrics"]["epochs_done"] == 2
 
         page = new_page(browser)
         page.goto(url)  # the link of the run: ?run=<id>
