@@ -248,15 +248,20 @@ with st.expander(f"Manage **{ckpt.name}**: rename, delete, download"):
             st.rerun()
         except (CheckpointError, OSError) as e:
             st.error(f"Could not rename it: {e}")
-    st.download_button(
-        "Download this model",
-        data=lambda: export_checkpoint(ckpt.path),
-        file_name=f"{run_id}.safetensors",
-        mime="application/octet-stream",
-        key="eval_download",
-        on_click="ignore",
-        help="One .safetensors file with the weights and their record; upload it here on another computer.",
-    )
+    try:  # the bytes now (a few MB at most), not a callable: a deferred download's click sometimes got no file
+        exported = export_checkpoint(ckpt.path)
+    except (CheckpointError, OSError) as e:
+        st.error(f"Could not prepare the download: {e}")
+    else:
+        st.download_button(
+            "Download this model",
+            data=exported,
+            file_name=f"{run_id}.safetensors",
+            mime="application/octet-stream",
+            key="eval_download",
+            on_click="ignore",
+            help="One .safetensors file with the weights and their record; upload it here on another computer.",
+        )
     if st.session_state.get("eval_confirm") != run_id:
         if st.button(
             "Delete this model…", key="eval_delete", help="Remove it from disk (you will be asked to confirm)."
