@@ -1,7 +1,6 @@
 """Eight browser sessions at once on one real server: one trains on the Train page, five draw digits on the Draw
 page, two browse Explore (or, for the test, sessions that only peek at their Train page). Shared by
-tests/test_load.py (a few rounds, asserted) and benchmarks/load.py (more
-rounds, latencies printed).
+tests/test_load.py (a few rounds, asserted) and benchmarks/load.py (more rounds, latencies printed).
 
 Every session is its own Playwright browser context in one headless Chromium, driven by its own asyncio task
 through one Playwright connection, so the sessions really act at the same time. (Threads with one Playwright
@@ -13,7 +12,8 @@ page.) The scenario:
    `rounds` times (Clear between rounds, the stroke moved a little each time), timing each reading in the
    browser from the mouse-up to the Prediction metric appearing, and checks in its sidebar that the run is
    still going; each Explore session filters the image grid to its own class, then opens the Train page,
-   which must not show the other session's run; each peeking session opens only the Train page, with the same check;
+   which must not show the other session's run; each peeking session opens only its Train page, with the same
+   check;
 3. when all of them are done, the trainer presses Stop and waits for its run's "Test accuracy";
 4. with `idle_rounds`, the drawing sessions then draw again with no training going, for comparison.
 
