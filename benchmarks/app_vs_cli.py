@@ -164,7 +164,7 @@ def app_run(args, work: Path) -> dict:
                     if text and text != last_text:
                         redraws += 1
                         last_text = text
-                    # The run's first steps: a rate above zero (before them the line reads "0 images/s").
+                    # The run's first steps: a rate above zero (before them the line reads "Starting…").
                     if first_step is None and text and re.search(r"[1-9][\d,.]* images/s", text):
                         first_step = time.perf_counter() - t0
                     found = list_checkpoints(models)
