@@ -14,7 +14,7 @@ import streamlit as st
 
 from mnist_core.checkpoints import Checkpoint, list_checkpoints
 from mnist_core.data import DIGITS, SOURCES, DataError, Source, is_image_folder, load_source
-from mnist_core.devices import describe_device, resolve_device
+from mnist_core.devices import describe_device, describe_precision, resolve_device
 from mnist_core.jobs import Job, JobQueue
 from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
 
@@ -52,7 +52,8 @@ def job_queue() -> JobQueue:
 
 @st.cache_resource
 def device_label() -> str:
-    return describe_device(resolve_device("auto"))
+    device = resolve_device("auto")
+    return f"{describe_device(device)}, {describe_precision(device)}"
 
 
 def dataset_key() -> str:

@@ -226,6 +226,7 @@ def cmd_bench(args) -> None:
     import subprocess
 
     flags = [flag for flag, on in (("--quick", args.quick), ("--recipes", args.recipes)) if on]
+    flags += ["--seeds", str(args.seeds)] if args.seeds else []
     rc = subprocess.run([sys.executable, str(BENCH_SCRIPT), *flags]).returncode
     if rc:  # the benchmark has said why on stderr; pass its exit status on (a signal as 128 + its number)
         raise SystemExit(rc if rc > 0 else 128 - rc)
@@ -297,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print speed and accuracy figures for this machine")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
     b.add_argument("--recipes", action="store_true", help="also train the seed tutorials' recipes (takes minutes)")
+    b.add_argument("--seeds", type=int, help="seeds for the time to accuracy, reported as their median (default 3)")
     b.set_defaults(func=cmd_bench)
     return parser
 

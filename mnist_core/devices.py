@@ -49,13 +49,45 @@ def _threads_from_environment() -> int:
     return int(text)
 
 
+# The CPU features that decide how fast bfloat16 runs: in hardware with AVX-512 BF16 or AMX, emulated without.
+BF16_FEATURES = ("avx512f", "avx512_bf16", "amx_bf16")
+
+
 @functools.cache
-def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX): there bf16 inference is about 1.4x
-    faster than float32 (docs/performance.md); elsewhere it is emulated and slower. Linux only; other systems: False."""
+def cpu_features() -> tuple[str, ...]:
+    """Which of BF16_FEATURES this CPU reports (Linux's /proc/cpuinfo; other systems: none known)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return False
+        return ()
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return tuple(f for f in BF16_FEATURES if f in flags)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX): there bf16 inference is about 1.4x
+    faster than float32 and training about 1.2x (docs/performance.md); elsewhere it is emulated and slower."""
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_features()))
+
+
+def use_bf16(device: torch.device) -> bool:
+    """Whether training and scoring on `device` run in bfloat16 autocast: on a CUDA GPU that supports it, and on
+    a CPU with bf16 in hardware. $DIGIT_LAB_BF16=0 or 1 overrides the choice (e.g. to compare the two)."""
+    forced = os.environ.get("DIGIT_LAB_BF16", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_has_bf16()
+
+
+def describe_precision(device: torch.device) -> str:
+    """The number format training uses on `device`, and why, in a few words for the app and `bench`."""
+    forced = os.environ.get("DIGIT_LAB_BF16", "").strip() in ("0", "1")
+    if use_bf16(device):
+        hardware = "AMX" if "amx_bf16" in cpu_features() else "AVX-512 BF16"
+        why = "set by DIGIT_LAB_BF16" if forced else ("GPU" if device.type == "cuda" else f"this CPU has {hardware}")
+        return f"bfloat16 ({why})"
+    if forced:
+        return "float32 (set by DIGIT_LAB_BF16)"
+    return "float32 (this CPU has neither AVX-512 BF16 nor AMX)" if device.type == "cpu" else "float32"

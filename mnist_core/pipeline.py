@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from .config import TrainConfig
 from .data import normalize
+from .devices import use_bf16
 
 
 def augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -56,9 +57,9 @@ class Pipeline:
         self.device = device
         self.mean, self.std = config.norm_mean, config.norm_std
         # channels_last (NHWC) speeds convolutions up on CPU (oneDNN, measured 1.4x for the fast CNN) and on
-        # CUDA; bf16 autocast pays off on GPU tensor cores only.
+        # CUDA; bf16 autocast pays off where the hardware multiplies bf16 (devices.use_bf16 says where and why).
         self.channels_last = device.type in ("cpu", "cuda")
-        self.amp = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        self.amp = use_bf16(device)
 
     def inputs(self, images_u8: torch.Tensor, generator=None, augmented=False) -> torch.Tensor:
         x = normalize(images_u8, 0.0, 1.0)
@@ -94,5 +95,5 @@ class Pipeline:
         return model.to(self.device, memory_format=torch.channels_last) if self.channels_last else model.to(self.device)
 
     def forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             return model(x)

@@ -26,6 +26,7 @@ JSON_KEYS = {  # what readers of the JSON line use (README figures, docs/perform
         "memory",
         "batching",
         "time_to_accuracy",
+        "speed_ratio",
         "draw",
         "recipes",
         "targets",
@@ -33,6 +34,7 @@ JSON_KEYS = {  # what readers of the JSON line use (README figures, docs/perform
     },
     "epoch": {"images", "data", "batch_size", "augment", "train_s", "wall_s", "images_per_s", "device"},
     "time_to_accuracy": {"accuracy", "train_s", "wall_s", "images_per_s", "epochs", "n_train", "n_test", "split"},
+    "speed_ratio": {"reference_recipe", "reference_epoch_s", "accuracies", "median_accuracy", "ratio"},
     "draw": {"runs", "median_ms", "p95_ms", "max_ms", "read_correctly", "canvas"},
     "memory": {"peak_rss_mb", "rss_now_mb", "rss_before_training_mb", "rss_at_start_mb"},
     "targets": {"accuracy", "train_s", "draw_median_ms", "peak_rss_mb"},
@@ -63,6 +65,7 @@ def tiny_results():
         recipe_epochs=1,
         recipe_train_size=200,
         min_pass_s=0.0,
+        seeds=2,
     )
     results = measure_all(sizes, quick=True)
     return replace(results, recipes=measure_recipes(sizes, names=("tutorial-mlp-adam",)))
@@ -75,6 +78,11 @@ def test_measuring_steps_return_figures(tiny_results):
     assert r.epoch.images == 512 and r.epoch.images_per_s > 0
     assert r.time_to_accuracy.n_train == 300 and r.time_to_accuracy.epochs == 1
     assert 0 < r.time_to_accuracy.accuracy < 0.99  # 300 digits for one epoch: far from the target
+    q = r.speed_ratio  # two seeds of the fast recipe against one epoch of the tutorial's small CNN
+    assert q.seeds == [0, 1] and len(q.accuracies) == 2 and min(q.accuracies) <= q.median_accuracy <= max(q.accuracies)
+    assert q.reference_recipe == "tutorial-cnn-small" and q.reference_epoch_s > 0
+    assert q.ratio == round(q.median_train_s / q.reference_epoch_s, 2)
+    assert r.device.precision.startswith("bfloat16" if r.device.bf16 else "float32")
     assert r.draw.runs == 5 and 0 < r.draw.median_ms <= r.draw.p95_ms <= r.draw.max_ms
     assert r.memory.peak_rss_mb >= r.memory.rss_at_start_mb > 0
     assert [row.recipe for row in r.recipes] == ["tutorial-mlp-adam"]
@@ -100,6 +108,9 @@ def test_report_shows_figures_beside_targets(tiny_results):
     assert "QUICK smoke test" in table
     accuracy_row = next(line for line in table.splitlines() if line.strip().startswith("accuracy"))
     assert ">= 99.0%" in accuracy_row and accuracy_row.endswith("(quick)")
+    assert "median of 2 seeds" in accuracy_row
+    ratio_row = next(line for line in table.splitlines() if "ratio: fast recipe" in line)
+    assert f"{tiny_results.speed_ratio.ratio:.2f}x" in ratio_row and "<= 1x" in ratio_row
     assert "ref 92.4% in 6 s" in table  # the recipe's reference figure beside its measured one
 
     # The real run judges each figure against its target; 300 digits for one epoch cannot reach 99%.
@@ -126,6 +137,10 @@ def test_bench_script_runs_directly_from_anywhere(tmp_path):
     assert shown.returncode == 0 and "--quick" in shown.stdout and "--recipes" in shown.stdout
     wrong = subprocess.run([sys.executable, str(script), "--fast"], cwd=tmp_path, capture_output=True, text=True)
     assert wrong.returncode == 2 and "--fast" in wrong.stderr
+    no_seeds = subprocess.run(
+        [sys.executable, str(script), "--seeds", "0"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert no_seeds.returncode == 2 and "--seeds must be at least 1" in no_seeds.stderr
 
 
 def test_cli_bench_launches_the_script_with_its_flags(tmp_path, monkeypatch, capfd):
@@ -136,9 +151,9 @@ def test_cli_bench_launches_the_script_with_its_flags(tmp_path, monkeypatch, cap
     )
     monkeypatch.setattr(cli, "BENCH_SCRIPT", fake)
 
-    assert cli.main(["bench", "--quick"]) == 0
+    assert cli.main(["bench", "--quick", "--seeds", "5"]) == 0
     launched = json.loads(capfd.readouterr().out.strip().splitlines()[-1])
-    assert launched == {"argv": ["--quick"], "python": sys.executable}
+    assert launched == {"argv": ["--quick", "--seeds", "5"], "python": sys.executable}
 
     with pytest.raises(SystemExit) as failed:  # the benchmark's own exit status comes back
         cli.main(["bench", "--quick", "--recipes"])
