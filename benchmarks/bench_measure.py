@@ -478,7 +478,7 @@ def measure_speed_ratio(config: TrainConfig, sizes: Sizes) -> tuple[tuple[Accura
     reference, _ = measure_accuracy(reference_config, train_src, eval_src, what)
     accuracies = [r.accuracy for r, _ in runs]
     seconds = [r.train_s for r, _ in runs]
-    median_s = statistics.median(seconds)
+    median_s = round(statistics.median(seconds), 2)
     ratio = SpeedRatio(
         reference_recipe=RATIO_REFERENCE,
         reference_epoch_s=reference.train_s,
@@ -487,7 +487,7 @@ def measure_speed_ratio(config: TrainConfig, sizes: Sizes) -> tuple[tuple[Accura
         accuracies=accuracies,
         train_s=seconds,
         median_accuracy=round(statistics.median(accuracies), 4),
-        median_train_s=round(median_s, 2),
+        median_train_s=median_s,
         ratio=round(median_s / reference.train_s, 2),
     )
     return runs[0], ratio
