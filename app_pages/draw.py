@@ -12,7 +12,7 @@ import ui
 from mnist_core.checkpoints import CheckpointError, load_checkpoint
 from mnist_core.data import DataError
 from mnist_core.inference import predict_image
-from mnist_core.models import predict_probabilities
+from mnist_core.models import MODELS, predict_probabilities
 from mnist_core.my_digits import CollectionError
 from mnist_core.preprocess import ImageError, load_image
 from mnist_core.recipes import recipe_config
@@ -78,7 +78,7 @@ def offer_quick_training() -> None:
     if elsewhere is not None:
         quick_progress(
             elsewhere.id,
-            f"A {elsewhere.config.model} model is training (Train page); the canvas opens when it is saved",
+            f"The {MODELS[elsewhere.config.model].title} is training (Train page); the canvas opens when it is saved",
         )
         st.stop()
     if job is not None and job.status == "failed":

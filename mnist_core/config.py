@@ -21,6 +21,7 @@ RANGES = {
     "lr": (1e-5, 10.0),
     "momentum": (0.0, 0.99),
     "weight_decay": (0.0, 0.1),
+    "label_smoothing": (0.0, 0.5),
     "step_gamma": (0.1, 1.0),
     "seed": (0, 2**31 - 1),
     "train_size": (0, 1_000_000),
@@ -37,13 +38,14 @@ class ConfigError(ValueError):
 
 @dataclass
 class TrainConfig:
-    model: str = "fast"
+    model: str = "fast-strided"
     epochs: int = 10
     batch_size: int = 128
     lr: float = 0.01
     optimizer: str = "adamw"
     momentum: float = 0.9  # SGD only
     weight_decay: float = 5e-4
+    label_smoothing: float = 0.0  # share of each target spread over the other digits: a less over-confident fit
     scheduler: str = "onecycle"
     step_gamma: float = 0.7  # StepLR: multiply the learning rate by this after every epoch
     seed: int = 0

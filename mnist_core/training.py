@@ -193,6 +193,7 @@ def train_epoch(
     tick_every: int,
     progress: _Progress,
     stop: threading.Event | None,
+    label_smoothing: float = 0.0,
 ) -> bool:
     """One pass over the training batches, as in the PyTorch MNIST example. False if `stop` ended it early."""
     model.train()
@@ -200,7 +201,7 @@ def train_epoch(
         if stop is not None and stop.is_set():
             return False
         logits = pipeline.forward(model, x)
-        loss = F.cross_entropy(logits.float(), y)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -263,7 +264,9 @@ def train(
         order = torch.randperm(len(labels), generator=generator).to(device)
         batches = pipeline.batches(images, labels, order, config.batch_size, generator, config.augment)
         progress.start_epoch(epoch, device)
-        stopped = not train_epoch(model, pipeline, batches, optimizer, scheduler, tick_every, progress, stop)
+        stopped = not train_epoch(
+            model, pipeline, batches, optimizer, scheduler, tick_every, progress, stop, config.label_smoothing
+        )
         progress.end_epoch()
         if stopped:
             break

@@ -361,7 +361,7 @@ BAD_LINKS = {  # ?key=value on the Train page's address -> what the message must
     "epochs": ("99", "between 1 and 30"),
     "batch_size": ("100", "choose one of 8, 15, 16"),
     "lr": ("abc", "not a number"),
-    "model": ("resnet50", "choose one of fast,"),
+    "model": ("resnet50", "choose one of fast-strided, fast,"),
     "recipe": ("<script>", "choose one of fast,"),
     "optimizer": ("lion", "choose one of adamw"),
     "augment": ("maybe", "use 1 (on) or 0 (off)"),

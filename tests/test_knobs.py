@@ -107,7 +107,7 @@ def test_the_model_knob_offers_the_faithful_pooled_network_not_the_earlier_readi
     models = knobs.BY_NAME["model"].allowed(LIMITS)
     assert "cnn-pooled-4x" in models and "cnn-pooled" not in models
     _, problems = knobs.settings_from_link({"model": "cnn-pooled"}, 4000, 500)
-    assert problems and "choose one of fast," in problems[0]
+    assert problems and "choose one of fast-strided, fast," in problems[0]
 
 
 @pytest.mark.parametrize("knob", knobs.KNOBS, ids=lambda k: k.name)

@@ -30,6 +30,11 @@ EXPECTED_PARAMETERS = {
     "cnn-pooled-4x": conv(1, 32, 3) + conv(32, 32, 3) + dense(32, 10),  # one conv used four times: counted once
     "cnn-pooled": conv(1, 32, 3) + conv(32, 32, 3) + dense(32, 10),  # the earlier reading: the same weights
     # three conv (no bias) + batch-norm blocks, 16/32/64 channels, 3x3 maps into one linear layer
+    "fast-strided": conv(1, 16, 3, False)
+    + conv(16, 32, 3, False)
+    + conv(32, 64, 3, False)
+    + 2 * (16 + 32 + 64)
+    + dense(64 * 9, 10),
     "fast": conv(1, 16, 5, False)
     + conv(16, 32, 3, False)
     + conv(32, 64, 3, False)
@@ -40,7 +45,7 @@ EXPECTED_PARAMETERS = {
 
 def test_the_registry_has_the_tutorial_networks_and_the_fast_default():
     assert set(MODELS) == set(EXPECTED_PARAMETERS)
-    assert next(iter(MODELS)) == "fast" and TrainConfig().model == "fast"
+    assert next(iter(MODELS)) == "fast-strided" and TrainConfig().model == "fast-strided"
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -71,7 +76,7 @@ def test_two_builds_are_independent_networks():
 
 
 def test_an_unknown_model_name_is_refused_naming_the_choices():
-    with pytest.raises(KeyError, match="choose one of: fast"):
+    with pytest.raises(KeyError, match="choose one of: fast-strided, fast"):
         build_model("resnet50")
 
 

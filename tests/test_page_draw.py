@@ -28,7 +28,7 @@ def test_quick_training_saves_a_model_and_the_canvas_appears(app, models_dir):
     assert not app.exception, [e.value for e in app.exception]
     queue = ui.job_queue()  # the same process-wide queue the page used (cache_resource)
     job = queue.get(app.session_state["draw_quick_job"])
-    assert job is not None and job.config.model == "fast" and job.split == "train"
+    assert job is not None and job.config.model == "fast-strided" and job.split == "train"
     assert app.get("progress"), "a running quick training shows a progress bar"
     # Let it learn for a few batches, then stop it: a stopped run is still evaluated and saved,
     # which exercises the whole path (job -> checkpoint -> page) without waiting the full ~20 s.
@@ -62,7 +62,7 @@ def test_a_run_started_elsewhere_is_shown_instead_of_the_quick_training_button(a
             time.sleep(0.05)
         app.run()
         assert not app.exception, [e.value for e in app.exception]
-        assert any("fast model is training" in p.proto.text for p in app.get("progress"))
+        assert any("The Strided CNN (default) is training" in p.proto.text for p in app.get("progress"))
         assert "draw_quick_train" not in [b.key for b in app.button]  # its model will do: no second run
     finally:
         queue.stop(job.id)

@@ -75,7 +75,7 @@ def test_every_knob_survives_the_address_and_a_recipe_keeps_the_learners_own(app
             assert control[knob.widget](key=knob.key).value == knob.read(LINK[knob.name], limits), knob.name
     assert {k: at.query_params[k] for k in LINK} == LINK  # written back exactly as the link had it
     at.button(key="recipe_fast").click().run()
-    assert at.selectbox(key="train_model").value == "fast" and at.slider(key="train_epochs").value == 10
+    assert at.selectbox(key="train_model").value == "fast-strided" and at.slider(key="train_epochs").value == 10
     assert at.number_input(key="train_seed").value == 12345 and at.slider(key="train_size").value == 1500
     assert at.query_params["recipe"] == "fast" and at.query_params["seed"] == "12345"
 
