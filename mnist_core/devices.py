@@ -70,12 +70,18 @@ def cpu_has_bf16() -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(cpu_features()))
 
 
+def _bf16_setting() -> bool | None:
+    """$DIGIT_LAB_BF16 as a choice: "1" on, "0" off, anything else (unset included) leaves it to the hardware."""
+    value = os.environ.get("DIGIT_LAB_BF16", "").strip()
+    return value == "1" if value in ("0", "1") else None
+
+
 def use_bf16(device: torch.device) -> bool:
     """Whether training and scoring on `device` run in bfloat16 autocast: on a CUDA GPU that supports it, and on
     a CPU with bf16 in hardware. $DIGIT_LAB_BF16=0 or 1 overrides the choice (e.g. to compare the two)."""
-    forced = os.environ.get("DIGIT_LAB_BF16", "").strip()
-    if forced in ("0", "1"):
-        return forced == "1"
+    forced = _bf16_setting()
+    if forced is not None:
+        return forced
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return device.type == "cpu" and cpu_has_bf16()
@@ -83,7 +89,7 @@ def use_bf16(device: torch.device) -> bool:
 
 def describe_precision(device: torch.device) -> str:
     """The number format training uses on `device`, and why, in a few words for the app and `bench`."""
-    forced = os.environ.get("DIGIT_LAB_BF16", "").strip() in ("0", "1")
+    forced = _bf16_setting() is not None
     if use_bf16(device):
         hardware = "AMX" if "amx_bf16" in cpu_features() else "AVX-512 BF16"
         why = "set by DIGIT_LAB_BF16" if forced else ("GPU" if device.type == "cuda" else f"this CPU has {hardware}")
