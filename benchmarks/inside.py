@@ -165,7 +165,7 @@ def measure_and_print(args, path, model, ckpt) -> int:
 
     print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}")
     if args.while_training:
-        print("measured while a training run of the fast recipe went on in the same process's job queue")
+        print("measured while a training run of the fast recipe went on in the app's job queue (a Dask worker process)")
     print(f"model: {ckpt.record.architecture} ({path.name})")
     print(
         f"one drawing, everything the Inside page computes: median {drawing['median_ms']:.1f} ms, "

@@ -112,7 +112,8 @@ def cpu_threads(n: int):
     """Run the block on n intra-op threads (0: one per core, or $DIGIT_LAB_CPU_THREADS); the setting is per
     calling thread. One drawing's small batches take one thread: a few hundred 28x28 variants ran as fast on one
     thread as on two on an idle 2-core CPU and 3x faster on a busy one, where extra OpenMP threads only wait on
-    each other. The robustness curves' 256-image batches take every core: 1.9x faster on two."""
+    each other. The robustness curves take one thread too: 1.7x slower than two on an idle CPU, but 3-10x faster
+    while a training run goes on beside them (docs/performance.md)."""
     before = torch.get_num_threads()
     set_cpu_threads(n)
     try:
@@ -413,12 +414,12 @@ def robustness(
 
     Each point scores every image, so the curves compare like with like (and two models see the same moved
     images); moved by 0 and turned by 0 are one pass. on_progress(fraction done) is called after each batch.
-    Runs on every core, and in bfloat16 where the CPU has it in hardware.
+    Runs on one thread (see cpu_threads), in bfloat16 where the CPU has it in hardware.
     """
     if len(split) == 0:
         raise ValueError("no images to measure robustness on")
     bf16 = cpu_has_bf16()
-    with cpu_threads(0), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with cpu_threads(1), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         return _robustness(model, split, config, shifts, angles, on_progress, seed, bf16)
 
 
