@@ -21,6 +21,12 @@ from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, coll
 FOLDER = "folder"
 MY = "my:"  # a sidebar choice "my:<name>" is the My digits collection <name>
 DATASET_LABELS = {**SOURCES, FOLDER: "A folder of MNIST files or of digit folders…"}
+# Upload limits in MB, each well above what its file needs (a phone photo is 2-12 MB, the largest model 5 MB), so
+# that a shared server cannot be filled up by one visitor; the page shows each as "Limit N MB per file" and refuses
+# a bigger file with Streamlit's own message. .streamlit/config.toml caps every upload at the largest of them.
+PHOTO_MB = 20
+MODEL_MB = 10
+ZIP_MB = 50
 
 
 def dataset_choices() -> list[str]:

@@ -249,6 +249,7 @@ with left:
         upload = st.file_uploader(
             "A photo or scan of one handwritten digit",
             key="draw_upload",
+            max_upload_size=ui.PHOTO_MB,
             help="Dark ink on light paper or light on dark both work. Crop it so the digit fills most of the picture.",
         )
         prompt = "Upload a photo of a handwritten digit… (PNG or JPEG)."

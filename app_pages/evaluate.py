@@ -51,6 +51,7 @@ def _uploader():
         "Upload a Digit Lab model (.safetensors)",
         on_change=_import_upload,
         key=f"eval_upload_{st.session_state.get('eval_upload_n', 0)}",
+        max_upload_size=ui.MODEL_MB,
         help="Only files made with this page's Download button are accepted. PyTorch .pt/.pth "
         "files are refused unopened, because opening them can run code.",
     )

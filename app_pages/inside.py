@@ -208,6 +208,7 @@ elif mode == INPUTS[1]:
     upload = st.file_uploader(
         "A photo or scan of one handwritten digit",
         key="inside_upload",
+        max_upload_size=ui.PHOTO_MB,
         help="Dark ink on light paper or light on dark both work.",
     )
     if upload is not None:

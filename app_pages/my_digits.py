@@ -104,6 +104,7 @@ with st.expander("Add drawings from a zip", icon=":material/upload:"):
         "A zip with folders 0/ to 9/ of images",
         type=["zip"],
         key="my_digits_upload",
+        max_upload_size=ui.ZIP_MB,
         help="Only images inside digit folders are taken; anything else in the archive is skipped.",
     )
     if upload is not None and st.session_state.get("my_digits_added") != upload.file_id:

@@ -1,7 +1,11 @@
 """The app shell: home page, navigation to every page, the shared sidebar."""
 
 import time
+from pathlib import Path
 
+import tomllib
+
+import ui
 from conftest import open_page
 
 
@@ -74,3 +78,16 @@ def test_sidebar_says_how_the_last_run_ended_stopped_or_failed(app, sample, monk
     assert not app.exception
     assert "Last run failed: could not save the checkpoint in" in sidebar_text(app)
     assert "stopped early" not in sidebar_text(app)  # only the latest run is described
+
+
+def test_every_upload_has_a_limit_within_the_servers_cap(app, models_dir):
+    """Each page's uploader names its own limit; the server's cap (.streamlit/config.toml) is the largest of them, so
+    no page's limit is cut short by it and nothing bigger reaches the server."""
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == max(ui.PHOTO_MB, ui.MODEL_MB, ui.ZIP_MB)
+    assert config["server"]["address"] == "localhost"  # this computer only, unless the host says otherwise
+    # The pages whose uploader shows without a saved model; Draw's photo limit is checked in a real browser
+    # (tests/test_browser_draw.py), with the refusal a user sees.
+    pages = ("evaluate", "my_digits")
+    limits = {name: [u.proto.max_upload_size_mb for u in open_page(app, name).get("file_uploader")] for name in pages}
+    assert limits == {"evaluate": [ui.MODEL_MB], "my_digits": [ui.ZIP_MB]}

@@ -11,6 +11,7 @@ from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+import ui
 from browser_helpers import CANVAS, PROMPT, WHITE_PIXELS, clear, ellipse, expect_digit, open_draw, prediction, stroke
 from conftest import Server, assert_no_exception, goto, wait_idle
 
@@ -92,6 +93,7 @@ def test_uploaded_photos_are_read_and_bad_files_give_a_clear_error(page, server,
     upload = page.locator(".st-key-draw_upload input[type=file]")
     upload.wait_for(state="attached")
     expect(page.get_by_text("Upload a photo of a handwritten digit")).to_be_visible()
+    expect(page.locator(".st-key-draw_upload")).to_contain_text(f"{ui.PHOTO_MB}MB per file")
 
     upload.set_input_files(files=[{"name": "digit.png", "mimeType": "image/png", "buffer": png}])
     expect_digit(page, label)
@@ -116,6 +118,13 @@ def test_uploaded_photos_are_read_and_bad_files_give_a_clear_error(page, server,
 
     upload.set_input_files(files=[{"name": "broken.png", "mimeType": "image/png", "buffer": png[: len(png) // 3]}])
     expect(error).to_contain_text("broken.png")
+    expect(prediction(page)).to_have_count(0)
+    assert_no_exception(page)
+
+    # Bigger than the page's limit: refused before it reaches the server, with the limit named.
+    huge = png + bytes(ui.PHOTO_MB * 2**20)
+    upload.set_input_files(files=[{"name": "huge.png", "mimeType": "image/png", "buffer": huge}])
+    expect(page.locator(".st-key-draw_upload")).to_contain_text(f"File must be {ui.PHOTO_MB}.0MB or smaller")
     expect(prediction(page)).to_have_count(0)
     assert_no_exception(page)
 
