@@ -89,6 +89,8 @@ with st.sidebar:
             help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files, or one "
             "with digit folders 0/ to 9/ of images (photos, scans, drawings).",
         )
+        if ui.shared_server():
+            st.caption("This server opens folders inside: " + ", ".join(f"`{p}`" for p in ui.allowed_folders()))
     ui.dataset_in_use_room()
     st.caption(f"Computing on: **{ui.device_label()}**")
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also

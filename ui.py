@@ -15,6 +15,7 @@ import streamlit as st
 from mnist_core.checkpoints import Checkpoint, list_checkpoints
 from mnist_core.data import DIGITS, SOURCES, DataError, Source, is_image_folder, load_source
 from mnist_core.devices import describe_device, describe_precision, resolve_device
+from mnist_core.folders import allowed_folders, check_folder
 from mnist_core.jobs import Job, JobQueue
 from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
 
@@ -29,8 +30,22 @@ MODEL_MB = 10
 ZIP_MB = 50
 
 
+LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
+
+
+def shared_server() -> bool:
+    """True when the app listens beyond this computer (server.address set to a network address by the host)."""
+    return (st.get_option("server.address") or "") not in LOCAL_ADDRESSES
+
+
+def folder_choice_offered() -> bool:
+    """Whether the sidebar offers a folder of the server's as a dataset: always on a learner's own computer, on a
+    shared server only where the host allowed folders ($DIGIT_LAB_DATA_FOLDERS)."""
+    return not shared_server() or bool(allowed_folders())
+
+
 def dataset_choices() -> list[str]:
-    return [*SOURCES, *(MY + name for name in collection_names()), FOLDER]
+    return [*SOURCES, *(MY + name for name in collection_names()), *([FOLDER] if folder_choice_offered() else [])]
 
 
 def dataset_label(choice: str) -> str:
@@ -106,6 +121,8 @@ def current_source() -> Source | None:
         st.info("Type the path of a folder holding MNIST idx files in the sidebar.")
         return None
     try:
+        if st.session_state.get("dataset") == FOLDER and shared_server():
+            key = str(check_folder(key, allowed_folders()))
         source = load_dataset(key)
     except (DataError, CollectionError, OSError) as e:
         st.error(f"This dataset cannot be used: {e}")
