@@ -184,7 +184,14 @@ class Cluster:
         else:
             logging.getLogger("distributed").setLevel(logging.WARNING)  # not a line per worker event in the log
             with dask.config.set(EMBEDDED):
-                self._scheduler = LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None)
+                # No dashboard; the scheduler's small HTTP server (health, metrics) still starts, on a free port
+                # rather than on 8787, where a second app or test cluster on this computer would collide.
+                self._scheduler = LocalCluster(
+                    n_workers=0,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                )
             self.client = Client(self._scheduler, set_as_default=False)
             self._workers = self._start_workers(self._scheduler.scheduler_address)
         self.client.register_plugin(WorkerSetup())
