@@ -75,7 +75,8 @@ class Job:
     finished: float | None = None
     stop_flag: threading.Event = field(default_factory=threading.Event)  # Stop was pressed
     ended: threading.Event = field(default_factory=threading.Event)  # set once the status is final
-    future: Any = field(default=None, repr=False)  # the Dask future of the worker's task
+    future: Any = field(default=None, repr=False)  # the Dask future of the worker's task, once it is sent
+    request: Any = field(default=None, repr=False)  # what is sent to a worker, kept here until one is free
     finishing: bool = False  # _finish has begun saving its result
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -172,7 +173,7 @@ class JobQueue:
     ) -> Job:
         """Queue a run: training `config` on `source`'s `split`, or, given a `parent` checkpoint folder,
         fine-tuning it on all of `source` for `config.epochs` epochs with `config.seed` (mnist_core.finetune)."""
-        from .worker import RunRequest, run
+        from .worker import RunRequest
 
         if self._closing:
             raise RuntimeError("the server is shutting down; no new training runs")
@@ -186,16 +187,35 @@ class JobQueue:
             parent_bytes = None if parent is None else export_checkpoint(parent)
         except CheckpointError as e:
             raise ValueError(str(e)) from None
-        client = self.cluster().client
+        self.cluster()  # reached, or a clear error, before the run is queued
         job = Job(config, source, split, owner, parent)
+        job.request = RunRequest(job.id, replace(config), split, parent_bytes)
         with self._lock:
             self._jobs[job.id] = job
             _registry[job.id] = job
             self._forget_old()
-        request = RunRequest(job.id, replace(config), split, parent_bytes)
-        job.future = client.submit(run, request, source, pure=False, key=f"digit-lab-run-{job.id}")
-        job.future.add_done_callback(lambda future, j=job: self._finish(j, future))
+        self._dispatch()
         return job
+
+    def _dispatch(self) -> None:
+        """Send waiting runs to Dask while a worker is free, oldest first. Dask itself would hand a run to a busy
+        worker when every worker is busy (a handful of tasks is not "root-ish" enough for its own queue), and
+        that run then waits behind one that may train for an hour even after another worker is free."""
+        from .worker import run
+
+        client = self.cluster().client
+        free = sum(client.nthreads().values())
+        if not free:  # the workers are still starting (or none has joined the cluster yet): look again shortly
+            if not self._closing:
+                threading.Timer(0.5, self._dispatch_quietly).start()
+            return
+        with self._lock:
+            jobs = sorted(self._jobs.values(), key=lambda j: j.created)
+            free -= sum(1 for j in jobs if j.future is not None and not j.ended.is_set())
+            ready = [j for j in jobs if j.future is None and j.status == "queued"][: max(0, free)]
+            for job in ready:
+                job.future = client.submit(run, job.request, job.source, pure=False, key=f"digit-lab-run-{job.id}")
+                job.future.add_done_callback(lambda future, j=job: self._finish(j, future))
 
     def _finish(self, job: Job, future) -> None:
         """The worker's task ended (called in a thread of Dask's): save its checkpoint here, then end the job."""
@@ -220,6 +240,16 @@ class JobQueue:
                 job.end("stopped")
             else:
                 job.end("failed", str(e) or type(e).__name__)
+        self._dispatch_quietly()  # a worker is free: the next run in line goes to it
+
+    def _dispatch_quietly(self) -> None:
+        """_dispatch from a callback or timer thread, where an error has nobody to go to."""
+        if self._closing:
+            return
+        try:
+            self._dispatch()
+        except Exception:  # the cluster is gone: the waiting runs end at shutdown
+            pass
 
     def get(self, job_id: str | None) -> Job | None:
         return self._jobs.get(job_id) if job_id else None
@@ -252,7 +282,8 @@ class JobQueue:
             return
         job.stop_flag.set()
         if job.status == "queued":
-            job.future.cancel()
+            if job.future is not None:
+                job.future.cancel()
             job.end("stopped")
         threading.Thread(target=self._tell_workers, args=(job.id,), daemon=True).start()
 
