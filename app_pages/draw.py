@@ -275,6 +275,10 @@ with mid:
     )
 with right, st.container(key="draw_result"):
     if pred is None or pred.digit is None:
+        # What happened to the last digit kept stays here until the next one is drawn: a toast, shown by one script
+        # run, was lost when the cleared canvas's own rerun interrupted that run.
+        if kept := st.session_state.get("draw_kept"):
+            st.markdown(kept)
         no_digit = pred is not None and mode != "Draw"
         st.info("No digit found in this image. " + prompt if no_digit else prompt, icon=":material/draw:")
     else:
@@ -301,6 +305,6 @@ with right, st.container(key="draw_result"):
         st.plotly_chart(probability_chart(pred), key="draw_chart", config={"displayModeBar": False})
 if image is not None and pred is not None and pred.digit is not None:
     keep_row(image, pred)
-if kept := st.session_state.pop("draw_kept", None):
-    st.toast(kept)
+if pred is not None and pred.digit is not None:
+    st.session_state.pop("draw_kept", None)  # a new digit on the canvas: the learner has moved on
 st.html(PAGE_FIX, unsafe_allow_javascript=True)
