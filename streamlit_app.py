@@ -3,28 +3,35 @@
 import streamlit as st
 
 import ui
+from mnist_core.i18n import _
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/draw:", layout="wide")
+ui.use_language()
 
 
 def home():
     st.title("Digit Lab")
     st.markdown(
-        "Digit Lab lets you **look at thousands of handwritten digits, train a neural network on them and watch "
-        "it learn, live**. Then see where it goes wrong, and draw your own digit for it to read.\n\n"
-        "Start with **Explore** to see the data, then **Train** (the fast preset takes under a minute), "
-        "**Evaluate** to inspect mistakes, and **Draw** to test it with your own handwriting. **Inside** shows what "
-        "the network sees in a digit and why it answers what it answers."
+        _(
+            "Digit Lab lets you **look at thousands of handwritten digits, train a neural network on them and "
+            "watch it learn, live**. Then see where it goes wrong, and draw your own digit for it to read."
+        )
+        + "\n\n"
+        + _(
+            "Start with **Explore** to see the data, then **Train** (the fast preset takes under a minute), "
+            "**Evaluate** to inspect mistakes, and **Draw** to test it with your own handwriting. **Inside** shows "
+            "what the network sees in a digit and why it answers what it answers."
+        )
     )
     cols = st.columns(5)
     for col, page in zip(
         cols,
         [
-            ("app_pages/explore.py", "Explore the data", ":material/search:"),
-            ("app_pages/train.py", "Train a model", ":material/model_training:"),
-            ("app_pages/evaluate.py", "Evaluate it", ":material/analytics:"),
-            ("app_pages/draw.py", "Draw a digit", ":material/draw:"),
-            ("app_pages/inside.py", "Look inside", ":material/neurology:"),
+            ("app_pages/explore.py", _("Explore the data"), ":material/search:"),
+            ("app_pages/train.py", _("Train a model"), ":material/model_training:"),
+            ("app_pages/evaluate.py", _("Evaluate it"), ":material/analytics:"),
+            ("app_pages/draw.py", _("Draw a digit"), ":material/draw:"),
+            ("app_pages/inside.py", _("Look inside"), ":material/neurology:"),
         ],
     ):
         col.page_link(page[0], label=page[1], icon=page[2])
@@ -41,68 +48,80 @@ def training_line() -> None:
     running = queue.running_jobs()
     waiting = sum(j.status == "queued" for j in jobs)
     if len(running) > 1:
-        st.caption(f"{len(running)} runs training" + (f" · {waiting} waiting" if waiting else ""))
+        st.caption(
+            _("{n} runs training").format(n=len(running)) + (_(" · {n} waiting").format(n=waiting) if waiting else "")
+        )
     elif running:
         running = running[0]
         last = running.last  # the step count moves at every redraw, even when the percentage cannot (long runs)
-        steps = f" · step {last.step:,} of {last.total_steps:,}" if last is not None and last.total_steps else ""
+        steps = (
+            _(" · step {step:,} of {total:,}").format(step=last.step, total=last.total_steps)
+            if last is not None and last.total_steps
+            else ""
+        )
         st.progress(
             running.progress(),
-            text=f"Training {running.config.model}: {running.progress():.0%}{steps}"
-            + (f" · {waiting} waiting" if waiting else ""),
+            text=_("Training {model}: {percent:.0%}").format(model=running.config.model, percent=running.progress())
+            + steps
+            + (_(" · {n} waiting").format(n=waiting) if waiting else ""),
         )
     elif waiting:
-        st.caption("Training starts in a moment…")
+        st.caption(_("Training starts in a moment…"))
     elif (line := ui.last_run_line(queue.last_ended())) is not None:
         st.caption(line)
 
 
-train_page = st.Page("app_pages/train.py", title="Train", icon=":material/model_training:")
+train_page = st.Page("app_pages/train.py", title=_("Train"), icon=":material/model_training:")
 pages = [
-    st.Page(home, title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/explore.py", title="Explore", icon=":material/search:"),
+    st.Page(home, title=_("Home"), icon=":material/home:", default=True),
+    st.Page("app_pages/explore.py", title=_("Explore"), icon=":material/search:"),
     train_page,
-    st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
-    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
-    st.Page("app_pages/my_digits.py", title="My digits", icon=":material/collections_bookmark:"),
-    st.Page("app_pages/inside.py", title="Inside", icon=":material/neurology:"),
+    st.Page("app_pages/evaluate.py", title=_("Evaluate"), icon=":material/analytics:"),
+    st.Page("app_pages/draw.py", title=_("Draw"), icon=":material/draw:"),
+    st.Page("app_pages/my_digits.py", title=_("My digits"), icon=":material/collections_bookmark:"),
+    st.Page("app_pages/inside.py", title=_("Inside"), icon=":material/neurology:"),
 ]
 nav = st.navigation(pages)
 
 with st.sidebar:
+    ui.language_switch()
     choices = ui.dataset_choices()
     if st.session_state.get("dataset") not in choices:  # e.g. a My digits collection deleted meanwhile
         st.session_state.pop("dataset", None)
     st.selectbox(
-        "Dataset",
+        _("Dataset"),
         choices,
         format_func=ui.dataset_label,
         key="dataset",
-        help="Which images to explore and train on. MNIST falls back to the bundled 5,000-digit "
-        "sample when it cannot be found or downloaded. Your kept drawings are listed as My digits.",
+        help=_(
+            "Which images to explore and train on. MNIST falls back to the bundled 5,000-digit "
+            "sample when it cannot be found or downloaded. Your kept drawings are listed as My digits."
+        ),
     )
     if st.session_state.get("dataset") == ui.FOLDER:
         st.text_input(
-            "Folder path",
+            _("Folder path"),
             key="dataset_folder",
             placeholder="/path/to/MNIST/raw",
-            help="A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files, or one "
-            "with digit folders 0/ to 9/ of images (photos, scans, drawings).",
+            help=_(
+                "A folder with train-images-idx3-ubyte[.gz] and/or t10k-images-idx3-ubyte[.gz] files, or one "
+                "with digit folders 0/ to 9/ of images (photos, scans, drawings)."
+            ),
         )
         if ui.shared_server():
-            st.caption("This server opens folders inside: " + ", ".join(f"`{p}`" for p in ui.allowed_folders()))
+            st.caption(_("This server opens folders inside: ") + ", ".join(f"`{p}`" for p in ui.allowed_folders()))
     ui.dataset_in_use_room()
-    st.caption(f"Computing on: **{ui.device_label()}**")
+    st.caption(_("Computing on: **{device}**").format(device=ui.device_label()))
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also
     # on pages that otherwise never rerun (Explore, Evaluate). Not beside the Train page's own live view of
     # this session's run: each redraw costs the browser a page re-render, CPU that training shares.
     active = any(j.active for j in ui.job_queue().jobs())
     own = ui.own_job()
     if nav.url_path == train_page.url_path and own is not None and own.active:
-        st.caption("Training: your run's progress shows on this page.")
+        st.caption(_("Training: your run's progress shows on this page."))
     else:
         st.session_state["sidebar_run_active"] = active
-        st.fragment(run_every=2.0 if active else None)(training_line)()
+        ui.fragment(run_every=2.0 if active else None)(training_line)()
 
 # Streamlit drops the address's ?run= when the page changes: put it back on every page while this session's run
 # goes on, so a refresh anywhere finds the run again (the new session reads it here, the Train page shows it).

@@ -12,10 +12,12 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
+from mnist_core import i18n
 from mnist_core.checkpoints import Checkpoint, list_checkpoints
 from mnist_core.data import DIGITS, SOURCES, DataError, Source, is_image_folder, load_source
 from mnist_core.devices import describe_device, describe_precision, resolve_device
 from mnist_core.folders import allowed_folders, check_folder
+from mnist_core.i18n import LANGUAGES, N_, _
 from mnist_core.jobs import Job, JobQueue
 from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
 
@@ -31,6 +33,45 @@ ZIP_MB = 50
 
 
 LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
+LANGUAGE_KEY = "lang"  # the sidebar's language box, and the address's ?lang=
+
+
+def use_language() -> str:
+    """Set this run's interface language and return it: ?lang= in the address when it names a new one (a
+    teacher's shared link), else the sidebar's choice so far, else the browser's preferred language."""
+    asked = st.query_params.get(LANGUAGE_KEY)
+    if asked in LANGUAGES and st.session_state.get("lang_from_address") != asked:
+        st.session_state["lang_from_address"] = asked  # once: the sidebar's box may change it afterwards
+        st.session_state[LANGUAGE_KEY] = asked
+    if st.session_state.get(LANGUAGE_KEY) not in LANGUAGES:
+        preferred = st.context.headers.get("Accept-Language") or st.context.locale
+        st.session_state[LANGUAGE_KEY] = i18n.pick(preferred)
+    i18n.use(st.session_state[LANGUAGE_KEY])
+    return st.session_state[LANGUAGE_KEY]
+
+
+def language_switch() -> None:
+    """The sidebar's language box; the choice is kept across pages and written into the address, so a link
+    copied from it opens in the same language."""
+    st.selectbox("Language · 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=LANGUAGE_KEY)
+    language = st.session_state[LANGUAGE_KEY]
+    if language != i18n.DEFAULT or LANGUAGE_KEY in st.query_params:
+        st.query_params[LANGUAGE_KEY] = language
+        st.session_state["lang_from_address"] = language
+
+
+def fragment(run_every: float | None = None):
+    """st.fragment for a part of a page that redraws itself: a fragment's rerun is a script run of its own, so it
+    sets the interface language again before drawing."""
+
+    def wrap(draw):
+        def localized(*args, **kwargs):
+            use_language()
+            return draw(*args, **kwargs)
+
+        return st.fragment(run_every=run_every)(localized)
+
+    return wrap
 
 
 def shared_server() -> bool:
