@@ -111,6 +111,7 @@ with st.sidebar:
         if ui.shared_server():
             st.caption(_("This server opens folders inside: ") + ", ".join(f"`{p}`" for p in ui.allowed_folders()))
     ui.dataset_in_use_room()
+    ui.who_box()
     st.caption(_("Computing on: **{device}**").format(device=ui.device_label()))
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also
     # on pages that otherwise never rerun (Explore, Evaluate). Not beside the Train page's own live view of

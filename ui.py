@@ -5,6 +5,8 @@ Pages stay thin views over mnist_core; anything here is about Streamlit, never a
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from contextvars import ContextVar
 from pathlib import Path
@@ -20,10 +22,11 @@ from mnist_core.folders import allowed_folders, check_folder
 from mnist_core.i18n import LANGUAGES, N_, _
 from mnist_core.jobs import Job, JobQueue
 from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
+from mnist_core.owners import NAME_LENGTH, Person, admin_token_set, browser_id, clean_name, is_admin_token
 
 FOLDER = "folder"
 MY = "my:"  # a sidebar choice "my:<name>" is the My digits collection <name>
-DATASET_LABELS = {**SOURCES, FOLDER: "A folder of MNIST files or of digit folders…"}
+DATASET_LABELS = {**SOURCES, FOLDER: N_("A folder of MNIST files or of digit folders…")}
 # Upload limits in MB, each well above what its file needs (a phone photo is 2-12 MB, the largest model 5 MB), so
 # that a shared server cannot be filled up by one visitor; the page shows each as "Limit N MB per file" and refuses
 # a bigger file with Streamlit's own message. .streamlit/config.toml caps every upload at the largest of them.
@@ -53,7 +56,13 @@ def use_language() -> str:
 def language_switch() -> None:
     """The sidebar's language box; the choice is kept across pages and written into the address, so a link
     copied from it opens in the same language."""
-    st.selectbox("Language · 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=LANGUAGE_KEY)
+    st.selectbox(
+        "Language · 语言",
+        list(LANGUAGES),
+        format_func=LANGUAGES.get,
+        key=LANGUAGE_KEY,
+        help="The interface's language; links copied from the address bar open in it. · 界面语言；从地址栏复制的链接会用同一种语言打开。",
+    )
     language = st.session_state[LANGUAGE_KEY]
     if language != i18n.DEFAULT or LANGUAGE_KEY in st.query_params:
         st.query_params[LANGUAGE_KEY] = language
@@ -65,6 +74,7 @@ def fragment(run_every: float | None = None):
     sets the interface language again before drawing."""
 
     def wrap(draw):
+        @functools.wraps(draw)  # Streamlit tells fragments apart by their function's name
         def localized(*args, **kwargs):
             use_language()
             return draw(*args, **kwargs)
@@ -90,10 +100,12 @@ def dataset_choices() -> list[str]:
 
 
 def dataset_label(choice: str) -> str:
-    return f"My digits: {choice[len(MY) :]}" if choice.startswith(MY) else DATASET_LABELS.get(choice, choice)
+    if choice.startswith(MY):
+        return _("My digits: {name}").format(name=choice[len(MY) :])
+    return _(DATASET_LABELS.get(choice, choice))
 
 
-@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _load(key: str, version: tuple | None) -> Source:
     # cache_resource, not cache_data: the tensors are shared, not unpickled afresh on every rerun.
     return load_source(key)
@@ -112,10 +124,15 @@ def job_queue() -> JobQueue:
     return JobQueue()
 
 
-@st.cache_resource
 def device_label() -> str:
+    return _device_label(i18n.current())
+
+
+@st.cache_resource
+def _device_label(language: str) -> str:
+    # Checking the CPU's features takes a moment: once per language (the texts are written in it).
     device = resolve_device("auto")
-    return f"{describe_device(device)}, {describe_precision(device)}"
+    return _("{device}, {precision}").format(device=describe_device(device), precision=describe_precision(device))
 
 
 def dataset_key() -> str:
@@ -144,29 +161,30 @@ def in_use_line(choice: str, source: Source) -> str | None:
     if choice not in SOURCES or source.key == choice:
         return None
     n = sum(len(part) for part in (source.train, source.test) if part is not None)
-    return (
-        f":material/cloud_off: In use instead: **{source.title}**, {n:,} images "
-        f"({DATASET_LABELS[choice].split(' (')[0]} could not be loaded)"
-    )
+    wanted = _(DATASET_LABELS[choice]).split(" (")[0].split("（")[0]
+    return ":material/cloud_off: " + _(
+        "In use instead: **{title}**, {n:,} images ({wanted} could not be loaded)"
+    ).format(title=_(source.title), n=n, wanted=wanted)
 
 
 def load_dataset(key: str) -> Source:
     """A dataset by its key (see data.load_source), loaded once per server and again when its folder changes."""
-    return _load(key, _version(key))
+    with st.spinner(_("Loading the dataset…"), show_time=False):
+        return _load(key, _version(key))
 
 
 def current_source() -> Source | None:
     """The dataset chosen in the sidebar, or None after showing why it cannot be used."""
     key = dataset_key()
     if not key:
-        st.info("Type the path of a folder holding MNIST idx files in the sidebar.")
+        st.info(_("Type the path of a folder holding MNIST idx files in the sidebar."))
         return None
     try:
         if st.session_state.get("dataset") == FOLDER and shared_server():
             key = str(check_folder(key, allowed_folders()))
         source = load_dataset(key)
     except (DataError, CollectionError, OSError) as e:
-        st.error(f"This dataset cannot be used: {e}")
+        st.error(_("This dataset cannot be used: {reason}").format(reason=e))
         return None
     if source.notice:
         st.info(source.notice, icon=":material/cloud_off:")
@@ -217,12 +235,13 @@ def last_run_line(job: Job | None) -> str | None:
     if job is None:
         return None
     if job.status == "failed":
-        return f"Last run failed: {_plain(job.error or 'no reason given', 160)}"
+        return _("Last run failed: {reason}").format(reason=_plain(job.error or _("no reason given"), 160))
     summary = job.summary
     if summary is None or summary.accuracy is None:  # stopped before its first step: nothing to score or save
-        return "Last run: stopped before it had learned anything (nothing was saved)"
-    how = "stopped early" if job.status == "stopped" else "done"
-    return f"Last run: {how}, {summary.accuracy:.2%} test accuracy"
+        return _("Last run: stopped before it had learned anything (nothing was saved)")
+    if job.status == "stopped":
+        return _("Last run: stopped early, {accuracy:.2%} test accuracy").format(accuracy=summary.accuracy)
+    return _("Last run: done, {accuracy:.2%} test accuracy").format(accuracy=summary.accuracy)
 
 
 def _plain(text: str, limit: int) -> str:
@@ -237,6 +256,58 @@ def own_job() -> Job | None:
     return job_queue().get(st.session_state.get("train_job") or st.query_params.get("run"))
 
 
+def person() -> Person:
+    """Whoever uses this session: their browser (the same across refreshes and pages), the name they typed, and
+    whether they may manage every model (on their own computer always; on a shared server with the admin token)."""
+    secret = _browser_secret(st.context.cookies.get(XSRF_COOKIE))
+    if secret is None:  # XSRF protection turned off (no such cookie): this session alone
+        secret = st.session_state.setdefault("browser_secret", os.urandom(16).hex())
+    admin = not shared_server() or is_admin_token(st.session_state.get(ADMIN_KEY) or "")
+    return Person(browser_id(secret), clean_name(st.session_state.get(NAME_KEY) or ""), admin)
+
+
 def owner() -> str:
-    """Who started a job: this browser connection (kept with the run for the record, not as a secret)."""
-    return st.context.headers.get("Sec-Websocket-Key", "")
+    """Who starts a job or saves a model: this browser's id (see person())."""
+    return person().id
+
+
+XSRF_COOKIE = "_streamlit_xsrf"
+NAME_KEY = "display_name"
+ADMIN_KEY = "admin_token"
+
+
+def _browser_secret(cookie: str | None) -> str | None:
+    """The token inside Streamlit's XSRF cookie, which the browser keeps for the whole browser session. The cookie
+    is written "2|mask|masked token|time" (hex) and masked afresh on every page load, so only the unmasked token
+    stays the same."""
+    try:
+        version, mask, masked, _time = cookie.strip("\"'").split("|")
+        mask_bytes, masked_bytes = bytes.fromhex(mask), bytes.fromhex(masked)
+    except (AttributeError, ValueError):
+        return None
+    if version != "2" or not mask_bytes:
+        return None
+    return bytes(b ^ mask_bytes[i % len(mask_bytes)] for i, b in enumerate(masked_bytes)).hex()
+
+
+def who_box() -> None:
+    """On a shared server, the sidebar's place to type the name shown with your models, and for the host, the
+    admin token that lets them manage every model."""
+    if not shared_server():
+        return
+    with st.expander(_("You"), icon=":material/person:"):
+        st.text_input(
+            _("Your name"),
+            key=NAME_KEY,
+            max_chars=NAME_LENGTH,
+            help=_("Shown with the models you train, so your class knows whose they are."),
+        )
+        if admin_token_set():
+            st.text_input(
+                _("Teacher's admin token"),
+                key=ADMIN_KEY,
+                type="password",
+                help=_("With the server's admin token you can rename and delete every model, not only your own."),
+            )
+            if person().admin:
+                st.caption(_(":material/shield_person: You can manage every model."))

@@ -11,6 +11,7 @@ from streamlit_drawable_canvas import st_canvas
 import ui
 from mnist_core.checkpoints import CheckpointError, load_checkpoint
 from mnist_core.data import DataError
+from mnist_core.i18n import _
 from mnist_core.inference import predict_image
 from mnist_core.models import MODELS, predict_probabilities
 from mnist_core.my_digits import CollectionError
@@ -43,7 +44,7 @@ PAGE_FIX = """<style>.st-key-draw_result [data-testid=stMetricValue]{font-size:4
 })();</script>"""
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+@st.cache_resource(max_entries=4, show_spinner=_("Loading the model…"))
 def load_model(run_id: str, path: str):
     """Each saved model is read from disk once per server (keyed by its run id), not on every rerun."""
     model, ckpt = load_checkpoint(path)
@@ -51,44 +52,48 @@ def load_model(run_id: str, path: str):
     return model, ckpt
 
 
-@st.fragment(run_every=1)
+@ui.fragment(run_every=1)
 def quick_progress(job_id: str, what: str) -> None:
     queue = ui.job_queue()
     job = queue.get(job_id)
     if job is None or not job.active:
         st.rerun()  # the whole page: the new model is in the list now
     if job.status == "queued":
-        st.progress(0.0, text=f"Waiting for a free computer: number {queue.position(job)} in line…")
+        st.progress(0.0, text=_("Waiting for a free computer: number {n} in line…").format(n=queue.position(job)))
     else:
-        st.progress(job.progress(), text=f"{what}… {job.progress():.0%}")
+        st.progress(job.progress(), text=_("{what}… {percent:.0%}").format(what=what, percent=job.progress()))
 
 
 def offer_quick_training() -> None:
     st.info(
-        "There is no saved model yet, so nothing can read your digit. Train a quick one right here "
-        "(about 20 seconds), or a better one on the **Train** page.",
+        _(
+            "There is no saved model yet, so nothing can read your digit. Train a quick one right here "
+            "(about 20 seconds), or a better one on the **Train** page."
+        ),
         icon=":material/psychology:",
     )
     ui.job_queue().warm()  # start the training workers while the learner reads this
     job = ui.job_queue().get(st.session_state.get("draw_quick_job"))
     if job is not None and job.active:
-        quick_progress(job.id, "Training a quick model")
+        quick_progress(job.id, _("Training a quick model"))
         st.stop()
     elsewhere = ui.job_queue().running()  # e.g. started on the Train page: its model will do, wait for it
     if elsewhere is not None:
         quick_progress(
             elsewhere.id,
-            f"The {MODELS[elsewhere.config.model].title} is training (Train page); the canvas opens when it is saved",
+            _("The {model} is training (Train page); the canvas opens when it is saved").format(
+                model=_(MODELS[elsewhere.config.model].title)
+            ),
         )
         st.stop()
     if job is not None and job.status == "failed":
-        st.error(f"The quick training run failed: {job.error}")
+        st.error(_("The quick training run failed: {error}").format(error=job.error))
     if st.button(
-        "Train a quick model",
+        _("Train a quick model"),
         key="draw_quick_train",
         type="primary",
         icon=":material/bolt:",
-        help="Teaches a small network to read digits from 4,000 examples (about 97% right) and saves it.",
+        help=_("Teaches a small network to read digits from 4,000 examples (about 97% right) and saves it."),
     ):
         source = ui.current_source()
         if source is None:
@@ -98,7 +103,7 @@ def offer_quick_training() -> None:
                 recipe_config("fast", **QUICK), source, "train" if source.train is not None else "all", owner=ui.owner()
             )
         except (ValueError, DataError, RuntimeError) as e:  # RuntimeError: the cluster cannot be reached
-            st.error(f"Cannot start training: {e}")
+            st.error(_("Cannot start training: {reason}").format(reason=e))
             st.stop()
         st.session_state["draw_quick_job"] = job.id
         st.rerun()
@@ -117,41 +122,62 @@ def keep(image: np.ndarray, digit: int) -> None:
     try:
         collection.keep(image, digit)
     except (CollectionError, OSError) as e:
-        st.session_state["draw_kept"] = f":material/error: Could not keep it: {e}"
+        st.session_state["draw_kept"] = ("failed", str(e))  # written out when shown: see kept_line
         return
-    st.session_state["draw_kept"] = (
-        f":material/check: Kept as a **{digit}** in **{collection.name}** ({collection.counts()[digit]} of that digit)."
-    )
+    st.session_state["draw_kept"] = ("kept", digit, collection.name, collection.counts()[digit])
     st.session_state["draw_keep_digit"] = None
     if st.session_state.get("draw_input", "Draw") == "Draw":
         clear_canvas()
 
 
+def kept_line(kept: tuple) -> str:
+    """What happened to the last drawing kept, in this run's language (a callback may run before it is set)."""
+    if kept[0] == "failed":
+        return ":material/error: " + _("Could not keep it: {reason}").format(reason=kept[1])
+    _what, digit, name, count = kept
+    return ":material/check: " + _("Kept as a **{digit}** in **{name}** ({count} of that digit).").format(
+        digit=digit, name=name, count=count
+    )
+
+
 def keep_row(image: np.ndarray, pred) -> None:
     """Keep the drawing with its right label: a few of your own digits let a model learn your handwriting."""
     with st.container(key="draw_keep", border=True):
-        hint = "the ones it reads wrong or is unsure about" + (", like this one," if pred.unsure else "")
-        st.markdown(f"**Teach it your handwriting.** Keep this drawing with the right digit: {hint} teach it most.")
+        if pred.unsure:
+            teach = _(
+                "**Teach it your handwriting.** Keep this drawing with the right digit: the ones it reads wrong or "
+                "is unsure about, like this one, teach it most."
+            )
+        else:
+            teach = _(
+                "**Teach it your handwriting.** Keep this drawing with the right digit: the ones it reads wrong or "
+                "is unsure about teach it most."
+            )
+        st.markdown(teach)
         cols = st.columns([3, 2, 2], vertical_alignment="bottom")
         cols[0].button(
-            f"Right, keep it as a {pred.digit}",
+            _("Right, keep it as a {digit}").format(digit=pred.digit),
             key="draw_keep_right",
             icon=":material/check:",
             on_click=keep,
             args=(image, pred.digit),
         )
         actual = cols[1].selectbox(
-            "Wrong? It is a", [d for d in range(10) if d != pred.digit], index=None, key="draw_keep_digit"
+            _("Wrong? It is a"), [d for d in range(10) if d != pred.digit], index=None, key="draw_keep_digit"
         )
         cols[2].button(
-            "Keep with this digit" if actual is None else f"Keep it as a {actual}",
+            _("Keep with this digit") if actual is None else _("Keep it as a {digit}").format(digit=actual),
             key="draw_keep_fixed",
             icon=":material/edit:",
             disabled=actual is None,
             on_click=keep,
             args=(image, actual),
         )
-        st.caption(f"Kept in **{ui.my_collection().name}**: see them, and fine-tune a model, on **My digits**.")
+        st.caption(
+            _("Kept in **{name}**: see them, and fine-tune a model, on **My digits**.").format(
+                name=ui.my_collection().name
+            )
+        )
 
 
 def probability_chart(pred) -> go.Figure:
@@ -161,19 +187,22 @@ def probability_chart(pred) -> go.Figure:
             x=np.arange(10),
             y=pred.probabilities * 100,
             marker_color=colors,
-            hovertemplate="digit %{x}: %{y:.1f}%<extra></extra>",
+            hovertemplate=_("digit {digit}: {probability}%").format(digit="%{x}", probability="%{y:.1f}")
+            + "<extra></extra>",
         )
     )
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(range=[0, 100])
-    ui.style(fig, "How likely the model thinks each digit is", "digit", "probability (%)", height=280)
+    ui.style(fig, _("How likely the model thinks each digit is"), _("digit"), _("probability (%)"), height=280)
     return ui.fixed_margins(fig)  # redrawn on every stroke
 
 
-st.title("Draw a digit")
+st.title(_("Draw a digit"))
 st.caption(
-    "Write a digit from 0 to 9 with your mouse (or finger) and a trained network reads it as you draw. "
-    "Beside it you see the small 28×28 picture the network actually gets."
+    _(
+        "Write a digit from 0 to 9 with your mouse (or finger) and a trained network reads it as you draw. "
+        "Beside it you see the small 28×28 picture the network actually gets."
+    )
 )
 saved = {c.run_id: c for c in ui.checkpoints()}
 if not saved:
@@ -181,32 +210,35 @@ if not saved:
 quick = ui.job_queue().get(st.session_state.pop("draw_quick_job", None))
 if quick is not None and quick.summary is not None and quick.summary.accuracy is not None:
     st.toast(
-        f"Your quick model is ready: it reads {quick.summary.accuracy:.0%} of new digits right. Draw one!",
+        _("Your quick model is ready: it reads {accuracy:.0%} of new digits right. Draw one!").format(
+            accuracy=quick.summary.accuracy
+        ),
         icon=":material/celebration:",
     )
 if st.session_state.get("draw_model") not in saved:
     st.session_state.pop("draw_model", None)  # it was deleted: fall back to the newest
 top = st.columns([3, 3, 2])
 run_id = top[0].selectbox(
-    "Model",
+    _("Model"),
     list(saved),
     key="draw_model",
     persist_state="session",  # kept across pages
     format_func=lambda r: saved[r].name,
-    help="Which saved model reads your digit. The newest is first; train more on the Train page.",
+    help=_("Which saved model reads your digit. The newest is first; train more on the Train page."),
 )
 mode = top[1].radio(
-    "Input",
+    _("Input"),
     ["Draw", "Upload a photo"],
     key="draw_input",
     persist_state="session",
+    format_func={"Draw": _("Draw"), "Upload a photo": _("Upload a photo")}.get,
     horizontal=True,
-    help="Draw with the mouse, or upload a photo of a digit written on paper.",
+    help=_("Draw with the mouse, or upload a photo of a digit written on paper."),
 )
 try:
     model, ckpt = load_model(run_id, str(saved[run_id].path))
 except CheckpointError as e:
-    st.error(f"This saved model cannot be used: {e}")
+    st.error(_("This saved model cannot be used: {reason}").format(reason=e))
     st.stop()
 
 row = st.container(horizontal=True, gap="medium")  # side by side where there is room, stacked where not
@@ -215,12 +247,12 @@ image = None
 with left:
     if mode == "Draw":
         pen = st.slider(
-            "Pen width",
+            _("Pen width"),
             8,
             40,
             22,
             key="draw_pen",
-            help="How thick your pen is. MNIST digits were written with a thick pen; 20-25 works well.",
+            help=_("How thick your pen is. MNIST digits were written with a thick pen; 20-25 works well."),
         )
         clears = st.session_state.get("draw_clears", 0)  # a new value of initial_drawing empties the canvas
         canvas = st_canvas(
@@ -238,67 +270,73 @@ with left:
         if png is not None and st.session_state["draw_seen"] != st.session_state.get("draw_stale"):
             image = canvas.image_data
         st.button(
-            "Clear",
+            _("Clear"),
             key="draw_clear",
             icon=":material/ink_eraser:",
             on_click=clear_canvas,
-            help="Wipe the canvas and start again.",
+            help=_("Wipe the canvas and start again."),
         )
-        prompt = "Draw a digit… (0 to 9) in the black square: hold the mouse button down and write."
+        prompt = _("Draw a digit… (0 to 9) in the black square: hold the mouse button down and write.")
     else:
         upload = st.file_uploader(
-            "A photo or scan of one handwritten digit",
+            _("A photo or scan of one handwritten digit"),
             key="draw_upload",
             max_upload_size=ui.PHOTO_MB,
-            help="Dark ink on light paper or light on dark both work. Crop it so the digit fills most of the picture.",
+            help=_(
+                "Dark ink on light paper or light on dark both work. Crop it so the digit fills most of the picture."
+            ),
         )
-        prompt = "Upload a photo of a handwritten digit… (PNG or JPEG)."
+        prompt = _("Upload a photo of a handwritten digit… (PNG or JPEG).")
         if upload is not None:
             try:
                 image = load_image(upload.getvalue())
-                st.image(image, caption=f"Your image: {upload.name}", width=SIDE)
+                st.image(image, caption=_("Your image: {file}").format(file=upload.name), width=SIDE)
             except ImageError as e:
-                st.error(f"**{upload.name}** cannot be used: {e}.")
-                prompt = "Try another file: a PNG or JPEG photo of one digit."
+                st.error(_("**{file}** cannot be used: {reason}.").format(file=upload.name, reason=e))
+                prompt = _("Try another file: a PNG or JPEG photo of one digit.")
 
 started = time.perf_counter()
 pred = predict_image(model, ckpt.config, image) if image is not None else None
 elapsed_ms = (time.perf_counter() - started) * 1000
 with mid:
-    st.markdown("**What the model sees**")
+    st.markdown(_("**What the model sees**"))
     seen = pred.image28 if pred is not None and pred.image28 is not None else np.zeros((28, 28), np.uint8)
     st.image(
         np.kron(seen, np.ones((ZOOM, ZOOM), np.uint8)),
         width=28 * ZOOM,
         output_format="PNG",
-        caption="Your digit cropped, shrunk to 20 px and centred in 28×28 pixels, like every MNIST image.",
+        caption=_("Your digit cropped, shrunk to 20 px and centred in 28×28 pixels, like every MNIST image."),
     )
 with right, st.container(key="draw_result"):
     if pred is None or pred.digit is None:
         # What happened to the last digit kept stays here until the next one is drawn: a toast, shown by one script
         # run, was lost when the cleared canvas's own rerun interrupted that run.
         if kept := st.session_state.get("draw_kept"):
-            st.markdown(kept)
+            st.markdown(kept_line(kept))
         no_digit = pred is not None and mode != "Draw"
-        st.info("No digit found in this image. " + prompt if no_digit else prompt, icon=":material/draw:")
+        st.info(
+            _("No digit found in this image. {prompt}").format(prompt=prompt) if no_digit else prompt,
+            icon=":material/draw:",
+        )
     else:
         st.metric(
-            "Prediction",
+            _("Prediction"),
             str(pred.digit),
-            help="The digit the model thinks it is: the one it gives the highest probability.",
+            help=_("The digit the model thinks it is: the one it gives the highest probability."),
         )
         if pred.unsure:
             st.warning(
-                f"The model is unsure: its best guess is only {pred.confidence:.0%} likely. "
-                "Try a bigger, clearer digit.",
+                _(
+                    "The model is unsure: its best guess is only {confidence:.0%} likely. Try a bigger, clearer digit."
+                ).format(confidence=pred.confidence),
                 icon=":material/help:",
             )
-        st.markdown("**Top three:** " + " · ".join(f"{d} ({p:.1%})" for d, p in pred.top(3)))
-        st.caption(f"Read in {elapsed_ms:.1f} ms (preparing the image + the network).")
+        st.markdown(_("**Top three:** {digits}").format(digits=" · ".join(f"{d} ({p:.1%})" for d, p in pred.top(3))))
+        st.caption(_("Read in {ms:.1f} ms (preparing the image + the network).").format(ms=elapsed_ms))
         st.session_state["inside_drawing"] = image  # what the Inside page looks into
         st.page_link(
             "app_pages/inside.py",
-            label="Look inside: how did it decide?",
+            label=_("Look inside: how did it decide?"),
             icon=":material/neurology:",
             query_params={"from": "draw", "model": run_id},
         )

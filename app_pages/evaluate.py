@@ -16,11 +16,13 @@ from mnist_core.checkpoints import (
 )
 from mnist_core.data import DataError
 from mnist_core.evaluation import evaluate
+from mnist_core.i18n import N_, _
 
 ANY = -1
+SPLIT_LABELS = {"test": N_("test"), "train": N_("train"), "all": N_("all")}  # the radio's values stay the keys
 
 
-@st.cache_resource(show_spinner="Scoring the model on every image…", max_entries=16)
+@st.cache_resource(show_spinner=_("Scoring the model on every image…"), max_entries=16)
 def _report(key: tuple, _source, _path):
     """One evaluation per (checkpoint, creation time, dataset, split): reruns reuse it instantly."""
     model, ckpt = load_checkpoint(_path)
@@ -29,15 +31,22 @@ def _report(key: tuple, _source, _path):
 
 def _import_upload():
     """Runs once per uploaded file (on_change), so a rerun never imports the same file twice."""
+    ui.use_language()  # a callback runs before the page sets this run's language
     uploaded = st.session_state.get(f"eval_upload_{st.session_state.get('eval_upload_n', 0)}")
     if uploaded is None:
         return
     try:
         path = import_checkpoint(uploaded.getvalue())
-        st.session_state["eval_upload_msg"] = ("success", f"Imported **{uploaded.name}** as a new saved model.")
+        st.session_state["eval_upload_msg"] = (
+            "success",
+            _("Imported **{name}** as a new saved model.").format(name=uploaded.name),
+        )
         st.session_state["eval_model"] = path.name
     except CheckpointError as e:
-        st.session_state["eval_upload_msg"] = ("error", f"**{uploaded.name}** was refused: {e}")
+        st.session_state["eval_upload_msg"] = (
+            "error",
+            _("**{name}** was refused: {error}").format(name=uploaded.name, error=e),
+        )
     st.session_state["eval_upload_n"] = st.session_state.get("eval_upload_n", 0) + 1  # empty the uploader
 
 
@@ -48,18 +57,20 @@ def _show(message):
 
 def _uploader():
     st.file_uploader(
-        "Upload a Digit Lab model (.safetensors)",
+        _("Upload a Digit Lab model (.safetensors)"),
         on_change=_import_upload,
         key=f"eval_upload_{st.session_state.get('eval_upload_n', 0)}",
         max_upload_size=ui.MODEL_MB,
-        help="Only files made with this page's Download button are accepted. PyTorch .pt/.pth "
-        "files are refused unopened, because opening them can run code.",
+        help=_(
+            "Only files made with this page's Download button are accepted. PyTorch .pt/.pth "
+            "files are refused unopened, because opening them can run code."
+        ),
     )
     _show(st.session_state.pop("eval_upload_msg", None))
 
 
-st.title("Evaluate a model")
-st.caption("Score a saved model on many images at once, see which digits it mixes up, and look at its mistakes.")
+st.title(_("Evaluate a model"))
+st.caption(_("Score a saved model on many images at once, see which digits it mixes up, and look at its mistakes."))
 
 source = ui.current_source()
 if source is None:
@@ -68,16 +79,18 @@ ckpts = ui.checkpoints()
 skipped = skipped_entries()
 if skipped:  # foreign or unfinished things in models/: say they were passed over, touch nothing
     st.caption(
-        f"Not listed: {len(skipped)} item(s) in the models folder that are not complete checkpoints "
-        f"({', '.join(skipped[:8])}{', …' if len(skipped) > 8 else ''}). They were left as they are."
+        _(
+            "Not listed: {n} item(s) in the models folder that are not complete checkpoints "
+            "({names}). They were left as they are."
+        ).format(n=len(skipped), names=", ".join(skipped[:8]) + (", …" if len(skipped) > 8 else ""))
     )
 if not ckpts:
     _show(st.session_state.pop("eval_flash", None))
     st.info(
-        "There is no saved model yet. Train one first: the fast preset takes under a minute.",
+        _("There is no saved model yet. Train one first: the fast preset takes under a minute."),
         icon=":material/model_training:",
     )
-    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label=_("Go to the Train page"), icon=":material/model_training:")
     _uploader()
     st.stop()
 
@@ -86,24 +99,25 @@ if st.session_state.get("eval_model") not in by_id:
     st.session_state["eval_model"] = ckpts[0].run_id  # newest first, also after a delete
 left, right = st.columns([3, 2])
 run_id = left.selectbox(
-    "Saved model",
+    _("Saved model"),
     list(by_id),
     key="eval_model",
     persist_state="session",
     format_func=lambda r: ev.checkpoint_label(by_id[r]),
-    help="Which trained model to score. The newest is picked first.",
+    help=_("Which trained model to score. The newest is picked first."),
 )
 # Offer only the parts the dataset has; one without a test part (a folder of your own drawings) is scored whole.
 splits = [s for s in ("test", "train") if source.test is not None and getattr(source, s) is not None] + ["all"]
 if st.session_state.get("eval_split") not in splits:
     st.session_state["eval_split"] = splits[0]
 split = right.radio(
-    "Images to score",
+    _("Images to score"),
     splits,
     key="eval_split",
     persist_state="session",
     horizontal=True,
-    help="test = images kept apart from training, the honest measure; train = the ones it learned from; all = both.",
+    format_func=lambda s: _(SPLIT_LABELS[s]),
+    help=_("test = images kept apart from training, the honest measure; train = the ones it learned from; all = both."),
 )
 ckpt, classes = by_id[run_id], source.classes
 note = ev.dataset_note(ckpt.record.dataset, source.key, source.title, split)
@@ -113,19 +127,25 @@ if note:
 try:
     report = _report(ev.report_key(ckpt, source.key, split), source, ckpt.path)
 except (CheckpointError, DataError, ValueError) as e:
-    st.error(f"This model cannot be scored here: {e}")
+    st.error(_("This model cannot be scored here: {error}").format(error=e))
     st.stop()
 
 m = st.columns(4)
-m[0].metric("Accuracy", f"{report.accuracy:.2%}", help="Share of the images the model read correctly.")
+m[0].metric(_("Accuracy"), f"{report.accuracy:.2%}", help=_("Share of the images the model read correctly."))
 m[1].metric(
-    "Loss", f"{report.loss:.3f}", help="Average cross-entropy: lower means the model is right *and* sure of it."
+    _("Loss"),
+    f"{report.loss:.3f}",
+    help=_("Average cross-entropy: lower means the model is right *and* sure of it."),
 )
-m[2].metric("Images scored", f"{report.n:,}", help=f"From {source.title} / {split}.")
+m[2].metric(
+    _("Images scored"),
+    f"{report.n:,}",
+    help=_("From {dataset} / {split}.").format(dataset=_(source.title), split=_(SPLIT_LABELS[split])),
+)
 m[3].metric(
-    "Mistakes",
+    _("Mistakes"),
     f"{int((report.labels != report.predictions).sum()):,}",
-    help="Images whose predicted class differs from the true one.",
+    help=_("Images whose predicted class differs from the true one."),
 )
 
 # A click on a confusion-matrix cell picks that (true, predicted) pair for the gallery below.
@@ -134,14 +154,16 @@ if clicked and clicked != st.session_state.get("eval_cm_last"):
     st.session_state["eval_true"], st.session_state["eval_pred"] = clicked
 st.session_state["eval_cm_last"] = clicked
 
-st.subheader("Which classes get mixed up")
+st.subheader(_("Which classes get mixed up"))
 c1, c2 = st.columns(2)
 with c1:
     norm = st.toggle(
-        "Show as % of each true class",
+        _("Show as % of each true class"),
         key="eval_norm",
-        help="Off: how many images fall in each cell. On: each row as percentages, so rare and "
-        "common classes compare fairly.",
+        help=_(
+            "Off: how many images fall in each cell. On: each row as percentages, so rare and "
+            "common classes compare fairly."
+        ),
     )
     cells = ev.confusion_cells(report.confusion, classes, norm)
     # Heatmaps cannot be selected in plotly, so an invisible marker on every cell takes the clicks;
@@ -175,112 +197,120 @@ with c1:
     fig.update_yaxes(type="category", range=[n - 0.5, -0.5])
     fig.update_xaxes(type="category", range=[-0.5, n - 0.5])
     fig.update_layout(hoverdistance=40)
-    ui.style(fig, "Confusion matrix: true class vs prediction", "Predicted", "True", height=520)
+    ui.style(fig, _("Confusion matrix: true class vs prediction"), _("Predicted"), _("True"), height=520)
     st.plotly_chart(fig, key="eval_cm", on_select="rerun", selection_mode="points", config={"displayModeBar": False})
-    st.caption("The diagonal holds the correct answers. Click any other cell to see those images below.")
+    st.caption(_("The diagonal holds the correct answers. Click any other cell to see those images below."))
 with c2:
-    st.markdown("**Per class**")
+    st.markdown(_("**Per class**"))
     st.dataframe(ev.per_class_table(report), hide_index=True)
     st.caption(
-        "Precision: when it says 4, how often it really is a 4. Recall: of all real 4s, how many it "
-        "found. F1 balances the two."
+        _(
+            "Precision: when it says 4, how often it really is a 4. Recall: of all real 4s, how many it "
+            "found. F1 balances the two."
+        )
     )
-    st.markdown("**Most confused pairs**")
+    st.markdown(_("**Most confused pairs**"))
     pairs = ev.confused_pairs(report, classes, k=6)
     if pairs.empty:
-        st.success("No mistakes at all on these images.")
+        st.success(_("No mistakes at all on these images."))
     else:
         st.dataframe(pairs, hide_index=True)
 
-st.subheader("Mistakes up close")
+st.subheader(_("Mistakes up close"))
 options = [ANY, *range(len(classes))]
 g1, g2 = st.columns(2)
 true = g1.selectbox(
-    "True class",
+    _("True class"),
     options,
     key="eval_true",
-    format_func=lambda i: "any" if i == ANY else classes[i],
-    help="Show only images that really are this class.",
+    format_func=lambda i: _("any") if i == ANY else classes[i],
+    help=_("Show only images that really are this class."),
 )
 pred = g2.selectbox(
-    "Predicted as",
+    _("Predicted as"),
     options,
     key="eval_pred",
-    format_func=lambda i: "any" if i == ANY else classes[i],
-    help="Show only images the model read as this class.",
+    format_func=lambda i: _("any") if i == ANY else classes[i],
+    help=_("Show only images the model read as this class."),
 )
 t, p = (None if true == ANY else true), (None if pred == ANY else pred)
 idx, captions, total = ev.gallery(report, classes, t, p)
 if total == 0:
-    st.info("No images for this choice." if t is None or p is None or t != p else "No images of that class here.")
+    st.info(_("No images for this choice.") if t is None or p is None or t != p else _("No images of that class here."))
 else:
-    what = "correct readings" if t is not None and t == p else "mistakes"
-    st.caption(
-        f"Showing {len(idx)} of {total} {what}, most confident first. Under each image: its true "
-        "class → what the model read, and how sure it was."
-    )
+    if t is not None and t == p:
+        showing = _(
+            "Showing {shown} of {total} correct readings, most confident first. Under each image: its true "
+            "class → what the model read, and how sure it was."
+        )
+    else:
+        showing = _(
+            "Showing {shown} of {total} mistakes, most confident first. Under each image: its true "
+            "class → what the model read, and how sure it was."
+        )
+    st.caption(showing.format(shown=len(idx), total=total))
     grid = st.container(horizontal=True, key="eval_gallery")
     for i, tile, caption in zip(idx, ev.enlarge(source.split(split).images[idx].numpy()), captions):
         cell = grid.container(width=124)
         cell.image(tile, caption=caption, width=124)
         cell.page_link(
             "app_pages/inside.py",
-            label="Look inside",
+            label=_("Look inside"),
             icon=":material/neurology:",  # why this answer
             query_params={"image": str(i), "split": split, "model": run_id},
         )
 
-st.subheader("All saved models")
+st.subheader(_("All saved models"))
 _show(st.session_state.pop("eval_flash", None))
 st.dataframe(ev.comparison_table(ckpts), hide_index=True)
-st.caption("Accuracy and training time as recorded when each model was saved, on the data named in Dataset.")
-with st.expander(f"Manage **{ckpt.name}**: rename, delete, download"):
+st.caption(_("Accuracy and training time as recorded when each model was saved, on the data named in Dataset."))
+with st.expander(_("Manage **{name}**: rename, delete, download").format(name=ckpt.name)):
     r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
     new_name = r1.text_input(
-        "New name",
+        _("New name"),
         value=ckpt.name,
         key=f"eval_name_{run_id}",
-        help="A name you will recognise; the file on disk keeps its run id.",
+        help=_("A name you will recognise; the file on disk keeps its run id."),
     )
-    if r2.button("Rename", key="eval_rename", help="Save the new name."):
+    if r2.button(_("Rename"), key="eval_rename", help=_("Save the new name.")):
         try:
             rename_checkpoint(ckpt.path, new_name)
-            st.session_state["eval_flash"] = ("success", f"Renamed to **{new_name.strip()}**.")
+            st.session_state["eval_flash"] = ("success", _("Renamed to **{name}**.").format(name=new_name.strip()))
             st.rerun()
         except (CheckpointError, OSError) as e:
-            st.error(f"Could not rename it: {e}")
+            st.error(_("Could not rename it: {error}").format(error=e))
     try:  # the bytes now (a few MB at most), not a callable: a deferred download's click sometimes got no file
         exported = export_checkpoint(ckpt.path)
     except (CheckpointError, OSError) as e:
-        st.error(f"Could not prepare the download: {e}")
+        st.error(_("Could not prepare the download: {error}").format(error=e))
     else:
         st.download_button(
-            "Download this model",
+            _("Download this model"),
             data=exported,
             file_name=f"{run_id}.safetensors",
             mime="application/octet-stream",
             key="eval_download",
             on_click="ignore",
-            help="One .safetensors file with the weights and their record; upload it here on another computer.",
+            help=_("One .safetensors file with the weights and their record; upload it here on another computer."),
         )
     if st.session_state.get("eval_confirm") != run_id:
         if st.button(
-            "Delete this model…", key="eval_delete", help="Remove it from disk (you will be asked to confirm)."
+            _("Delete this model…"), key="eval_delete", help=_("Remove it from disk (you will be asked to confirm).")
         ):
             st.session_state["eval_confirm"] = run_id
             st.rerun()
     else:
-        st.warning(f"Delete **{ckpt.name}** for good? This cannot be undone.")
-        yes_col, no_col, _ = st.columns([1, 1, 3])
-        if yes_col.button("Yes, delete it", key="eval_delete_yes", type="primary"):
+        st.warning(_("Delete **{name}** for good? This cannot be undone.").format(name=ckpt.name))
+        yes_col, no_col, _spare = st.columns([1, 1, 3])
+        if yes_col.button(_("Yes, delete it"), key="eval_delete_yes", type="primary"):
             try:
                 delete_checkpoint(ckpt.path)
-                st.session_state["eval_flash"] = ("success", f"Deleted **{ckpt.name}**.")
+                st.session_state["eval_flash"] = ("success", _("Deleted **{name}**.").format(name=ckpt.name))
             except (CheckpointError, OSError) as e:
-                st.session_state["eval_flash"] = ("error", f"Could not delete it: {e}")
+                st.session_state["eval_flash"] = ("error", _("Could not delete it: {error}").format(error=e))
             st.session_state.pop("eval_confirm", None)
             st.rerun()
-        if no_col.button("Cancel", key="eval_delete_no"):
+        if no_col.button(_("Cancel"), key="eval_delete_no"):
             st.session_state.pop("eval_confirm", None)
             st.rerun()
 _uploader()

@@ -9,14 +9,15 @@ from mnist_core import explain as ex
 from mnist_core.checkpoints import CheckpointError, load_checkpoint
 from mnist_core.data import DataError
 from mnist_core.evaluation_views import checkpoint_label
+from mnist_core.i18n import N_, _, ngettext
 from mnist_core.preprocess import ImageError, load_image
 
-INPUTS = ["Your drawing", "Upload a photo", "A dataset image"]
+INPUTS = [N_("Your drawing"), N_("Upload a photo"), N_("A dataset image")]  # the radio's values; shown with _()
 STEP_WORDS = [
-    "Your input, as ink: white strokes on black.",
-    "Cut to the ink: empty margins do not matter.",
-    "Shrunk so its longest side is 20 pixels, smoothly.",
-    "Centred by its weight in 28×28, like MNIST.",
+    N_("Your input, as ink: white strokes on black."),
+    N_("Cut to the ink: empty margins do not matter."),
+    N_("Shrunk so its longest side is 20 pixels, smoothly."),
+    N_("Centred by its weight in 28×28, like MNIST."),
 ]
 PLAY = {
     "inside_dx": 0,
@@ -31,7 +32,7 @@ PLAY = {
 }
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the model…")
+@st.cache_resource(max_entries=4, show_spinner=_("Loading the model…"))
 def explainer(path: str, created: str) -> ex.Explainer:
     """One prepared model per checkpoint (folder + creation time) for the whole server."""
     model, ckpt = load_checkpoint(path)
@@ -62,13 +63,16 @@ def probability_bars(probs: np.ndarray, title: str, key: str) -> None:
     colors = ["#e4572e" if d == probs.argmax() else "#7f9bb5" for d in range(10)]
     fig = go.Figure(
         go.Bar(
-            x=np.arange(10), y=probs * 100, marker_color=colors, hovertemplate="digit %{x}: %{y:.1f}%<extra></extra>"
+            x=np.arange(10),
+            y=probs * 100,
+            marker_color=colors,
+            hovertemplate=_("digit %{x}: %{y:.1f}%") + "<extra></extra>",
         )
     )
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(range=[0, 100])
     st.plotly_chart(
-        ui.fixed_margins(ui.style(fig, title, "digit", "probability (%)", height=260)),
+        ui.fixed_margins(ui.style(fig, title, _("digit"), _("probability (%)"), height=260)),
         key=key,
         config={"displayModeBar": False},
     )
@@ -89,87 +93,99 @@ def arrived() -> None:
         st.query_params.clear()
 
 
-@st.fragment
+@ui.fragment()
 def play(model: ex.Explainer, image28: np.ndarray) -> None:
     """Only this part reruns while the sliders move."""
     left, right = st.columns([3, 2])
     with left:
         c1, c2 = st.columns(2)
-        dx = c1.slider("Move right (−: left)", -8, 8, key="inside_dx", help="Moves the digit sideways, in pixels.")
-        dy = c2.slider("Move down (−: up)", -8, 8, key="inside_dy", help="Moves the digit up or down, in pixels.")
+        dx = c1.slider(
+            _("Move right (−: left)"), -8, 8, key="inside_dx", help=_("Moves the digit sideways, in pixels.")
+        )
+        dy = c2.slider(_("Move down (−: up)"), -8, 8, key="inside_dy", help=_("Moves the digit up or down, in pixels."))
         turn = c1.slider(
-            "Turn (degrees)",
+            _("Turn (degrees)"),
             -90,
             90,
             step=5,
             key="inside_turn",
-            help="Turns the digit anticlockwise (negative: clockwise).",
+            help=_("Turns the digit anticlockwise (negative: clockwise)."),
         )
-        size = c2.slider("Size", 0.4, 1.6, step=0.05, key="inside_size", help="Makes the digit smaller or larger.")
+        size = c2.slider(
+            _("Size"), 0.4, 1.6, step=0.05, key="inside_size", help=_("Makes the digit smaller or larger.")
+        )
         thick = c1.slider(
-            "Thicker (−: thinner)", -2, 3, key="inside_thick", help="Grows or thins every stroke by one pixel per step."
+            _("Thicker (−: thinner)"),
+            -2,
+            3,
+            key="inside_thick",
+            help=_("Grows or thins every stroke by one pixel per step."),
         )
-        noise = c2.slider("Noise", 0.0, 1.0, step=0.05, key="inside_noise", help="Sprinkles random speckle over it.")
+        noise = c2.slider(
+            _("Noise"), 0.0, 1.0, step=0.05, key="inside_noise", help=_("Sprinkles random speckle over it.")
+        )
         erase = c1.slider(
-            "Erase a square (side)",
+            _("Erase a square (side)"),
             0,
             16,
             key="inside_erase",
-            help="Paints a black square over part of the digit. Place it with the two sliders beside.",
+            help=_("Paints a black square over part of the digit. Place it with the two sliders beside."),
         )
         ex_, ey_ = (
             c2.slider(
-                "Square across",
+                _("Square across"),
                 0,
                 27,
                 key="inside_erase_x",
                 disabled=not erase,
-                help="Where the erased square's centre is, from the left.",
+                help=_("Where the erased square's centre is, from the left."),
             ),
             c2.slider(
-                "Square down",
+                _("Square down"),
                 0,
                 27,
                 key="inside_erase_y",
                 disabled=not erase,
-                help="Where the erased square's centre is, from the top.",
+                help=_("Where the erased square's centre is, from the top."),
             ),
         )
         st.button(
-            "Reset",
+            _("Reset"),
             key="inside_play_reset",
             on_click=lambda: st.session_state.update(PLAY),
             icon=":material/restart_alt:",
-            help="Put every slider back: the digit as the model first saw it.",
+            help=_("Put every slider back: the digit as the model first saw it."),
         )
     changed = ex.tweak(image28, ex.Tweak(dx, dy, turn, size, thick, noise, erase, ex_, ey_))
     probs = model.probabilities(changed)
     with right:
         a, b = st.columns([1, 1])
-        a.image(ex.ink_picture(changed, 168), caption="What the model gets now")
+        a.image(ex.ink_picture(changed, 168), caption=_("What the model gets now"))
         b.metric(
-            "It reads",
+            _("It reads"),
             str(int(probs.argmax())),
-            f"{probs.max():.0%} sure",
+            _("{p:.0%} sure").format(p=probs.max()),
             delta_color="off",
             delta_arrow="off",
-            help="The digit with the highest probability for the changed image.",
+            help=_("The digit with the highest probability for the changed image."),
         )
-        probability_bars(probs, "Probabilities for the changed image", "inside_play_chart")
+        probability_bars(probs, _("Probabilities for the changed image"), "inside_play_chart")
 
 
-st.title("Look inside the network")
+st.title(_("Look inside the network"))
 st.caption(
-    "See what a trained network does with one digit: how the image is prepared, what each layer finds, "
-    "which pixels decided the answer, what fools it, and how well it copes with moved or turned digits."
+    _(
+        "See what a trained network does with one digit: how the image is prepared, what each layer finds, "
+        "which pixels decided the answer, what fools it, and how well it copes with moved or turned digits."
+    )
 )
 saved = {c.run_id: c for c in ui.checkpoints()}
 if not saved:
     st.info(
-        "There is no saved model yet. Train one first: the fast preset takes under a minute.",
+        _("There is no saved model yet. Train one first: the fast preset takes under a minute."),
         icon=":material/model_training:",
     )
-    st.page_link("app_pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label=_("Go to the Train page"), icon=":material/model_training:")
     st.stop()
 arrived()
 if st.session_state.get("inside_model") not in saved:
@@ -178,44 +194,45 @@ if st.session_state.get("inside_input") is None:
     st.session_state["inside_input"] = INPUTS[0] if st.session_state.get("inside_drawing") is not None else INPUTS[2]
 top = st.columns([3, 4])
 run_id = top[0].selectbox(
-    "Model",
+    _("Model"),
     list(saved),
     key="inside_model",
     format_func=lambda r: checkpoint_label(saved[r]),
-    help="Which saved model to look into. The newest is first.",
+    help=_("Which saved model to look into. The newest is first."),
 )
 mode = top[1].radio(
-    "Input",
+    _("Input"),
     INPUTS,
     key="inside_input",
+    format_func=_,
     horizontal=True,
-    help="Your latest drawing on the Draw page, a photo of a digit, or an image of the dataset.",
+    help=_("Your latest drawing on the Draw page, a photo of a digit, or an image of the dataset."),
 )
 ckpt = saved[run_id]
 try:
     model = explainer(str(ckpt.path), ckpt.record.created or "")
 except CheckpointError as e:
-    st.error(f"This saved model cannot be used: {e}")
+    st.error(_("This saved model cannot be used: {error}").format(error=e))
     st.stop()
 
 image = image28 = None
 if mode == INPUTS[0]:
     image = st.session_state.get("inside_drawing")
     if image is None:
-        st.info("Draw a digit on the Draw page first, then press **Look inside** there.", icon=":material/draw:")
-        st.page_link("app_pages/draw.py", label="Go to the Draw page", icon=":material/draw:")
+        st.info(_("Draw a digit on the Draw page first, then press **Look inside** there."), icon=":material/draw:")
+        st.page_link("app_pages/draw.py", label=_("Go to the Draw page"), icon=":material/draw:")
 elif mode == INPUTS[1]:
     upload = st.file_uploader(
-        "A photo or scan of one handwritten digit",
+        _("A photo or scan of one handwritten digit"),
         key="inside_upload",
         max_upload_size=ui.PHOTO_MB,
-        help="Dark ink on light paper or light on dark both work.",
+        help=_("Dark ink on light paper or light on dark both work."),
     )
     if upload is not None:
         try:
             image = load_image(upload.getvalue())
         except ImageError as e:
-            st.error(f"**{upload.name}** cannot be used: {e}.")
+            st.error(_("**{name}** cannot be used: {error}.").format(name=upload.name, error=e))
 else:
     source = ui.current_source()
     if source is None:
@@ -224,45 +241,49 @@ else:
     try:
         split = source.split(split_name)
     except DataError as e:
-        st.error(f"This dataset cannot be used: {e}")
+        st.error(_("This dataset cannot be used: {error}").format(error=e))
         st.stop()
     st.session_state["inside_index"] = min(st.session_state.get("inside_index", 0), len(split) - 1)
     index = st.number_input(
-        f"Image number in {split.name} (0 to {len(split) - 1:,})",
+        _("Image number in {split} (0 to {last:,})").format(split=split.name, last=len(split) - 1),
         0,
         len(split) - 1,
         key="inside_index",
-        help="Any image of the dataset chosen in the sidebar; Evaluate's **Look inside** links open its mistakes here.",
+        help=_(
+            "Any image of the dataset chosen in the sidebar; Evaluate's **Look inside** links open its mistakes here."
+        ),
     )
     image28 = split.images[index].numpy()
-    st.caption(f"This image is labelled **{source.classes[int(split.labels[index])]}**.")
+    st.caption(_("This image is labelled **{label}**.").format(label=source.classes[int(split.labels[index])]))
 if image is None and image28 is None:
     st.stop()
 
 inside = model.look(image) if image is not None else model.look(image28=image28)
 if inside.image28 is None:
-    st.info("No digit found in this image: it looks empty. Try another drawing or photo.", icon=":material/draw:")
+    st.info(_("No digit found in this image: it looks empty. Try another drawing or photo."), icon=":material/draw:")
     st.stop()
 digit, probs = inside.digit, inside.probabilities
 
 if inside.steps is not None:
     with st.container(key="inside_steps", border=True):
-        st.subheader("1 · From your drawing to the network's input")
+        st.subheader(_("1 · From your drawing to the network's input"))
         steps = inside.steps
         cols = st.columns([1, 1, 1, 1, 0.3, 1.4])
         for col, picture, words in zip(cols, [steps.ink, steps.crop, steps.small, inside.image28], STEP_WORDS):
-            col.image(ex.ink_picture(picture), caption=words, width=112)
+            col.image(ex.ink_picture(picture), caption=_(words), width=112)
         naive = inside.naive_probabilities
         cols[5].image(
             ex.ink_picture(inside.naive28),
             width=112,
-            caption=f"Squashed to 28×28 without these steps, it reads **{naive.argmax()}** "
-            f"({naive.max():.0%}), against **{digit}** ({probs.max():.0%}) with them.",
+            caption=_(
+                "Squashed to 28×28 without these steps, it reads **{naive}** ({naive_p:.0%}), against **{digit}** "
+                "({p:.0%}) with them."
+            ).format(naive=naive.argmax(), naive_p=naive.max(), digit=digit, p=probs.max()),
         )
 
 with st.container(key="inside_layers", border=True):
-    st.subheader("2 · Layer by layer")
-    st.caption("The image flows from top to bottom: each layer turns the one before it into new numbers.")
+    st.subheader(_("2 · Layer by layer"))
+    st.caption(_("The image flows from top to bottom: each layer turns the one before it into new numbers."))
     filters = ex.first_filters(model.model)
     st.markdown(f"**{filters.title}**", help=filters.help)
     st.image(ex.filters_picture(filters))
@@ -271,26 +292,30 @@ with st.container(key="inside_layers", border=True):
         if layer.kind == "conv":
             st.image(ex.feature_maps_picture(layer))
         elif layer.kind == "dense":
-            bars(layer.values, "neuron", "output", key=f"inside_dense_{i}")
+            bars(layer.values, _("neuron"), _("output"), key=f"inside_dense_{i}")
         else:
             bars(
                 layer.values,
-                "digit",
-                "score",
+                _("digit"),
+                _("score"),
                 x=list(range(10)),
                 key="inside_logits",
                 colors=["#e4572e" if d == digit else "#7f9bb5" for d in range(10)],
             )
-    probability_bars(probs, f"Final answer: {digit}, {probs.max():.1%} likely", "inside_probs")
+    probability_bars(
+        probs, _("Final answer: {digit}, {p:.1%} likely").format(digit=digit, p=probs.max()), "inside_probs"
+    )
 
 with st.container(key="inside_attribution", border=True):
-    st.subheader("3 · Why this answer?")
+    st.subheader(_("3 · Why this answer?"))
     st.caption(
-        "For the three likeliest digits: which pixels pushed the model towards each one (red) or away "
-        "from it (blue). Compare them to see, say, why it said 7 and not 1."
+        _(
+            "For the three likeliest digits: which pixels pushed the model towards each one (red) or away "
+            "from it (blue). Compare them to see, say, why it said 7 and not 1."
+        )
     )
     for key, method in ex.METHODS.items():
-        st.markdown(f"**{method.title}**: {method.meaning}")
+        st.markdown(_("**{title}**: {meaning}").format(title=_(method.title), meaning=_(method.meaning)))
         scale = ex.colour_scale([a.maps[key] for a in inside.attributions])  # one scale per row, to compare
         cols = st.columns(len(inside.attributions))
         for col, a in zip(cols, inside.attributions):
@@ -299,57 +324,63 @@ with st.container(key="inside_attribution", border=True):
             )
 
 with st.container(key="inside_play", border=True):
-    st.subheader("4 · Try to fool it")
+    st.subheader(_("4 · Try to fool it"))
     st.caption(
-        "Change the digit and watch the answer. A network that only learned centred, upright digits is easy to fool."
+        _("Change the digit and watch the answer. A network that only learned centred, upright digits is easy to fool.")
     )
     for k, v in PLAY.items():
         st.session_state.setdefault(k, v)
     play(model, inside.image28)
 
 with st.container(key="inside_robustness", border=True):
-    st.subheader("5 · How robust is this model?")
+    st.subheader(_("5 · How robust is this model?"))
     with (holder := st.empty()):  # the sidebar already says which dataset is in use: no second notice here
         source = ui.current_source()
     if source is not None and source.notice:
         holder.empty()
     test = source.test if source is not None else None
     if test is None:
-        st.info("The dataset chosen in the sidebar has no test images to measure with.")
+        st.info(_("The dataset chosen in the sidebar has no test images to measure with."))
         st.stop()
     picked = st.multiselect(
-        "Models to compare (up to three)",
+        _("Models to compare (up to three)"),
         list(saved),
         default=[run_id],
         max_selections=3,
         key="inside_robust_models",
         format_func=lambda r: checkpoint_label(saved[r]),
-        help="For example one trained with augmentation and one without.",
+        help=_("For example one trained with augmentation and one without."),
     )
     store, keys = measured(), {r: (str(saved[r].path), saved[r].record.created or "", source.key) for r in picked}
     missing = [r for r in picked if keys[r] not in store]
     if missing and st.button(
-        f"Measure {len(missing)} model{'s' * (len(missing) > 1)} on {len(test):,} test images",
+        ngettext(
+            "Measure {n} model on {images:,} test images", "Measure {n} models on {images:,} test images", len(missing)
+        ).format(n=len(missing), images=len(test)),
         key="inside_measure",
         type="primary",
         icon=":material/speed:",
-        help="Scores each model on every test image moved and turned by several amounts: "
-        "about 10 seconds per model on a laptop.",
+        help=_(
+            "Scores each model on every test image moved and turned by several amounts: "
+            "about 10 seconds per model on a laptop."
+        ),
     ):
+        moving = _("Moving and turning the test images for {name}… {done:.0%}")  # translated here, in the run
         for r in missing:
-            bar = st.progress(0.0, text=f"Moving and turning {len(test):,} images for {saved[r].name}…")
+            bar = st.progress(
+                0.0,
+                text=_("Moving and turning {images:,} images for {name}…").format(images=len(test), name=saved[r].name),
+            )
             try:
                 net = explainer(*keys[r][:2]).model
             except CheckpointError as e:
-                st.error(f"**{saved[r].name}** cannot be used: {e}")
+                st.error(_("**{name}** cannot be used: {error}").format(name=saved[r].name, error=e))
                 continue
             store[keys[r]] = ex.robustness(
                 net,
                 test,
                 saved[r].config,
-                on_progress=lambda f, b=bar, n=saved[r].name: b.progress(
-                    f, text=f"Moving and turning the test images for {n}… {f:.0%}"
-                ),
+                on_progress=lambda f, b=bar, n=saved[r].name: b.progress(f, text=moving.format(name=n, done=f)),
             )
             bar.empty()
         if all(keys[r] in store for r in missing):
@@ -357,7 +388,13 @@ with st.container(key="inside_robustness", border=True):
     done = [r for r in picked if keys[r] in store]
     if done:
         charts = st.columns(2)
-        for col, (what, unit) in zip(charts, [("shifts", "pixels moved"), ("angles", "degrees turned")]):
+        for col, (what, unit, title) in zip(
+            charts,
+            [
+                ("shifts", _("pixels moved"), _("Accuracy as the digits are moved")),
+                ("angles", _("degrees turned"), _("Accuracy as the digits are turned")),
+            ],
+        ):
             fig = go.Figure(
                 [
                     go.Scatter(
@@ -370,15 +407,11 @@ with st.container(key="inside_robustness", border=True):
                 ]
             )
             fig.update_yaxes(range=[0, 100])
-            ui.style(
-                fig,
-                f"Accuracy as the digits are {'moved' if what == 'shifts' else 'turned'}",
-                unit,
-                "accuracy (%)",
-                height=320,
-            )
+            ui.style(fig, title, unit, _("accuracy (%)"), height=320)
             col.plotly_chart(fig, key=f"inside_robust_{what}", config={"displayModeBar": False})
         st.caption(
-            f"Each point scores all {len(test):,} test images of {source.title}, each moved one way (up, "
-            "down, left or right) or turned one way. Models trained with augmentation usually hold up longer."
+            _(
+                "Each point scores all {images:,} test images of {dataset}, each moved one way (up, down, left or "
+                "right) or turned one way. Models trained with augmentation usually hold up longer."
+            ).format(images=len(test), dataset=source.title)
         )

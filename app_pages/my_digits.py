@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
+from mnist_core.i18n import _
 from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
 from mnist_core.preprocess import ImageError, load_image, to_mnist
 
@@ -12,6 +13,7 @@ SHOWN_PER_DIGIT = 12  # the newest drawings of each digit in the gallery
 
 
 def use_name() -> None:
+    ui.use_language()  # a callback runs before the page sets this run's language
     name = st.session_state.get("my_digits_name_input", "").strip()
     try:
         st.session_state["my_digits_name"] = Collection(name).name
@@ -35,31 +37,33 @@ def thumbnail(path) -> np.ndarray | None:
 def counts_chart(counts: list[int]) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(range(10)), y=counts, marker_color="#7f9bb5", text=counts, textposition="auto"))
     fig.update_xaxes(dtick=1)
-    return ui.style(fig, "Drawings kept per digit", "digit", "drawings", height=240)
+    return ui.style(fig, _("Drawings kept per digit"), _("digit"), _("drawings"), height=240)
 
 
 if st.session_state.pop("my_digits_to_evaluate", False):
     st.switch_page("app_pages/evaluate.py")
-st.title("My digits")
+st.title(_("My digits"))
 st.caption(
-    "The drawings you kept on **Draw**, each with its right digit: a small dataset of your own handwriting. "
-    "Score a model on it, or fine-tune one so it reads your writing better."
+    _(
+        "The drawings you kept on **Draw**, each with its right digit: a small dataset of your own handwriting. "
+        "Score a model on it, or fine-tune one so it reads your writing better."
+    )
 )
 collection = ui.my_collection()
 st.session_state.setdefault("my_digits_name_input", collection.name)
 cols = st.columns([2, 3], vertical_alignment="bottom")
 cols[0].text_input(
-    "Your collection",
+    _("Your collection"),
     key="my_digits_name_input",
     on_change=use_name,
     max_chars=40,
-    help="Everyone on this server keeps their own named collection: type your name to start yours.",
+    help=_("Everyone on this server keeps their own named collection: type your name to start yours."),
 )
 others = [n for n in collection_names() if n != collection.name]
 if others:
-    cols[1].caption("Other collections on this server: " + ", ".join(others[:12]))
+    cols[1].caption(_("Other collections on this server: {names}").format(names=", ".join(others[:12])))
 if error := st.session_state.pop("my_digits_name_error", None):
-    st.error(f"That name cannot be used: {error}. Still using **{collection.name}**.")
+    st.error(_("That name cannot be used: {error}. Still using **{name}**.").format(error=error, name=collection.name))
 
 drawings = collection.drawings()
 counts = [0] * 10
@@ -67,76 +71,83 @@ for d in drawings:
     counts[d.digit] += 1
 if not drawings:
     st.info(
-        f"**{collection.name}** has no drawings yet. On **Draw**, write a digit and press *Keep*: "
-        "a few of each digit are enough to see how a model does on your handwriting.",
+        _(
+            "**{name}** has no drawings yet. On **Draw**, write a digit and press *Keep*: "
+            "a few of each digit are enough to see how a model does on your handwriting."
+        ).format(name=collection.name),
         icon=":material/draw:",
     )
-    st.page_link("app_pages/draw.py", label="Draw a digit", icon=":material/draw:")
+    st.page_link("app_pages/draw.py", label=_("Draw a digit"), icon=":material/draw:")
 else:
     st.plotly_chart(counts_chart(counts), key="my_digits_counts", config={"displayModeBar": False})
     actions = st.columns(3)
     actions[0].download_button(
-        "Download as a zip",
+        _("Download as a zip"),
         collection.to_zip(),
         file_name=f"{collection.name}.zip",
         mime="application/zip",
         icon=":material/download:",
-        help="One folder per digit, the layout every image-folder tool reads (torchvision's ImageFolder).",
+        help=_("One folder per digit, the layout every image-folder tool reads (torchvision's ImageFolder)."),
     )
     actions[1].button(
-        "Score a model on it",
+        _("Score a model on it"),
         key="my_digits_evaluate",
         icon=":material/analytics:",
         on_click=use_as_dataset,
         args=(collection.name,),
-        help="Choose this collection as the dataset (sidebar) and open Evaluate: accuracy, confusion matrix, "
-        "mistakes, as for MNIST.",
+        help=_(
+            "Choose this collection as the dataset (sidebar) and open Evaluate: accuracy, confusion matrix, "
+            "mistakes, as for MNIST."
+        ),
     )
     actions[2].page_link(
         "app_pages/train.py",
-        label="Fine-tune a model on it",
+        label=_("Fine-tune a model on it"),
         icon=":material/model_training:",
         query_params={"finetune": collection.name},
     )
 
-with st.expander("Add drawings from a zip", icon=":material/upload:"):
+with st.expander(_("Add drawings from a zip"), icon=":material/upload:"):
     upload = st.file_uploader(
-        "A zip with folders 0/ to 9/ of images",
+        _("A zip with folders 0/ to 9/ of images"),
         type=["zip"],
         key="my_digits_upload",
         max_upload_size=ui.ZIP_MB,
-        help="Only images inside digit folders are taken; anything else in the archive is skipped.",
+        help=_("Only images inside digit folders are taken; anything else in the archive is skipped."),
     )
     if upload is not None and st.session_state.get("my_digits_added") != upload.file_id:
         try:
             added = collection.add_zip(upload.getvalue())
         except CollectionError as e:
-            st.error(f"**{upload.name}** was not added: {e}.")
+            st.error(_("**{name}** was not added: {error}.").format(name=upload.name, error=e))
         else:
             st.session_state["my_digits_added"] = upload.file_id  # a rerun must not add it again
-            st.success(f"Added {added} drawings from {upload.name}.")
+            st.success(_("Added {n} drawings from {name}.").format(n=added, name=upload.name))
             st.rerun()
 
 for digit in range(10):
     mine = [d for d in drawings if d.digit == digit][::-1][:SHOWN_PER_DIGIT]
     if not mine:
         continue
-    st.markdown(
-        f"**{digit}** · {counts[digit]} kept" + (f" (newest {len(mine)} shown)" if counts[digit] > len(mine) else "")
-    )
+    if counts[digit] > len(mine):
+        st.markdown(
+            _("**{digit}** · {n} kept (newest {shown} shown)").format(digit=digit, n=counts[digit], shown=len(mine))
+        )
+    else:
+        st.markdown(_("**{digit}** · {n} kept").format(digit=digit, n=counts[digit]))
     row = st.container(horizontal=True, key=f"my_digits_row_{digit}")
     for d in mine:
         with row.container(width=76):
             small = thumbnail(d.path)
             if small is None:
-                st.caption("unreadable")
+                st.caption(_("unreadable"))
             else:
                 st.image(np.kron(small, np.ones((2, 2), np.uint8)), width=56)
             if st.button(
-                "", key=f"my_digits_delete_{d.path.name}", icon=":material/delete:", help="Delete this drawing"
+                "", key=f"my_digits_delete_{d.path.name}", icon=":material/delete:", help=_("Delete this drawing")
             ):
                 collection.delete(d.path)
                 st.rerun()
 
 if drawings and DEFAULT_NAME == collection.name:
-    st.caption("Sharing this server with others? Type your own name above so your drawings stay apart.")
+    st.caption(_("Sharing this server with others? Type your own name above so your drawings stay apart."))

@@ -7,16 +7,17 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from mnist_core import knobs
+from mnist_core import i18n, knobs
 from mnist_core.config import ConfigError
 from mnist_core.data import DataError
 from mnist_core.history import curves, format_eta
+from mnist_core.i18n import _, ngettext
 from mnist_core.models import MODELS, count_parameters
 from mnist_core.my_digits import Collection, CollectionError, collection_names
 from mnist_core.recipes import RECIPES, recipe_config
 from mnist_core.runs import planned_steps
 
-st.title("Train a model")
+st.title(_("Train a model"))
 source = ui.current_source()
 if source is None:
     st.stop()
@@ -46,7 +47,8 @@ if knobs.RECIPE.key not in st.session_state:  # a new session: start from the li
     st.session_state.update(knobs.widget_state(link))
 if st.session_state.get("train_link_problems"):
     st.warning(
-        "Some settings in this page's link could not be used, so the preset's values are shown instead:\n\n"
+        _("Some settings in this page's link could not be used, so the preset's values are shown instead:")
+        + "\n\n"
         + "\n".join(f"- {p}" for p in st.session_state["train_link_problems"]),
         icon=":material/link_off:",
     )
@@ -55,19 +57,21 @@ for knob in knobs.KNOBS:  # the dataset may have changed since a control was las
     if value is not None and knob.nearest(value, limits) != value:
         st.session_state[knob.key] = knob.nearest(value, limits)
 
-st.subheader("1 · Pick a recipe")
+st.subheader(_("1 · Pick a recipe"))
 st.caption(
-    "Each preset is a complete recipe from one of the classic PyTorch tutorials. One click fills in the "
-    "controls below; change anything you like afterwards. Hover over one to read what it is."
+    _(
+        "Each preset is a complete recipe from one of the classic PyTorch tutorials. One click fills in the "
+        "controls below; change anything you like afterwards. Hover over one to read what it is."
+    )
 )
 recipes = list(RECIPES.values())
 for row in range(0, len(recipes), 3):  # three to a row: the titles show in full beside the sidebar
     for col, r in zip(st.columns(3), recipes[row : row + 3]):
         chosen = st.session_state[knobs.RECIPE.key] == r.slug
         col.button(
-            r.title,
+            _(r.title),
             key=f"recipe_{r.slug}",
-            help=r.description,
+            help=_(r.description),
             on_click=apply_recipe,
             args=(r.slug,),
             width="stretch",
@@ -75,26 +79,29 @@ for row in range(0, len(recipes), 3):  # three to a row: the titles show in full
             type="primary" if chosen else "secondary",
         )
 current = RECIPES[st.session_state[knobs.RECIPE.key]]
-st.caption(f"Current recipe: **{current.title}** — {current.description}")
+st.caption(
+    _("Current recipe: **{title}** — {description}").format(title=_(current.title), description=_(current.description))
+)
 
 
 def draw(knob: knobs.Knob):
     """One knob's control, as its row in mnist_core/knobs.py describes it. persist_state="session": the knobs
     keep their values while the user visits other pages."""
-    common = dict(key=knob.key, help=knob.help, persist_state="session")
+    common = dict(key=knob.key, help=_(knob.help), persist_state="session")
     allowed = knob.allowed(limits)
-    if knob.widget == "select":
-        return st.selectbox(knob.label, allowed, format_func=knob.show, **common)
+    label = _(knob.label)
+    if knob.widget == "select":  # model titles are translated; ids such as "adamw" are not in the catalog
+        return st.selectbox(label, allowed, format_func=lambda value: _(knob.show(value)), **common)
     if knob.widget == "stops":
-        return st.select_slider(knob.label, allowed, format_func=knob.show, **common)
+        return st.select_slider(label, allowed, format_func=knob.show, **common)
     if knob.widget == "toggle":
-        return st.toggle(knob.label, **common)
+        return st.toggle(label, **common)
     if knob.widget == "slider":
-        return st.slider(knob.label, allowed[0], allowed[-1], step=knob.step(limits), **common)
-    return int(st.number_input(knob.label, allowed[0], allowed[-1], **common))
+        return st.slider(label, allowed[0], allowed[-1], step=knob.step(limits), **common)
+    return int(st.number_input(label, allowed[0], allowed[-1], **common))
 
 
-st.subheader("2 · Adjust the knobs")
+st.subheader(_("2 · Adjust the knobs"))
 settings = {knobs.RECIPE.name: st.session_state[knobs.RECIPE.key]}
 columns = st.columns(2)
 for knob in knobs.KNOBS:
@@ -103,54 +110,58 @@ for knob in knobs.KNOBS:
             settings[knob.name] = draw(knob)
             if knob.name == "model":
                 st.caption(
-                    f"{MODELS[settings['model']].description} "
-                    f"**{count_parameters(settings['model']):,} weights to learn.**"
+                    _("{description} **{n:,} weights to learn.**").format(
+                        description=_(MODELS[settings["model"]].description), n=count_parameters(settings["model"])
+                    )
                 )
 config = knobs.config_from_settings(settings, limits)
-# The address bar always holds these settings: copying it shares them, and a refresh keeps them.
-st.query_params.update(knobs.link_params(settings))
-st.caption("The address bar holds these settings: copy the link to share them.")
+# The address bar always holds these settings: copying it shares them, and a refresh keeps them. In another
+# language than English it also holds ?lang=, so the shared link opens in the same language.
+st.query_params.update(knobs.link_params(settings, language=i18n.current()))
+st.caption(_("The address bar holds these settings: copy the link to share them."))
 
 job = ui.own_job()
 if job is None and "run" in st.query_params:
     st.warning(
-        f"The training run in this link ({st.query_params['run'][:40]}) is not on this server any more: runs "
-        "are kept until the server restarts. Finished runs are saved and listed below and on **Evaluate**.",
+        _(
+            "The training run in this link ({run}) is not on this server any more: runs are kept until the "
+            "server restarts. Finished runs are saved and listed below and on **Evaluate**."
+        ).format(run=st.query_params["run"][:40]),
         icon=":material/link_off:",
     )
     del st.query_params["run"]
 if job is not None:  # remember it in both places: the session survives page switches, the URL a refresh
     st.session_state["train_job"] = st.query_params["run"] = job.id
 busy = job is not None and job.active
-st.subheader("3 · Train")
+st.subheader(_("3 · Train"))
 try:
-    st.caption(f"Runs train on {queue.describe()}; each browser session has one run at a time.")
+    st.caption(_("Runs train on {where}; each browser session has one run at a time.").format(where=queue.describe()))
 except RuntimeError as e:  # a bad DIGIT_LAB_WORKERS: the server's setting, said plainly
-    st.error(f"Training is not set up right on this server: {e}")
-b1, b2, _ = st.columns([1, 1, 4])
+    st.error(_("Training is not set up right on this server: {error}").format(error=e))
+b1, b2, _space = st.columns([1, 1, 4])
 if b1.button(
-    "Start training",
+    _("Start training"),
     key="train_start",
     icon=":material/play_arrow:",
     type="primary",
     disabled=busy,
-    help="Train a fresh model with these settings. You can switch pages while it runs.",
+    help=_("Train a fresh model with these settings. You can switch pages while it runs."),
 ):
     try:
         job = queue.submit(config, source, split, owner=ui.owner())
     except (ConfigError, ValueError, RuntimeError) as e:  # RuntimeError: the cluster cannot be reached
-        st.error(f"Cannot start: {e}")
+        st.error(_("Cannot start: {error}").format(error=e))
         st.stop()
     st.session_state["train_job"] = job.id
     st.session_state["train_link_problems"] = []
     st.query_params["run"] = job.id  # a browser refresh finds the run again through the URL
     st.rerun()
 if b2.button(
-    "Stop",
+    _("Stop"),
     key="train_stop",
     icon=":material/stop:",
     disabled=not busy,
-    help="Stop after the current batch and keep what was learned.",
+    help=_("Stop after the current batch and keep what was learned."),
 ):
     queue.stop(job.id)
 
@@ -174,10 +185,10 @@ def fixed_layout(fig: go.Figure, legend_corner: str) -> go.Figure:
 
 def loss_figure(c, total_steps: int) -> go.Figure:
     fig = go.Figure()
-    fig.add_scatter(x=c.step, y=c.loss, mode="lines", name="loss per batch", line=dict(width=1, color="#c8d6e5"))
-    fig.add_scatter(x=c.step, y=c.loss_smooth, mode="lines", name="smoothed", line=dict(width=2, color="#1f77b4"))
-    fig.add_scatter(x=c.epoch_step[1:], y=c.epoch_loss[1:], mode="markers", name="epoch mean", marker=dict(size=9))
-    ui.style(fig, "Training loss (lower is better)", "training step (batches seen)", "cross-entropy loss")
+    fig.add_scatter(x=c.step, y=c.loss, mode="lines", name=_("loss per batch"), line=dict(width=1, color="#c8d6e5"))
+    fig.add_scatter(x=c.step, y=c.loss_smooth, mode="lines", name=_("smoothed"), line=dict(width=2, color="#1f77b4"))
+    fig.add_scatter(x=c.epoch_step[1:], y=c.epoch_loss[1:], mode="markers", name=_("epoch mean"), marker=dict(size=9))
+    ui.style(fig, _("Training loss (lower is better)"), _("training step (batches seen)"), _("cross-entropy loss"))
     fig.update_xaxes(range=[0, 1.02 * max(total_steps, int(c.step.max()) if len(c.step) else 1)])
     fig.update_yaxes(rangemode="tozero")
     return fixed_layout(fig, "top")  # the loss falls from the top left: the top right stays empty
@@ -188,10 +199,16 @@ def accuracy_figure(c, overlays: list, epochs: int) -> go.Figure:
     for ckpt in overlays:
         o = curves(ckpt.record.history)
         epochs = max(epochs, int(o.epoch.max()) if len(o.epoch) else 0)
-        fig.add_scatter(x=o.epoch, y=o.val_acc * 100, mode="lines", name=f"earlier: {ckpt.name}", line=dict(dash="dot"))
-    fig.add_scatter(x=c.epoch[1:], y=c.train_acc[1:] * 100, mode="lines+markers", name="training images")
-    fig.add_scatter(x=c.epoch, y=c.val_acc * 100, mode="lines+markers", name="held-out images")
-    ui.style(fig, "Accuracy per epoch (epoch 0 = before training: a random guess)", "epoch", "accuracy (%)")
+        fig.add_scatter(
+            x=o.epoch,
+            y=o.val_acc * 100,
+            mode="lines",
+            name=_("earlier: {name}").format(name=ckpt.name),
+            line=dict(dash="dot"),
+        )
+    fig.add_scatter(x=c.epoch[1:], y=c.train_acc[1:] * 100, mode="lines+markers", name=_("training images"))
+    fig.add_scatter(x=c.epoch, y=c.val_acc * 100, mode="lines+markers", name=_("held-out images"))
+    ui.style(fig, _("Accuracy per epoch (epoch 0 = before training: a random guess)"), _("epoch"), _("accuracy (%)"))
     fig.update_xaxes(range=[-0.3, max(epochs, 1) + 0.3], dtick=1 if epochs <= 15 else None)
     fig.update_yaxes(range=[0, 100])
     return fixed_layout(fig, "bottom")  # accuracy climbs to the top right: the bottom right stays empty
@@ -213,24 +230,30 @@ def show_run(job_id: str, overlays: list) -> None:
     snap = j.snapshot()
     last = snap.last
     if j.stopping:
-        st.info("**Stopped.** Scoring and saving what it learned…", icon=":material/stop_circle:")
+        st.info(_("**Stopped.** Scoring and saving what it learned…"), icon=":material/stop_circle:")
     elif snap.status == "queued":
         training = len(queue.running_jobs())
         st.info(
-            f"{training} run{'s' * (training != 1)} training now; yours is number {queue.position(j)} in line and "
-            "starts by itself as soon as a computer is free.",
+            ngettext(
+                "{n} run training now; yours is number {position} in line and starts by itself as soon as a "
+                "computer is free.",
+                "{n} runs training now; yours is number {position} in line and starts by itself as soon as a "
+                "computer is free.",
+                training,
+            ).format(n=training, position=queue.position(j)),
             icon=":material/hourglass_top:",
         )
     elif snap.status == "running" and last is None:  # its worker is loading the data and building the model
-        st.progress(0.0, text="Starting: loading the data and building the model…")
+        st.progress(0.0, text=_("Starting: loading the data and building the model…"))
     elif snap.status == "running":
         st.progress(
             j.progress(),
-            text=f"Epoch {last.epoch}/{snap.config.epochs} · {last.images_per_s:,.0f} images/s · "
-            f"about {format_eta(last.eta_s)} left",
+            text=_("Epoch {epoch}/{epochs} · {speed:,.0f} images/s · about {eta} left").format(
+                epoch=last.epoch, epochs=snap.config.epochs, speed=last.images_per_s, eta=format_eta(last.eta_s)
+            ),
         )
     elif snap.status == "failed":
-        st.error(f"Training failed: {snap.error}")
+        st.error(_("Training failed: {error}").format(error=_(snap.error) if snap.error else snap.error))
     show_charts(
         curves(snap.history),
         0 if last is None else last.total_steps,
@@ -245,15 +268,16 @@ def show_run(job_id: str, overlays: list) -> None:
     elif summary is not None and summary.accuracy is not None:
         m1, m2, m3 = st.columns(3)
         m1.metric(
-            "Test accuracy",
+            _("Test accuracy"),
             f"{summary.accuracy:.2%}",
-            help=f"Measured on {summary.evaluated_on}, images the model never trained on.",
+            help=_("Measured on {where}, images the model never trained on.").format(where=summary.evaluated_on),
         )
-        m2.metric("Training time", f"{summary.seconds:.1f} s")
-        m3.metric("Speed", f"{summary.images_per_s:,.0f} images/s")
+        m2.metric(_("Training time"), _("{seconds:.1f} s").format(seconds=summary.seconds))
+        m3.metric(_("Speed"), _("{speed:,.0f} images/s").format(speed=summary.images_per_s))
         st.success(
-            ("Stopped early; " if summary.stopped else "") + "saved as a checkpoint: open **Evaluate** "
-            "or **Draw** to use it."
+            _("Stopped early; saved as a checkpoint: open **Evaluate** or **Draw** to use it.")
+            if summary.stopped
+            else _("saved as a checkpoint: open **Evaluate** or **Draw** to use it.")
         )
     if not j.active and st.session_state.get("train_seen_done") != job_id:
         st.session_state["train_seen_done"] = job_id
@@ -264,26 +288,38 @@ def show_finetuned(f) -> None:
     """A fine-tuning run's result: before and after, on the learner's drawings and on the original test images."""
     m1, m2, m3 = st.columns(3)
     m1.metric(
-        "Your drawings",
+        _("Your drawings"),
         f"{f.personal_after:.0%}",
-        delta=f"{(f.personal_after - f.personal_before) * 100:+.0f} points (was {f.personal_before:.0%})",
-        help=f"Measured on {f.n_personal_eval} of your drawings it did not learn from.",
+        delta=_("{points:+.0f} points (was {before:.0%})").format(
+            points=(f.personal_after - f.personal_before) * 100, before=f.personal_before
+        ),
+        help=_("Measured on {n} of your drawings it did not learn from.").format(n=f.n_personal_eval),
     )
     if f.reference_after is not None:
         m2.metric(
-            "Original test images",
+            _("Original test images"),
             f"{f.reference_after:.2%}",
-            delta=f"{(f.reference_after - f.reference_before) * 100:+.2f} points (was {f.reference_before:.2%})",
+            delta=_("{points:+.2f} points (was {before:.2%})").format(
+                points=(f.reference_after - f.reference_before) * 100, before=f.reference_before
+            ),
             delta_color="normal",
-            help=f"{f.reference}: what it was first tested on. Replaying its old data keeps this from falling.",
+            help=_("{reference}: what it was first tested on. Replaying its old data keeps this from falling.").format(
+                reference=f.reference
+            ),
         )
-    m3.metric("Training time", f"{f.seconds:.1f} s")
+    m3.metric(_("Training time"), _("{seconds:.1f} s").format(seconds=f.seconds))
     if f.notice:
         st.info(f.notice)
     if f.checkpoint is not None:
         st.success(
-            ("Stopped early; saved" if f.stopped else "Saved") + " as a new model (the one it started from is kept): "
-            "open **Draw** to try it on your handwriting."
+            _(
+                "Stopped early; saved as a new model (the one it started from is kept): open **Draw** to try it "
+                "on your handwriting."
+            )
+            if f.stopped
+            else _(
+                "Saved as a new model (the one it started from is kept): open **Draw** to try it on your handwriting."
+            )
         )
 
 
@@ -292,38 +328,42 @@ def finetune_section(saved: list, busy: bool) -> None:
     names = collection_names()
     wanted = st.query_params.get("finetune") or ui.my_collection().name
     with st.expander(
-        "Teach a saved model your handwriting (fine-tune)",
+        _("Teach a saved model your handwriting (fine-tune)"),
         expanded="finetune" in st.query_params,
         icon=":material/school:",
     ):
         if not names or not saved:
             st.info(
-                "Fine-tuning needs a saved model and some of your own drawings: train one above, then keep a few "
-                "drawings on **Draw** (they appear on **My digits**).",
+                _(
+                    "Fine-tuning needs a saved model and some of your own drawings: train one above, then keep a "
+                    "few drawings on **Draw** (they appear on **My digits**)."
+                ),
                 icon=":material/draw:",
             )
             return
         c1, c2, c3 = st.columns([3, 2, 1])
         parent = c1.selectbox(
-            "Start from a saved model",
+            _("Start from a saved model"),
             [c.run_id for c in saved],
             format_func=lambda r: next(c.name for c in saved if c.run_id == r),
             key="finetune_parent",
         )
         collection = c2.selectbox(
-            "Your drawings",
+            _("Your drawings"),
             names,
             index=names.index(wanted) if wanted in names else 0,
             key="finetune_collection",
-            help="A My digits collection.",
+            help=_("A My digits collection."),
         )
-        epochs = c3.number_input("Epochs", 1, 20, 4, key="finetune_epochs")
+        epochs = c3.number_input(_("Epochs"), 1, 20, 4, key="finetune_epochs")
         st.caption(
-            "It learns from three quarters of your drawings, mixed with three times as many images of the data it "
-            "first learned from (so it does not forget them), then is scored before and after on your other drawings and on its "
-            "original test images. The result is saved as a new model."
+            _(
+                "It learns from three quarters of your drawings, mixed with three times as many images of the data "
+                "it first learned from (so it does not forget them), then is scored before and after on your other "
+                "drawings and on its original test images. The result is saved as a new model."
+            )
         )
-        if st.button("Fine-tune", key="finetune_start", icon=":material/school:", disabled=busy):
+        if st.button(_("Fine-tune"), key="finetune_start", icon=":material/school:", disabled=busy):
             ckpt = next(c for c in saved if c.run_id == parent)
             try:
                 drawings = ui.load_dataset(str(Collection(collection).path))
@@ -335,7 +375,7 @@ def finetune_section(saved: list, busy: bool) -> None:
                     parent=str(ckpt.path),
                 )
             except (ConfigError, DataError, CollectionError, ValueError, RuntimeError) as e:
-                st.error(f"Cannot fine-tune: {e}")
+                st.error(_("Cannot fine-tune: {error}").format(error=e))
                 return
             st.session_state["train_job"] = st.query_params["run"] = job.id
             st.rerun()
@@ -343,12 +383,12 @@ def finetune_section(saved: list, busy: bool) -> None:
 
 saved = ui.checkpoints()
 overlay_names = st.multiselect(
-    "Compare with earlier runs",
+    _("Compare with earlier runs"),
     [c.run_id for c in saved],
     key="train_overlay",
     persist_state="session",
     format_func=lambda r: next(c.name for c in saved if c.run_id == r),
-    help="Draw the held-out accuracy curves of saved models on the accuracy chart.",
+    help=_("Draw the held-out accuracy curves of saved models on the accuracy chart."),
 )
 overlays = [c for c in saved if c.run_id in overlay_names]
 if job is not None:
@@ -356,14 +396,14 @@ if job is not None:
     # re-render of the page, whatever that redraw changes, so one timer costs less than several.
     # Once Stop is pressed, a redraw every second shows the result as soon as it is saved.
     every = (1.0 if job.stopping else LIVE_EVERY_S) if busy else None
-    st.fragment(run_every=every)(show_run)(job.id, overlays)
+    ui.fragment(run_every=every)(show_run)(job.id, overlays)
 else:  # the empty charts show what is coming (and load the chart library before training needs the CPU)
-    st.info("Press **Start training** to train a model with the settings above. The charts below fill in live.")
+    st.info(_("Press **Start training** to train a model with the settings above. The charts below fill in live."))
     show_charts(curves([]), planned_steps(config, source, split), config.epochs, overlays, key="preview", static=False)
 
 finetune_section(saved, busy)
 if saved:
-    st.subheader("Saved models")
+    st.subheader(_("Saved models"))
     st.dataframe(
         pd.DataFrame(
             [
@@ -378,6 +418,13 @@ if saved:
                 for c in saved
             ]
         ),
-        column_config={"accuracy": st.column_config.NumberColumn(format="percent")},
+        column_config={
+            "name": _("name"),
+            "model": _("model"),
+            "accuracy": st.column_config.NumberColumn(_("accuracy"), format="percent"),
+            "epochs": _("epochs"),
+            "seconds": _("seconds"),
+            "created": _("created"),
+        },
         hide_index=True,
     )

@@ -27,6 +27,7 @@ from torch import nn
 
 from .config import ConfigError, TrainConfig
 from .data import REPO_ROOT
+from .i18n import N_, _
 from .models import MODELS, build_model
 from .training import Event
 
@@ -159,12 +160,12 @@ def _schema(cls) -> dict[str, tuple[tuple[type, ...], bool, bool, str]]:
         union = typing.get_origin(hint) in (typing.Union, types.UnionType)
         args = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
         base = typing.get_origin(args[0]) or args[0]
-        allowed, words = {
-            float: ((int, float), "a number"),
-            int: ((int, float), "a number"),
-            str: ((str,), "a string"),
-            bool: ((bool,), "true or false"),
-            list: ((list,), "a list of names"),
+        allowed, words = {  # words in English (this is cached): messages translate them with _()
+            float: ((int, float), N_("a number")),
+            int: ((int, float), N_("a number")),
+            str: ((str,), N_("a string")),
+            bool: ((bool,), N_("true or false")),
+            list: ((list,), N_("a list of names")),
         }[base]
         required = f.default is MISSING and f.default_factory is MISSING
         schema[f.name] = (allowed, union and type(None) in typing.get_args(hint), required, words)
@@ -175,13 +176,17 @@ def _typed(cls, data, where: str, label: str):
     """`cls` built from a JSON object, each known field checked against its annotation (a list must hold
     strings); unknown fields are kept aside in `extra` when `cls` has one."""
     if not isinstance(data, dict):
-        raise CheckpointError(f"{where}: metadata field {label} should be a JSON object")
+        raise CheckpointError(
+            _("{where}: metadata field {field} should be {kind}").format(
+                where=where, field=label, kind=_("a JSON object")
+            )
+        )
     schema, known, extra = _schema(cls), {}, {}
     for key, value in data.items():
         if key not in schema:
             extra[key] = value
             continue
-        allowed, nullable, _, words = schema[key]
+        allowed, nullable, _required, words = schema[key]
         wrong = (
             not nullable
             if value is None
@@ -192,11 +197,19 @@ def _typed(cls, data, where: str, label: str):
             and not all(isinstance(v, str) for v in value)
         )
         if wrong:
-            raise CheckpointError(f"{where}: metadata field {label}.{key} should be {words}")
+            raise CheckpointError(
+                _("{where}: metadata field {field} should be {kind}").format(
+                    where=where, field=f"{label}.{key}", kind=_(words)
+                )
+            )
         known[key] = value
-    for key, (_, _, required, words) in schema.items():
+    for key, (_allowed, _nullable, required, words) in schema.items():
         if required and key not in known:
-            raise CheckpointError(f"{where}: metadata field {label}.{key} is missing (it should be {words})")
+            raise CheckpointError(
+                _("{where}: metadata field {field} is missing (it should be {kind})").format(
+                    where=where, field=f"{label}.{key}", kind=_(words)
+                )
+            )
     return cls(**known, extra=extra) if "extra" in cls.__dataclass_fields__ else cls(**known)
 
 
@@ -207,10 +220,14 @@ def parse_record(meta, where: str) -> ModelRecord:
     here rather than crash the models list later.
     """
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{where}: metadata is not a JSON object")
+        raise CheckpointError(_("{where}: metadata is not a JSON object").format(where=where))
     arch = meta.get("architecture")
     if arch not in MODELS:
-        raise CheckpointError(f"{where}: unknown architecture {arch!r} (known: {', '.join(MODELS)})")
+        raise CheckpointError(
+            _("{where}: unknown architecture {name} (known: {known})").format(
+                where=where, name=repr(arch), known=", ".join(MODELS)
+            )
+        )
     for key, kind in (
         ("config", dict),
         ("metrics", dict),
@@ -225,11 +242,19 @@ def parse_record(meta, where: str) -> ModelRecord:
     ):
         if meta.get(key) is not None and not isinstance(meta[key], kind):
             raise CheckpointError(
-                f"{where}: metadata field {key!r} should be a {'JSON object' if kind is dict else kind.__name__}"
+                _("{where}: metadata field {field} should be {kind}").format(
+                    where=where,
+                    field=repr(key),
+                    kind=_("a JSON object") if kind is dict else _("a {type}").format(type=kind.__name__),
+                )
             )
     parameters = meta.get("parameters")
     if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, int)):
-        raise CheckpointError(f"{where}: metadata field 'parameters' should be a whole number")
+        raise CheckpointError(
+            _("{where}: metadata field {field} should be {kind}").format(
+                where=where, field="'parameters'", kind=_("a whole number")
+            )
+        )
     metrics = _typed(MetricsRecord, meta.get("metrics") or {}, where, "metrics")
     dataset = _typed(DatasetRecord, meta.get("dataset") or {}, where, "dataset")
     normalisation = (
@@ -242,7 +267,9 @@ def parse_record(meta, where: str) -> ModelRecord:
     try:
         config = TrainConfig.from_dict(meta.get("config") or {}).validate()
     except (ConfigError, TypeError) as e:
-        raise CheckpointError(f"{where}: invalid training config in metadata ({e})") from None
+        raise CheckpointError(
+            _("{where}: invalid training config in metadata ({error})").format(where=where, error=e)
+        ) from None
     known = {f.name for f in fields(ModelRecord)}
     return ModelRecord(
         architecture=arch,
@@ -318,20 +345,21 @@ def save_checkpoint(
     that listing or loading would skip. The record's format, run id and (unless it has one) creation time are set here.
     """
     models_dir = Path(models_dir) if models_dir else default_models_dir()
+    where = _("cannot save")
     if isinstance(record, dict):
-        record = parse_record(record, "cannot save")
+        record = parse_record(record, where)
     else:
-        record = parse_record(record.to_dict(), "cannot save")
+        record = parse_record(record.to_dict(), where)
     run_id = run_id or new_run_id(record.architecture)
     record = replace(record, format=FORMAT, run_id=run_id, created=record.created or time.strftime("%Y-%m-%dT%H:%M:%S"))
     final = models_dir / run_id
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    _check_tensors(tensors, record.architecture, "cannot save")  # never write what could not be loaded back
+    _check_tensors(tensors, record.architecture, where)  # never write what could not be loaded back
     tmp = None
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
         if final.exists():
-            raise CheckpointError(f"a checkpoint named {run_id} already exists")
+            raise CheckpointError(_("a checkpoint named {name} already exists").format(name=run_id))
         tmp = Path(tempfile.mkdtemp(dir=models_dir, prefix=".saving-"))
         os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a checkpoint is an ordinary, shareable folder
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
@@ -339,7 +367,9 @@ def save_checkpoint(
         os.replace(tmp, final)  # the one step that makes it visible
     except (OSError, SafetensorError) as e:  # safetensors reports a full disk as SafetensorError, not OSError
         raise CheckpointError(
-            f"could not save the checkpoint in {models_dir}: {getattr(e, 'strerror', None) or e}"
+            _("could not save the checkpoint in {folder}: {error}").format(
+                folder=models_dir, error=getattr(e, "strerror", None) or e
+            )
         ) from None
     finally:
         if tmp is not None and tmp.exists():
@@ -353,9 +383,11 @@ def read_record(path: str | Path) -> ModelRecord:
     try:
         return parse_record(json.loads((path / META).read_text()), path.name)
     except FileNotFoundError:
-        raise CheckpointError(f"{path} is not a checkpoint: {META} is missing") from None
+        raise CheckpointError(_("{path} is not a checkpoint: {file} is missing").format(path=path, file=META)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path.name}: {META} is damaged ({e})") from None
+        raise CheckpointError(
+            _("{name}: {file} is damaged ({error})").format(name=path.name, file=META, error=e)
+        ) from None
 
 
 def _check_tensors(tensors: dict[str, torch.Tensor], arch: str, where: str, model: nn.Module | None = None) -> None:
@@ -364,13 +396,16 @@ def _check_tensors(tensors: dict[str, torch.Tensor], arch: str, where: str, mode
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:
         raise CheckpointError(
-            f"{where}: tensor names do not match {arch} "
-            f"(missing: {', '.join(missing[:3]) or '-'}; unexpected: {', '.join(extra[:3]) or '-'})"
+            _("{where}: tensor names do not match {arch} (missing: {missing}; unexpected: {unexpected})").format(
+                where=where, arch=arch, missing=", ".join(missing[:3]) or "-", unexpected=", ".join(extra[:3]) or "-"
+            )
         )
     for key, value in expected.items():
         if tensors[key].shape != value.shape:
             raise CheckpointError(
-                f"{where}: tensor {key} has shape {tuple(tensors[key].shape)}, {arch} needs {tuple(value.shape)}"
+                _("{where}: tensor {name} has shape {shape}, {arch} needs {needed}").format(
+                    where=where, name=key, shape=tuple(tensors[key].shape), arch=arch, needed=tuple(value.shape)
+                )
             )
 
 
@@ -385,14 +420,18 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, Checkpoint]:
     """The model (CPU, eval mode) and its record; never unpickles."""
     path = Path(path)
     if not path.is_dir():
-        raise CheckpointError(f"no checkpoint folder at {path}")
+        raise CheckpointError(_("no checkpoint folder at {path}").format(path=path))
     record = read_record(path)
     try:
         tensors = load_file(str(path / WEIGHTS))
     except FileNotFoundError:
-        raise CheckpointError(f"{path.name}: {WEIGHTS} is missing") from None
+        raise CheckpointError(_("{name}: {file} is missing").format(name=path.name, file=WEIGHTS)) from None
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path.name}: {WEIGHTS} is damaged or not a safetensors file ({e})") from None
+        raise CheckpointError(
+            _("{name}: {file} is damaged or not a safetensors file ({error})").format(
+                name=path.name, file=WEIGHTS, error=e
+            )
+        ) from None
     return _model_from_tensors(tensors, record, path.name), Checkpoint(path, record)
 
 
@@ -449,7 +488,9 @@ def delete_checkpoint(path: str | Path) -> None:
     try:
         os.replace(path, trash)
     except OSError as e:
-        raise CheckpointError(f"could not delete {path.name}: {e.strerror or e}") from None
+        raise CheckpointError(
+            _("could not delete {name}: {error}").format(name=path.name, error=e.strerror or e)
+        ) from None
     shutil.rmtree(trash, ignore_errors=True)
 
 
@@ -457,12 +498,14 @@ def rename_checkpoint(path: str | Path, name: str) -> ModelRecord:
     """Give a checkpoint a display name (the folder keeps its run id)."""
     name = name.strip()
     if not name or len(name) > 80 or not re.fullmatch(r"[\w .,:()+\-]+", name):
-        raise CheckpointError("a name needs 1-80 letters, digits, spaces or . , : ( ) + - _")
+        raise CheckpointError(_("a name needs 1-80 letters, digits, spaces or . , : ( ) + - _"))
     record = replace(read_record(path), name=name)
     try:
         _write_json_atomic(Path(path) / META, record.to_dict())
     except OSError as e:
-        raise CheckpointError(f"could not rename {Path(path).name}: {e.strerror or e}") from None
+        raise CheckpointError(
+            _("could not rename {name}: {error}").format(name=Path(path).name, error=e.strerror or e)
+        ) from None
     return record
 
 
@@ -476,39 +519,43 @@ def export_checkpoint(path: str | Path) -> bytes:
 def _read_export(data: bytes, where: str) -> tuple[nn.Module, ModelRecord]:
     """The model and record of a file made by export_checkpoint; anything else (a pickle above all) is refused."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise CheckpointError(f"file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; not a Digit Lab checkpoint")
+        raise CheckpointError(
+            _("file is larger than {mb} MB; not a Digit Lab checkpoint").format(mb=MAX_UPLOAD_BYTES // 2**20)
+        )
     # A safetensors file is an 8-byte header length then "{"; that length's first byte may well be 0x80, a pickle's.
     if data[8:9] != b"{" and (data[:2] == b"PK" or data[:1] == b"\x80"):
         raise CheckpointError(
-            "this is a PyTorch pickle (.pt/.pth) file; it was refused without being opened, "
-            "because unpickling can run code. Upload a Digit Lab .safetensors export instead."
+            _(
+                "this is a PyTorch pickle (.pt/.pth) file; it was refused without being opened, "
+                "because unpickling can run code. Upload a Digit Lab .safetensors export instead."
+            )
         )
     try:
         header_len = int.from_bytes(data[:8], "little")
         if len(data) < 8 or header_len <= 0 or header_len > len(data) - 8:
-            raise ValueError("truncated or not a safetensors file")
+            raise ValueError(_("truncated or not a safetensors file"))
         header = json.loads(data[8 : 8 + header_len])
         meta = json.loads((header.get("__metadata__") or {})[_META_KEY])
         tensors = st_load(data)
     except KeyError:
         raise CheckpointError(
-            "this safetensors file has no Digit Lab metadata; only Digit Lab exports can be uploaded"
+            _("this safetensors file has no Digit Lab metadata; only Digit Lab exports can be uploaded")
         ) from None
     except (ValueError, SafetensorError, UnicodeDecodeError, AttributeError, TypeError, RecursionError) as e:
-        raise CheckpointError(f"not a valid Digit Lab checkpoint file ({str(e)[:120]})") from None
+        raise CheckpointError(_("not a valid Digit Lab checkpoint file ({error})").format(error=str(e)[:120])) from None
     record = parse_record(meta, where)
     return _model_from_tensors(tensors, record, where), record
 
 
 def import_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path:
     """A user's upload, saved as a new model named "... (uploaded)"."""
-    model, record = _read_export(data, "uploaded file")
-    name = f"{record.name or record.run_id or record.architecture} (uploaded)"[:80]
+    model, record = _read_export(data, _("uploaded file"))
+    name = _("{name} (uploaded)").format(name=record.name or record.run_id or record.architecture)[:80]
     return save_checkpoint(model, replace(record, name=name, created=None), models_dir)
 
 
 def receive_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path:
     """A model a training worker made (or the app sends one to fine-tune), saved as it is: same run id, name and
     creation time. Written atomically, like every save."""
-    model, record = _read_export(data, "received checkpoint")
+    model, record = _read_export(data, _("received checkpoint"))
     return save_checkpoint(model, record, models_dir, run_id=record.run_id)

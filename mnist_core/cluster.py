@@ -23,6 +23,8 @@ from pathlib import Path
 import dask
 from distributed import Client, LocalCluster, WorkerPlugin
 
+from .i18n import _, ngettext
+
 NICENESS = 10  # worker processes' CPU priority below the app's (Unix niceness; 0 is normal, 19 the lowest)
 CONNECT_TIMEOUT_S = 10
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters
@@ -48,8 +50,10 @@ class ClusterSettings:
 
     def describe(self) -> str:
         if self.address:
-            return f"the Dask cluster at {self.address}"
-        return f"this computer ({self.workers} run{'s' * (self.workers > 1)} at a time)"
+            return _("the Dask cluster at {address}").format(address=self.address)
+        return ngettext("this computer ({n} run at a time)", "this computer ({n} runs at a time)", self.workers).format(
+            n=self.workers
+        )
 
 
 def engine_versions() -> dict[str, str]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from .i18n import _
+
 OPTIMIZERS = ("adamw", "adam", "sgd", "adadelta")
 SCHEDULERS = ("onecycle", "step", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -62,20 +64,36 @@ class TrainConfig:
         from .models import MODELS  # late import: torch loads only once a config is checked
 
         if self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}; choose one of: {', '.join(MODELS)}")
+            raise ConfigError(
+                _("unknown model {model!r}; choose one of: {choices}").format(
+                    model=self.model, choices=", ".join(MODELS)
+                )
+            )
         for name, allowed in (("optimizer", OPTIMIZERS), ("scheduler", SCHEDULERS), ("device", DEVICES)):
             if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {getattr(self, name)!r})")
+                raise ConfigError(
+                    _("{name} must be one of {choices} (got {value!r})").format(
+                        name=name, choices=", ".join(allowed), value=getattr(self, name)
+                    )
+                )
         for name, (lo, hi) in RANGES.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-                raise ConfigError(f"{name} must be between {lo:g} and {hi:g} (got {value!r})")
+                raise ConfigError(
+                    _("{name} must be between {lo:g} and {hi:g} (got {value!r})").format(
+                        name=name, lo=lo, hi=hi, value=value
+                    )
+                )
             if name in INTEGER_FIELDS and not isinstance(value, int):
                 if not float(value).is_integer():  # 2.5 epochs or batches of 31.7 images mean nothing
-                    raise ConfigError(f"{name} must be a whole number between {lo:g} and {hi:g} (got {value!r})")
+                    raise ConfigError(
+                        _("{name} must be a whole number between {lo:g} and {hi:g} (got {value!r})").format(
+                            name=name, lo=lo, hi=hi, value=value
+                        )
+                    )
                 setattr(self, name, int(value))  # 10.0 from a JSON file or a float slider is just 10
         if not 0.0 < self.norm_std <= 10.0 or not -10.0 <= self.norm_mean <= 10.0:
-            raise ConfigError("normalisation std must be in (0, 10] and mean in [-10, 10]")
+            raise ConfigError(_("normalisation std must be in (0, 10] and mean in [-10, 10]"))
         return self
 
     def to_dict(self) -> dict:

@@ -18,18 +18,30 @@ import numpy as np
 import torch
 
 from .config import SPLITS
+from .i18n import N_, _
 
 DIGITS = [str(d) for d in range(10)]
-FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION = [
+    N_("T-shirt/top"),
+    N_("Trouser"),
+    N_("Pullover"),
+    N_("Dress"),
+    N_("Coat"),
+    N_("Sandal"),
+    N_("Shirt"),
+    N_("Sneaker"),
+    N_("Bag"),
+    N_("Ankle boot"),
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Debian's dataset-fashion-mnist package installs the idx files here.
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 SOURCES = {
-    "mnist": "MNIST (70,000 handwritten digits)",
-    "mnist-sample": "MNIST sample (5,000 real digits, works offline)",
-    "fashion-mnist": "Fashion-MNIST (70,000 clothing images)",
+    "mnist": N_("MNIST (70,000 handwritten digits)"),
+    "mnist-sample": N_("MNIST sample (5,000 real digits, works offline)"),
+    "fashion-mnist": N_("Fashion-MNIST (70,000 clothing images)"),
 }
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 SAMPLE_SEED = 20240611  # fixed so the sample's 4,000/1,000 split is the same everywhere
@@ -59,11 +71,22 @@ class Source:
     classes: list[str]
     train: Split | None
     test: Split | None
-    notice: str | None = None  # shown to the user, e.g. why MNIST fell back to the sample
+    note: tuple[str, dict] | None = None  # (message marked with N_, its fields): read it as `notice`
+
+    @property
+    def notice(self) -> str | None:
+        """Shown to the user, e.g. why MNIST fell back to the sample. Written out when read, in the language of the
+        run reading it: one loaded source serves every browser session, whatever language each one uses."""
+        if self.note is None:
+            return None
+        message, fields = self.note
+        return _(message).format(**fields)
 
     def split(self, which: str) -> Split:
         if which not in SPLITS:
-            raise DataError(f"split must be one of {', '.join(SPLITS)} (got {which!r})")
+            raise DataError(
+                _("split must be one of {splits} (got {which!r})").format(splits=", ".join(SPLITS), which=which)
+            )
         if which == "all":
             parts = [s for s in (self.train, self.test) if s is not None]
             if len(parts) == 1:
@@ -73,7 +96,7 @@ class Source:
             )
         part = self.train if which == "train" else self.test
         if part is None:
-            raise DataError(f"{self.title} has no {which} split")
+            raise DataError(_("{title} has no {which} split").format(title=_(self.title), which=which))
         return part
 
 
@@ -105,8 +128,10 @@ def _read_idx(path: Path, kind: str) -> torch.Tensor:
         KeyError,
         IndexError,
     ) as e:
-        detail = str(e).strip() or "wrong magic number or truncated data"
-        raise DataError(f"{path.name} is not a valid MNIST idx file ({detail})") from None
+        detail = str(e).strip() or _("wrong magic number or truncated data")
+        raise DataError(
+            _("{file} is not a valid MNIST idx file ({detail})").format(file=path.name, detail=detail)
+        ) from None
 
 
 def _find(folder: Path, prefix: str, kind: str) -> Path | None:
@@ -127,16 +152,29 @@ def _load_split(folder: Path, prefix: str, name: str) -> Split | None:
     if images_path is None and labels_path is None:
         return None
     if images_path is None or labels_path is None:
-        missing = f"{prefix}-images-idx3-ubyte" if images_path is None else f"{prefix}-labels-idx1-ubyte"
-        raise DataError(f"{folder} has {prefix} {'labels' if images_path is None else 'images'} but no {missing}[.gz]")
+        if images_path is None:
+            message = _("{folder} has {prefix} labels but no {missing}[.gz]")
+            missing = f"{prefix}-images-idx3-ubyte"
+        else:
+            message = _("{folder} has {prefix} images but no {missing}[.gz]")
+            missing = f"{prefix}-labels-idx1-ubyte"
+        raise DataError(message.format(folder=folder, prefix=prefix, missing=missing))
     images = _read_idx(images_path, "images")
     labels = _read_idx(labels_path, "labels").long()
     if images.shape[1:] != (28, 28):
-        raise DataError(f"{images_path.name} holds {tuple(images.shape[1:])} images; 28x28 expected")
+        raise DataError(
+            _("{file} holds {shape} images; 28x28 expected").format(
+                file=images_path.name, shape=tuple(images.shape[1:])
+            )
+        )
     if len(images) != len(labels):
-        raise DataError(f"{images_path.name} has {len(images)} images but {labels_path.name} has {len(labels)} labels")
+        raise DataError(
+            _("{images_file} has {n_images} images but {labels_file} has {n_labels} labels").format(
+                images_file=images_path.name, n_images=len(images), labels_file=labels_path.name, n_labels=len(labels)
+            )
+        )
     if len(labels) and (labels.min() < 0 or labels.max() > 9):
-        raise DataError(f"{labels_path.name} has labels outside 0-9")
+        raise DataError(_("{file} has labels outside 0-9").format(file=labels_path.name))
     return Split(images.contiguous(), labels, name)
 
 
@@ -146,13 +184,15 @@ def load_folder(
     """Any folder of MNIST-format idx files; train-* and t10k-* each load on their own."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise DataError(f"no such folder: {folder}")
+        raise DataError(_("no such folder: {folder}").format(folder=folder))
     title = title or f"Folder {folder.name}"
     train = _load_split(folder, "train", f"{title} / train")
     test = _load_split(folder, "t10k", f"{title} / test")
     if train is None and test is None:
         raise DataError(
-            f"{folder} holds no MNIST idx files (train-images-idx3-ubyte[.gz] or t10k-images-idx3-ubyte[.gz])"
+            _("{folder} holds no MNIST idx files (train-images-idx3-ubyte[.gz] or t10k-images-idx3-ubyte[.gz])").format(
+                folder=folder
+            )
         )
     return Source(key or str(folder), title, classes or DIGITS, train, test)
 
@@ -175,7 +215,7 @@ def load_image_folder(folder: str | Path, title: str | None = None) -> Source:
 
     folder = Path(folder).expanduser()
     if not is_image_folder(folder):
-        raise DataError(f"{folder} has no digit folders (0/ to 9/) of images")
+        raise DataError(_("{folder} has no digit folders (0/ to 9/) of images").format(folder=folder))
     files = make_dataset(str(folder), {d: int(d) for d in DIGITS}, extensions=IMAGE_SUFFIXES, allow_empty=True)
     images, labels, skipped = [], [], 0
     for path, digit in files:
@@ -189,13 +229,18 @@ def load_image_folder(folder: str | Path, title: str | None = None) -> Source:
         images.append(digit28)
         labels.append(digit)
     if not images:
-        raise DataError(f"{folder} has no readable images of digits in its digit folders")
+        raise DataError(_("{folder} has no readable images of digits in its digit folders").format(folder=folder))
     title = title or folder.name
     split = Split(torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64), f"{title} / all")
-    notice = (
-        f"{skipped} of {len(files)} images in {folder.name} were left out: unreadable or blank." if skipped else None
+    note = (
+        (
+            N_("{skipped} of {n} images in {folder} were left out: unreadable or blank."),
+            dict(skipped=skipped, n=len(files), folder=folder.name),
+        )
+        if skipped
+        else None
     )
-    return Source(str(folder), title, DIGITS, split, None, notice)
+    return Source(str(folder), title, DIGITS, split, None, note)
 
 
 def load_sample() -> Source:
@@ -209,7 +254,7 @@ def load_sample() -> Source:
     images = torch.from_numpy(np.ascontiguousarray(table[:, :784]).reshape(-1, 28, 28))
     labels = torch.from_numpy(table[:, 784].astype(np.int64))
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(SAMPLE_SEED))
-    title = "MNIST sample"
+    title = N_("MNIST sample")
     full = Split(images, labels, title)
     return Source(
         "mnist-sample",
@@ -227,7 +272,9 @@ def _download(dataset_cls, root: Path) -> None:
             dataset_cls(str(root), train=train, download=True)
     except Exception as e:  # urllib, socket and checksum errors all mean "could not download"
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        raise DataError(f"could not download {dataset_cls.__name__} ({reason[:160]})") from None
+        raise DataError(
+            _("could not download {dataset} ({reason})").format(dataset=dataset_cls.__name__, reason=reason[:160])
+        ) from None
 
 
 def load_mnist(data_dir: Path, download: bool = True) -> Source:
@@ -236,7 +283,7 @@ def load_mnist(data_dir: Path, download: bool = True) -> Source:
     raw = data_dir / "MNIST" / "raw"
     if not (raw.is_dir() and (_find(raw, "train", "images-idx3") or _find(raw, "t10k", "images-idx3"))):
         if not download:
-            raise DataError(f"MNIST idx files not found under {raw}")
+            raise DataError(_("MNIST idx files not found under {folder}").format(folder=raw))
         _download(MNIST, data_dir)
     return load_folder(raw, "MNIST", DIGITS, key="mnist")
 
@@ -249,7 +296,10 @@ def load_fashion(data_dir: Path, download: bool = True) -> Source:
             return load_folder(folder, "Fashion-MNIST", FASHION, key="fashion-mnist")
     if not download:
         raise DataError(
-            "Fashion-MNIST idx files not found (install Debian's dataset-fashion-mnist or put them in the data folder)"
+            _(
+                "Fashion-MNIST idx files not found (install Debian's dataset-fashion-mnist or put them in the data "
+                "folder)"
+            )
         )
     _download(FashionMNIST, data_dir)
     return load_folder(data_dir / "FashionMNIST" / "raw", "Fashion-MNIST", FASHION, key="fashion-mnist")
@@ -268,10 +318,13 @@ def load_source(src: str, data_dir: str | Path | None = None, download: bool = T
             return load_mnist(data_dir, download)
         except DataError as e:
             sample = load_sample()
-            sample.notice = (
-                "Full MNIST is not on this computer and could not be downloaded, so Digit Lab uses its "
-                "5,000-digit offline sample instead (everything works, with less data). To use all "
-                f"70,000 digits, put the MNIST idx files in {data_dir / 'MNIST' / 'raw'}. Details: {e}"
+            sample.note = (
+                N_(
+                    "Full MNIST is not on this computer and could not be downloaded, so Digit Lab uses its "
+                    "5,000-digit offline sample instead (everything works, with less data). To use all "
+                    "70,000 digits, put the MNIST idx files in {folder}. Details: {details}"
+                ),
+                dict(folder=data_dir / "MNIST" / "raw", details=str(e)),
             )
             return sample
     if src == "fashion-mnist":
@@ -279,7 +332,9 @@ def load_source(src: str, data_dir: str | Path | None = None, download: bool = T
     if os.sep in src or os.path.isdir(src) or src.startswith("."):
         return load_image_folder(src) if is_image_folder(src) else load_folder(src)
     raise DataError(
-        f"unknown dataset {src!r}: use {', '.join(SOURCES)}, a folder of MNIST idx files or a folder of digit folders"
+        _("unknown dataset {name!r}: use {names}, a folder of MNIST idx files or a folder of digit folders").format(
+            name=src, names=", ".join(SOURCES)
+        )
     )
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from .i18n import _
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """auto = cuda, then mps, then cpu. Asking for a device that is not there is an error."""
@@ -26,10 +28,10 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
-        return f"GPU: {torch.cuda.get_device_name(device)}"
+        return _("GPU: {name}").format(name=torch.cuda.get_device_name(device))
     if device.type == "mps":
-        return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+        return _("Apple GPU (MPS)")
+    return _("CPU ({n} threads)").format(n=torch.get_num_threads())
 
 
 def set_cpu_threads(requested: int = 0) -> int:
@@ -91,9 +93,12 @@ def describe_precision(device: torch.device) -> str:
     """The number format training uses on `device`, and why, in a few words for the app and `bench`."""
     forced = _bf16_setting() is not None
     if use_bf16(device):
+        if forced:
+            return _("bfloat16 (set by DIGIT_LAB_BF16)")
+        if device.type == "cuda":
+            return _("bfloat16 (GPU)")
         hardware = "AMX" if "amx_bf16" in cpu_features() else "AVX-512 BF16"
-        why = "set by DIGIT_LAB_BF16" if forced else ("GPU" if device.type == "cuda" else f"this CPU has {hardware}")
-        return f"bfloat16 ({why})"
+        return _("bfloat16 (this CPU has {hardware})").format(hardware=hardware)
     if forced:
-        return "float32 (set by DIGIT_LAB_BF16)"
-    return "float32 (this CPU has neither AVX-512 BF16 nor AMX)" if device.type == "cpu" else "float32"
+        return _("float32 (set by DIGIT_LAB_BF16)")
+    return _("float32 (this CPU has neither AVX-512 BF16 nor AMX)") if device.type == "cpu" else "float32"

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 from .config import TrainConfig
 from .data import Split
 from .devices import resolve_device
+from .i18n import _
 from .pipeline import Pipeline
 
 
@@ -80,7 +81,7 @@ def evaluate(
     pipeline = Pipeline(device, config)
     model = model.to(device)
     if len(split) == 0:
-        raise ValueError("cannot evaluate on an empty split")
+        raise ValueError(_("cannot evaluate on an empty split"))
     loss_sum, correct, probs = score(model, pipeline, split.images.to(device), split.labels.to(device))
     model.to("cpu")
     probs_np = probs.numpy()

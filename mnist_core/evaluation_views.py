@@ -11,6 +11,7 @@ import pandas as pd
 
 from .checkpoints import Checkpoint, DatasetRecord
 from .evaluation import EvalReport
+from .i18n import _
 from .models import MODELS
 
 GALLERY_LIMIT = 48  # images shown at once; more would make the page slow to scroll and to send
@@ -35,21 +36,21 @@ def dataset_note(trained: DatasetRecord, source_key: str, source_title: str, spl
     """
     trained_on = trained.source
     if trained_on and trained_on != source_key:
-        return "warning", (
-            f"This model was trained on **{trained.label}**, but the sidebar dataset is "
-            f"**{source_title}**: the scores below show how it copes with images it was not "
-            f"trained for."
-        )
+        return "warning", _(
+            "This model was trained on **{trained}**, but the sidebar dataset is "
+            "**{chosen}**: the scores below show how it copes with images it was not "
+            "trained for."
+        ).format(trained=_(trained.label), chosen=_(source_title))
     trained_split = trained.split
     if trained_on != source_key or trained_split not in ("train", "test", "all"):
         return None
     if split == "test" and trained_split == "all":
-        return "info", (
+        return "info", _(
             "The model was trained on all of this dataset (with 10% held back at random), so the "
             "test images include ones it learned from: the score is optimistic."
         )
     if split == "all" or trained_split in ("all", split):
-        return "info", (
+        return "info", _(
             "The model learned from these images during training, so this score is optimistic. "
             "Pick **test** for an honest measure."
         )
@@ -69,9 +70,12 @@ def confusion_cells(confusion: np.ndarray, classes: list[str], normalised: bool 
     n = len(classes)
     xs = [classes[p] for t in range(n) for p in range(n)]
     ys = [classes[t] for t in range(n) for p in range(n)]
+    if normalised:
+        line = _("true {true}, predicted {predicted}: {n} images ({percent:.1f}% of the {true}s)")
+    else:
+        line = _("true {true}, predicted {predicted}: {n} images")
     hover = [
-        f"true {classes[t]}, predicted {classes[p]}: {int(confusion[t, p])} images"
-        + (f" ({z[t, p]:.1f}% of the {classes[t]}s)" if normalised else "")
+        line.format(true=classes[t], predicted=classes[p], n=int(confusion[t, p]), percent=z[t, p])
         for t in range(n)
         for p in range(n)
     ]
@@ -84,7 +88,13 @@ def per_class_table(report: EvalReport) -> pd.DataFrame:
     for col in ("precision", "recall", "f1"):
         t[col] = (t[col] * 100).round(1)
     return t.rename(
-        columns={"class": "Class", "precision": "Precision %", "recall": "Recall %", "f1": "F1 %", "support": "Images"}
+        columns={
+            "class": _("Class"),
+            "precision": _("Precision %"),
+            "recall": _("Recall %"),
+            "f1": _("F1 %"),
+            "support": _("Images"),
+        }
     )
 
 
@@ -94,10 +104,12 @@ def confused_pairs(report: EvalReport, classes: list[str], k: int = 8) -> pd.Dat
     support = report.confusion.sum(axis=1)
     return pd.DataFrame(
         {
-            "True": [classes[t] for t in pairs["true"]],
-            "Read as": [classes[p] for p in pairs["predicted"]],
-            "Times": pairs["count"].astype(int),
-            "% of that class": [round(100 * c / max(support[t], 1), 1) for t, c in zip(pairs["true"], pairs["count"])],
+            _("True"): [classes[t] for t in pairs["true"]],
+            _("Read as"): [classes[p] for p in pairs["predicted"]],
+            _("Times"): pairs["count"].astype(int),
+            _("% of that class"): [
+                round(100 * c / max(support[t], 1), 1) for t, c in zip(pairs["true"], pairs["count"])
+            ],
         }
     )
 
@@ -115,8 +127,13 @@ def gallery(
     A caption reads "true 4 → 9 · 96%": really a 4, read as a 9, with 96% confidence.
     """
     idx = report.mistakes(true, predicted)
+    line = _("true {true} → {predicted} · {confidence}")
     captions = [
-        f"true {classes[report.labels[i]]} → {classes[report.predictions[i]]} · {_percent(report.confidence[i])}"
+        line.format(
+            true=classes[report.labels[i]],
+            predicted=classes[report.predictions[i]],
+            confidence=_percent(report.confidence[i]),
+        )
         for i in idx[:limit]
     ]
     return idx[:limit], captions, len(idx)
@@ -147,22 +164,28 @@ def pair_from_selection(selection: dict | None, classes: list[str]) -> tuple[int
 
 def comparison_table(checkpoints: list[Checkpoint]) -> pd.DataFrame:
     """Every saved model side by side: what it is, how long it trained, what it scored and on what."""
+    columns = [
+        _("Name"),
+        _("Architecture"),
+        _("Epochs"),
+        _("Accuracy %"),
+        _("Training time (s)"),
+        _("Dataset"),
+        _("Saved"),
+        _("Run id"),
+    ]
     rows = []
     for c in checkpoints:
         r = c.record
-        rows.append(
-            {
-                "Name": c.name,
-                "Architecture": MODELS[r.architecture].title,  # a record names a known architecture, or is not listed
-                "Epochs": r.config.epochs if r.metrics.epochs_done is None else r.metrics.epochs_done,
-                "Accuracy %": None if r.metrics.accuracy is None else round(100 * r.metrics.accuracy, 2),
-                "Training time (s)": r.metrics.seconds,
-                "Dataset": r.dataset.label,
-                "Saved": (r.created or "").replace("T", " "),
-                "Run id": c.run_id,
-            }
+        values = (
+            c.name,
+            _(MODELS[r.architecture].title),  # a record names a known architecture, or is not listed
+            r.config.epochs if r.metrics.epochs_done is None else r.metrics.epochs_done,
+            None if r.metrics.accuracy is None else round(100 * r.metrics.accuracy, 2),
+            r.metrics.seconds,
+            _(r.dataset.label),  # a dataset's title, translated when it is one of the app's own
+            (r.created or "").replace("T", " "),
+            c.run_id,
         )
-    return pd.DataFrame(
-        rows,
-        columns=["Name", "Architecture", "Epochs", "Accuracy %", "Training time (s)", "Dataset", "Saved", "Run id"],
-    )
+        rows.append(dict(zip(columns, values)))
+    return pd.DataFrame(rows, columns=columns)

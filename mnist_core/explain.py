@@ -25,6 +25,7 @@ from torch.nn import functional as F
 from .config import TrainConfig
 from .data import Split
 from .devices import cpu_has_bf16, set_cpu_threads
+from .i18n import N_, _
 from .preprocess import Steps, squash_28, to_input, to_mnist_steps
 
 WINDOW, STRIDE = 4, 2  # occlusion patch and step, in pixels: 13x13 positions over a 28x28 image
@@ -37,8 +38,8 @@ ROBUSTNESS_BATCH = 256  # images per forward pass: larger batches fall out of a 
 @dataclass(frozen=True)
 class Method:
     key: str
-    title: str
-    meaning: str  # one sentence a learner can follow
+    title: str  # marked with N_: the page translates it with _()
+    meaning: str  # one sentence a learner can follow (likewise)
 
 
 METHODS = {
@@ -46,15 +47,19 @@ METHODS = {
     for m in (
         Method(
             "occlusion",
-            "Covering patches (occlusion)",
-            "Each 4×4 patch is covered with black in turn: red where covering it lowers the score for this "
-            "digit (that ink argued for it), blue where covering it raises the score (it argued against).",
+            N_("Covering patches (occlusion)"),
+            N_(
+                "Each 4×4 patch is covered with black in turn: red where covering it lowers the score for this "
+                "digit (that ink argued for it), blue where covering it raises the score (it argued against)."
+            ),
         ),
         Method(
             "gradients",
-            "Fading in (integrated gradients)",
-            "The image is faded in from black and every pixel's effect on the score for this digit is added "
-            "up along the way: red pixels pushed the model towards the digit, blue ones away from it.",
+            N_("Fading in (integrated gradients)"),
+            N_(
+                "The image is faded in from black and every pixel's effect on the score for this digit is added "
+                "up along the way: red pixels pushed the model towards the digit, blue ones away from it."
+            ),
         ),
     )
 }
@@ -64,7 +69,7 @@ METHODS = {
 class Layer:
     name: str  # the module's name inside the model, e.g. "conv1" or "0.0"
     kind: str  # "conv" (feature maps), "dense" (one number per neuron) or "output" (one score per digit)
-    title: str  # plain words: "Layer 1: 16 detectors of simple strokes"
+    title: str  # plain words: "Layer 1: 16 detectors of simple strokes", in the language of the run (i18n)
     help: str
     values: np.ndarray  # conv: (channels, height, width); dense and output: (units,)
 
@@ -172,9 +177,11 @@ def layer_outputs(model: nn.Module, x: torch.Tensor) -> list[Layer]:
                 Layer(
                     name,
                     "output",
-                    f"Output: {out.numel()} scores, one per digit",
-                    "The raw scores (logits). The softmax below turns them into probabilities: the "
-                    "highest score is the answer.",
+                    _("Output: {n} scores, one per digit").format(n=out.numel()),
+                    _(
+                        "The raw scores (logits). The softmax below turns them into probabilities: the "
+                        "highest score is the answer."
+                    ),
                     logits[0].float().numpy(),
                 )
             )
@@ -183,33 +190,42 @@ def layer_outputs(model: nn.Module, x: torch.Tensor) -> list[Layer]:
         if isinstance(module, nn.Conv2d):
             convs += 1
             c, h, w = out.shape
-            what = (
-                "detectors of simple strokes and edges"
-                if convs == 1
-                else "detectors of bigger shapes, each built from the layer below"
-            )
-            title = f"Layer {n}: {c} {what}" + (" (the same detectors as before, applied again)" if again else "")
-            help_ = (
-                f"Each small square is one detector's map ({h}×{w} pixels): bright where it found its "
-                f"pattern in the image, dark where it did not. Later layers see a coarser grid of richer "
-                f"patterns."
-            )
+            if convs == 1:  # the first convolution the image meets: never one applied again
+                title = _("Layer {n}: {c} detectors of simple strokes and edges")
+            elif not again:
+                title = _("Layer {n}: {c} detectors of bigger shapes, each built from the layer below")
+            else:
+                title = _(
+                    "Layer {n}: {c} detectors of bigger shapes, each built from the layer below "
+                    "(the same detectors as before, applied again)"
+                )
+            title = title.format(n=n, c=c)
+            help_ = _(
+                "Each small square is one detector's map ({h}×{w} pixels): bright where it found its "
+                "pattern in the image, dark where it did not. Later layers see a coarser grid of richer "
+                "patterns."
+            ).format(h=h, w=w)
             layers.append(Layer(name, "conv", title, help_, out.float().numpy()))
         else:
             units = out.numel()
-            what = "each looking at every pixel" if n == 1 else "each weighing everything the layer below found"
+            if n == 1:
+                title = _("Layer {n}: {units} neurons, each looking at every pixel")
+            else:
+                title = _("Layer {n}: {units} neurons, each weighing everything the layer below found")
             layers.append(
                 Layer(
                     name,
                     "dense",
-                    f"Layer {n}: {units} neurons, {what}",
-                    "Each bar is one neuron: how strongly it fires for this image (0 = silent). The "
-                    "next layer only sees these numbers.",
+                    title.format(n=n, units=units),
+                    _(
+                        "Each bar is one neuron: how strongly it fires for this image (0 = silent). The "
+                        "next layer only sees these numbers."
+                    ),
                     out.flatten().float().numpy(),
                 )
             )
     if not layers or layers[-1].kind != "output" or layers[-1].shape != (10,):
-        raise ValueError("this model does not end in a layer with 10 outputs")
+        raise ValueError(_("this model does not end in a layer with 10 outputs"))
     return layers
 
 
@@ -220,15 +236,19 @@ def first_filters(model: nn.Module) -> Filters:
     if isinstance(first, nn.Conv2d):
         k = w.shape[-1]
         return Filters(
-            f"What the {w.shape[0]} detectors of layer 1 look for ({k}×{k} weights each)",
-            "Red weights add brightness under them to the detector's output, blue ones subtract it: "
-            "a red stripe beside a blue one finds an edge at that angle.",
+            _("What the {n} detectors of layer 1 look for ({k}×{k} weights each)").format(n=w.shape[0], k=k),
+            _(
+                "Red weights add brightness under them to the detector's output, blue ones subtract it: "
+                "a red stripe beside a blue one finds an edge at that angle."
+            ),
             w[:, 0].numpy(),
         )
     return Filters(
-        f"What the {w.shape[0]} neurons of layer 1 look for (784 weights each, one per pixel)",
-        "Each neuron weighs every pixel: red where ink makes it fire, blue where ink holds it back. "
-        "They are blurry templates of parts of digits.",
+        _("What the {n} neurons of layer 1 look for (784 weights each, one per pixel)").format(n=w.shape[0]),
+        _(
+            "Each neuron weighs every pixel: red where ink makes it fire, blue where ink holds it back. "
+            "They are blurry templates of parts of digits."
+        ),
         w.reshape(-1, 28, 28).numpy(),
     )
 
@@ -332,7 +352,7 @@ class Tweak:
 
 def _morph(x: torch.Tensor, steps: int) -> torch.Tensor:
     """Grow (steps > 0) or shrink strokes by one pixel per step, with a plus-shaped brush."""
-    for _ in range(abs(steps)):
+    for _step in range(abs(steps)):
         y = x if steps > 0 else -x  # thinning is growing the background: min(x) = -max(-x)
         p = F.pad(y, (1, 1, 1, 1))  # outside the image is black, in both cases
         y = torch.stack(
@@ -417,7 +437,7 @@ def robustness(
     Runs on one thread (see cpu_threads), in bfloat16 where the CPU has it in hardware.
     """
     if len(split) == 0:
-        raise ValueError("no images to measure robustness on")
+        raise ValueError(_("no images to measure robustness on"))
     bf16 = cpu_has_bf16()
     with cpu_threads(1), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         return _robustness(model, split, config, shifts, angles, on_progress, seed, bf16)

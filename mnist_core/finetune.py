@@ -19,6 +19,7 @@ import torch
 from .checkpoints import FinetuneRecord, MetricsRecord, ModelRecord, load_checkpoint, save_checkpoint
 from .data import DataError, Source, Split, hold_out, load_source, subsample
 from .evaluation import evaluate
+from .i18n import N_, _
 from .models import count_parameters
 from .runs import RunSummary, split_for_run, thin_history
 from .training import Event, train
@@ -45,21 +46,26 @@ class FinetuneSummary:
     checkpoint: str | None
     stopped: bool = False
     reference: str | None = None  # the reference images, in words
-    notice: str | None = None  # e.g. why nothing was replayed
+    note: tuple[str, dict] | None = None  # e.g. why nothing was replayed: (message marked N_, its fields)
     device: str = "cpu"
     images_per_s: float = 0.0
 
     def to_dict(self) -> dict:
         """The CLI's JSON line: these keys, in this order, are its contract."""
-        app_only = ("stopped", "reference", "notice", "device", "images_per_s")
+        app_only = ("stopped", "reference", "note", "device", "images_per_s")
         return {k: v for k, v in asdict(self).items() if k not in app_only}
+
+    @property
+    def notice(self) -> str | None:
+        """The note in the reader's language: the run was fine-tuned on a worker, where no language is set."""
+        return None if self.note is None else _(self.note[0]).format(**self.note[1])
 
     def run_summary(self) -> RunSummary:
         """The few numbers every run has, for the sidebar and the models lists."""
         return RunSummary(
             accuracy=self.personal_after,
             loss=None,
-            evaluated_on=f"{self.n_personal_eval} of your drawings it did not train on",
+            evaluated_on=_("{n} of your drawings it did not train on").format(n=self.n_personal_eval),
             n_test=self.n_personal_eval,
             n_train=self.n_personal_train,
             seconds=self.seconds,
@@ -76,14 +82,14 @@ class FinetuneData:
     personal_eval: Split
     replay: Split | None  # the parent's own kind of training images
     reference: Split | None  # the parent's own kind of held-out images
-    notice: str | None = None
+    note: tuple[str, dict] | None = None
 
 
 def parent_data(record: ModelRecord) -> tuple[Split, Split]:
     """(training part, held-out part) of the data a model was trained and scored on, as its record names them."""
     ds = record.dataset
     if not ds.source:
-        raise DataError("this model's record does not say which data it learned from")
+        raise DataError(_("this model's record does not say which data it learned from"))
     source = load_source(ds.source, download=False)
     eval_source = load_source(ds.eval_source, download=False) if ds.eval_source else None
     seed = ds.seed if ds.seed is not None else record.config.seed
@@ -104,15 +110,22 @@ def gather(
         train_part, eval_part = drawings, personal_eval.split("all")
     else:
         if len(drawings) < MIN_DRAWINGS:
-            raise DataError(f"{personal.title} has {len(drawings)} drawings; keep at least {MIN_DRAWINGS} to fine-tune")
+            raise DataError(
+                _("{name} has {n} drawings; keep at least {min} to fine-tune").format(
+                    name=_(personal.title), n=len(drawings), min=MIN_DRAWINGS
+                )
+            )
         train_part, eval_part = hold_out(drawings, PERSONAL_HOLD_OUT, seed)
-    notice = None
+    note = None
     try:
         replay, parent_held_out = parent_data(record)
     except DataError as e:
         replay = parent_held_out = None
-        notice = f"The data this model first learned from cannot be loaded, so none is replayed ({e})."
-    return FinetuneData(train_part, eval_part, replay, reference if reference is not None else parent_held_out, notice)
+        note = (
+            N_("The data this model first learned from cannot be loaded, so none is replayed ({error})."),
+            {"error": str(e)},
+        )
+    return FinetuneData(train_part, eval_part, replay, reference if reference is not None else parent_held_out, note)
 
 
 def _mixed(data: FinetuneData, seed: int) -> Split:
@@ -213,7 +226,7 @@ def finetune(
         checkpoint=None if folder is None else str(folder),
         stopped=result.stopped,
         reference=None if data.reference is None else data.reference.name,
-        notice=data.notice,
+        note=data.note,
         device=result.device,
         images_per_s=round(result.images_per_s, 1),
     )

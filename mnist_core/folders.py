@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from .data import DataError
+from .i18n import _
 
 ENV = "DIGIT_LAB_DATA_FOLDERS"
 
@@ -25,5 +26,7 @@ def check_folder(path: str, allowed: tuple[Path, ...]) -> Path:
     resolved = Path(path).expanduser().resolve()
     if any(resolved == root or root in resolved.parents for root in allowed):
         return resolved
-    places = ", ".join(str(root) for root in allowed) or "none"
-    raise DataError(f"this server only opens folders inside the ones its host allowed ({places})")
+    places = ", ".join(str(root) for root in allowed) or _("none")
+    raise DataError(
+        _("this server only opens folders inside the ones its host allowed ({places})").format(places=places)
+    )

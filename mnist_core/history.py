@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .i18n import _
+
 if TYPE_CHECKING:  # only for the annotations: this module needs numpy, not torch
     from .training import Event
 
@@ -68,4 +70,6 @@ def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     seconds = int(round(seconds))
-    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+    if seconds >= 60:
+        return _("{minutes}m {seconds:02d}s").format(minutes=seconds // 60, seconds=seconds % 60)
+    return _("{seconds}s").format(seconds=seconds)

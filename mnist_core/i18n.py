@@ -81,7 +81,8 @@ def pick(preferred: str | None) -> str:
                 q = float(params.strip()[2:])
             except ValueError:
                 q = 0.0
-        weighted.append((-q, i, tag.strip().lower()))
+        if q > 0:  # q=0 (or an unreadable weight) means "not this one"
+            weighted.append((-q, i, tag.strip().lower()))
     for _q, _i, tag in sorted(weighted):
         base = tag.replace("_", "-").split("-")[0]
         if base in LANGUAGES:

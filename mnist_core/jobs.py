@@ -24,6 +24,7 @@ from .checkpoints import CheckpointError, export_checkpoint, receive_checkpoint
 from .config import TrainConfig
 from .data import Source
 from .finetune import FinetuneSummary
+from .i18n import N_, _
 from .runs import RunSummary
 from .training import Event
 
@@ -31,7 +32,7 @@ _ids = itertools.count(1)
 _registry: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()  # job id -> job, for events
 _listening: weakref.WeakSet = weakref.WeakSet()  # clusters whose run events _on_message receives
 EXIT_WAIT_S = 40.0  # at interpreter exit, how long a stopped run may take to finish its batch, score and save
-KILLED = (
+KILLED = N_(  # set in a Dask thread (no interface language): the page translates it where it shows job.error
     "the worker process training it ended unexpectedly (it may have run out of memory or been stopped); "
     "nothing was saved. Press Start to try again."
 )
@@ -176,12 +177,12 @@ class JobQueue:
         from .worker import RunRequest
 
         if self._closing:
-            raise RuntimeError("the server is shutting down; no new training runs")
+            raise RuntimeError(_("the server is shutting down; no new training runs"))
         config.validate()
         source.split(split)  # fail now, in the caller's thread, if the split does not exist
         if owner and any(j.active and j.owner == owner for j in self.jobs()):
             raise BusyError(
-                "you already have a run waiting or training: stop it, or wait for it to end, before starting another"
+                _("you already have a run waiting or training: stop it, or wait for it to end, before starting another")
             )
         try:
             parent_bytes = None if parent is None else export_checkpoint(parent)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import OPTIMIZERS, RANGES, TrainConfig
+from .i18n import DEFAULT, N_, _
 from .recipes import RECIPES, recipe_config
 
 
@@ -86,7 +87,7 @@ class ChoiceKnob(Knob):
     def read(self, raw: str, limits: Limits) -> str:
         choices = self.allowed(limits)
         if raw not in choices:
-            raise ValueError(f"choose one of {', '.join(choices)}")
+            raise ValueError(_("choose one of {choices}").format(choices=", ".join(choices)))
         return raw
 
     def show(self, value) -> str:
@@ -104,7 +105,7 @@ def _number(raw: str) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError("not a number") from None
+        raise ValueError(_("not a number")) from None
 
 
 def bounded(kind: type, name: str) -> Callable[[str], Any]:
@@ -136,10 +137,10 @@ class StopsKnob(Knob):
     def read(self, raw: str, limits: Limits):
         number = _number(raw)
         if self.whole and not number.is_integer():
-            raise ValueError("must be a whole number")
+            raise ValueError(_("must be a whole number"))
         match = [v for v in self.stops if math.isclose(v, number, rel_tol=1e-9)]
         if not match:
-            raise ValueError(f"choose one of {', '.join(f'{v:g}' for v in self.stops)}")
+            raise ValueError(_("choose one of {choices}").format(choices=", ".join(f"{v:g}" for v in self.stops)))
         return match[0]
 
     def write(self, value) -> str:
@@ -167,10 +168,10 @@ class RangeKnob(Knob):
     def read(self, raw: str, limits: Limits) -> int:
         number = _number(raw)
         if not number.is_integer():
-            raise ValueError("must be a whole number")
+            raise ValueError(_("must be a whole number"))
         lo, hi = self.bounds(limits)
         if not lo <= number <= hi:
-            raise ValueError(f"must be between {lo:,} and {hi:,}")
+            raise ValueError(_("must be between {lo:,} and {hi:,}").format(lo=lo, hi=hi))
         return int(number)
 
     def write(self, value) -> str:
@@ -196,7 +197,7 @@ class SwitchKnob(Knob):
 
     def read(self, raw: str, limits: Limits) -> bool:
         if raw.lower() not in self.WORDS:
-            raise ValueError("use 1 (on) or 0 (off)")
+            raise ValueError(_("use 1 (on) or 0 (off)"))
         return self.WORDS[raw.lower()]
 
     def write(self, value) -> str:
@@ -224,9 +225,9 @@ def _model_title(name: str) -> str:
 RECIPE = ChoiceKnob(
     name="recipe",
     key="train_recipe",
-    label="Recipe",
+    label=N_("Recipe"),
     widget="buttons",
-    help="A complete recipe from one of the classic PyTorch tutorials.",
+    help=N_("A complete recipe from one of the classic PyTorch tutorials."),
     choices=lambda: tuple(RECIPES),
     titles=lambda slug: RECIPES[slug].title,
     flag="--recipe",
@@ -239,11 +240,11 @@ KNOBS: tuple[Knob, ...] = (
     ChoiceKnob(
         name="model",
         key="train_model",
-        label="Model",
+        label=N_("Model"),
         widget="select",
         choices=_pickable_models,
         titles=_model_title,
-        help="The network's architecture: how its layers of artificial neurons are arranged.",
+        help=N_("The network's architecture: how its layers of artificial neurons are arranged."),
         flag="--model",
         cli_checks=False,
         cli_help="architecture (default: the recipe's)",
@@ -251,81 +252,86 @@ KNOBS: tuple[Knob, ...] = (
     RangeKnob(
         name="epochs",
         key="train_epochs",
-        label="Epochs",
+        label=N_("Epochs"),
         widget="slider",
         bounds=lambda limits: (1, 30),
-        help="One epoch = the model sees every training image once. More epochs, more practice.",
+        help=N_("One epoch = the model sees every training image once. More epochs, more practice."),
         flag="--epochs",
     ),
     StopsKnob(
         name="batch_size",
         key="train_batch",
-        label="Batch size",
+        label=N_("Batch size"),
         widget="stops",
         whole=True,
         stops=(8, 15, 16, 32, 64, 128, 256, 512),  # 15 and 16: two seed tutorials' own sizes
-        help="How many images the model looks at before each small correction of its weights.",
+        help=N_("How many images the model looks at before each small correction of its weights."),
         flag="--batch-size",
     ),
     StopsKnob(
         name="lr",
         key="train_lr",
-        label="Learning rate",
+        label=N_("Learning rate"),
         widget="stops",
         stops=(1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0),
-        help="How big each correction step is. Too small: slow learning; too big: it overshoots.",
+        help=N_("How big each correction step is. Too small: slow learning; too big: it overshoots."),
         flag="--lr",
         cli_help="learning rate",
     ),
     ChoiceKnob(
         name="optimizer",
         key="train_optimizer",
-        label="Optimizer",
+        label=N_("Optimizer"),
         widget="select",
         column=1,
         choices=lambda: OPTIMIZERS,
         flag="--optimizer",
-        help="The rule that turns the error into weight updates (Adam adapts the step per weight; SGD uses "
-        "one step size with momentum).",
+        help=N_(
+            "The rule that turns the error into weight updates (Adam adapts the step per weight; SGD uses "
+            "one step size with momentum)."
+        ),
     ),
     RangeKnob(
         name="train_size",
         key="train_size",
-        label="Training images",
+        label=N_("Training images"),
         widget="slider",
         column=1,
         bounds=lambda limits: (limits.min_train_size, limits.max_train_size),
         step=lambda limits: 500 if limits.max_train_size > 1000 else 1,
         zero_means_all=True,
         preset=False,
-        help="Train on fewer images to see how much the amount of data matters.",
+        help=N_("Train on fewer images to see how much the amount of data matters."),
         flag="--train-size",
         cli_help="use only this many training images (0 = all)",
     ),
     SwitchKnob(
         name="augment",
         key="train_augment",
-        label="Augmentation",
+        label=N_("Augmentation"),
         widget="toggle",
         column=1,
-        help="Randomly rotate, shrink and shift each image a little, so the model learns the digit, not its "
-        "exact position.",
+        help=N_(
+            "Randomly rotate, shrink and shift each image a little, so the model learns the digit, not its "
+            "exact position."
+        ),
         flag="--augment",
         cli_help="random shifts/rotations",
     ),
     RangeKnob(
         name="seed",
         key="train_seed",
-        label="Seed",
+        label=N_("Seed"),
         widget="number",
         column=1,
         preset=False,
         bounds=lambda limits: RANGES["seed"],
         flag="--seed",
-        help="Starting point of the randomness: the same seed and settings give the same result.",
+        help=N_("Starting point of the randomness: the same seed and settings give the same result."),
     ),
 )
 BY_NAME: dict[str, Knob] = {k.name: k for k in KNOBS}
+LANGUAGE = "lang"  # a link's interface language (the app's ?lang=, ui.LANGUAGE_KEY): never a knob's name
 
 
 def settings_from_link(
@@ -334,7 +340,7 @@ def settings_from_link(
     """Train settings from a shared link (``?recipe=fast&epochs=5&batch_size=64``).
 
     Returns the values that can be used, parsed, and one plain sentence per value that cannot (naming what
-    is allowed). Keys that are not knobs (``run``) are left to their owners.
+    is allowed). Keys that are not knobs (``run``, the interface language ``lang``) are left to their owners.
     """
     limits = Limits(min_train_size, max_train_size)
     settings, problems = {}, []
@@ -345,13 +351,20 @@ def settings_from_link(
         try:
             settings[knob.name] = knob.read(raw, limits)
         except ValueError as e:
-            problems.append(f"{knob.name}={raw[:40]!r} was ignored: {e}")
+            problems.append(
+                _("{name}={value} was ignored: {reason}").format(name=knob.name, value=repr(raw[:40]), reason=e)
+            )
     return settings, problems
 
 
-def link_params(settings: Mapping[str, Any]) -> dict[str, str]:
-    """The link form of the page's settings: what settings_from_link reads back as the same settings."""
-    return {k.name: k.write(settings[k.name]) for k in KNOBS if k.name in settings}
+def link_params(settings: Mapping[str, Any], language: str = DEFAULT) -> dict[str, str]:
+    """The link form of the page's settings: what settings_from_link reads back as the same settings. A link
+    in another interface language than English also carries it (``lang=zh``), so it opens in that language;
+    settings_from_link leaves that key alone."""
+    params = {k.name: k.write(settings[k.name]) for k in KNOBS if k.name in settings}
+    if language != DEFAULT:
+        params[LANGUAGE] = language
+    return params
 
 
 def settings_from_config(config: TrainConfig, limits: Limits, preset_only: bool = False) -> dict:

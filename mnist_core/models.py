@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .i18n import N_
+
 
 class MLP(nn.Module):
     """Flatten the 28x28 image into 784 numbers and pass them through fully connected layers."""
@@ -165,61 +167,69 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec(
             "fast-strided",
-            "Strided CNN (default)",
-            "Three small convolution layers with batch normalisation; the first looks at every second pixel, "
-            "so the rest work on a smaller picture: about 99% on MNIST in seconds on a CPU.",
+            N_("Strided CNN (default)"),
+            N_(
+                "Three small convolution layers with batch normalisation; the first looks at every second pixel, "
+                "so the rest work on a smaller picture: about 99% on MNIST in seconds on a CPU."
+            ),
             StridedCNN,
             "Digit Lab",
         ),
         ModelSpec(
             "fast",
-            "Fast CNN (the first default)",
-            "Three small convolution layers with batch normalisation, the first on the full 28x28 picture: "
-            "about 99% on MNIST in seconds on a CPU, a little slower than the strided CNN.",
+            N_("Fast CNN (the first default)"),
+            N_(
+                "Three small convolution layers with batch normalisation, the first on the full 28x28 picture: "
+                "about 99% on MNIST in seconds on a CPU, a little slower than the strided CNN."
+            ),
             FastCNN,
             "Digit Lab",
         ),
         ModelSpec(
             "mlp-64x3",
-            "MLP 784-64-64-64-10",
-            "The simplest network: every pixel connects to 64 neurons, three layers deep. No notion of shape.",
+            N_("MLP 784-64-64-64-10"),
+            N_("The simplest network: every pixel connects to 64 neurons, three layers deep. No notion of shape."),
             lambda: MLP((64, 64, 64)),
             "seed tutorial: MLP with Adam",
         ),
         ModelSpec(
             "mlp-128-64",
-            "MLP 784-128-64-10",
-            "A two-hidden-layer fully connected network, the classic first neural network for MNIST.",
+            N_("MLP 784-128-64-10"),
+            N_("A two-hidden-layer fully connected network, the classic first neural network for MNIST."),
             lambda: MLP((128, 64)),
             "seed tutorial: MLP with SGD",
         ),
         ModelSpec(
             "cnn-small",
-            "Small CNN (conv10, conv20, fc500)",
-            "Two convolution layers find strokes and edges, then a large fully connected layer decides.",
+            N_("Small CNN (conv10, conv20, fc500)"),
+            N_("Two convolution layers find strokes and edges, then a large fully connected layer decides."),
             SmallCNN,
             "seed tutorial: small CNN",
         ),
         ModelSpec(
             "cnn-example",
-            "PyTorch example CNN (conv32, conv64, fc128)",
-            "The official PyTorch MNIST example: two convolutions, max-pooling and dropout against overfitting.",
+            N_("PyTorch example CNN (conv32, conv64, fc128)"),
+            N_("The official PyTorch MNIST example: two convolutions, max-pooling and dropout against overfitting."),
             ExampleCNN,
             "PyTorch MNIST example",
         ),
         ModelSpec(
             "cnn-pooled-4x",
-            "Pooled CNN (one conv used 4 times, global average pooling)",
-            "Applies the same convolution four times, shrinking the image twice, then averages each feature "
-            "map: very few weights.",
+            N_("Pooled CNN (one conv used 4 times, global average pooling)"),
+            N_(
+                "Applies the same convolution four times, shrinking the image twice, then averages each feature "
+                "map: very few weights."
+            ),
             ReusedConvCNN,
             "seed tutorial: Intro to PyTorch (described, no code)",
         ),
         ModelSpec(
             "cnn-pooled",
-            "Pooled CNN, earlier reading (one conv used twice)",
-            "Applies the same convolution twice, pools once and averages each feature map: Digit Lab's first "
-            "reading of the tutorial.",
+            N_("Pooled CNN, earlier reading (one conv used twice)"),
+            N_(
+                "Applies the same convolution twice, pools once and averages each feature map: Digit Lab's first "
+                "reading of the tutorial."
+            ),
             PooledCNN,
             "seed tutorial: Intro to PyTorch",
             pickable=False,

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from .data import IMAGE_SUFFIXES, REPO_ROOT
+from .i18n import _
 from .preprocess import ImageError, load_image
 
 NAME_RULE = re.compile(r"^\w[\w .-]{0,39}$")  # letters of any script, digits, space, dot, dash, underscore
@@ -46,8 +47,10 @@ def check_name(name: str) -> str:
     name = name.strip()
     if not NAME_RULE.match(name) or ".." in name:
         raise CollectionError(
-            "a collection name is 1-40 letters, digits, spaces, dots, dashes or underscores, starting with a "
-            f"letter or digit (got {name[:60]!r})"
+            _(
+                "a collection name is 1-40 letters, digits, spaces, dots, dashes or underscores, starting with a "
+                "letter or digit (got {name})"
+            ).format(name=repr(name[:60]))
         )
     return name
 
@@ -101,10 +104,14 @@ class Collection:
     def keep(self, image: np.ndarray, digit: int) -> Path:
         """Save a drawing (any grayscale/RGB/RGBA uint8 array) as an example of `digit`."""
         if not (isinstance(digit, (int, np.integer)) and 0 <= int(digit) <= 9):
-            raise CollectionError(f"a digit is 0-9 (got {digit!r})")
+            raise CollectionError(_("a digit is 0-9 (got {digit})").format(digit=repr(digit)))
         a = np.asarray(image)
         if a.dtype != np.uint8 or a.ndim not in (2, 3) or min(a.shape[:2]) < 8:
-            raise CollectionError(f"expected a uint8 image of at least 8x8 pixels, got {a.dtype} {a.shape}")
+            raise CollectionError(
+                _("expected a uint8 image of at least 8x8 pixels, got {dtype} {shape}").format(
+                    dtype=a.dtype, shape=a.shape
+                )
+            )
         path = self.path / str(int(digit)) / _new_file_name()
         _write_atomic(path, _png(a))
         return path
@@ -128,7 +135,9 @@ class Collection:
         """Remove one drawing; only a file inside this collection's digit folders."""
         path = Path(path)
         if path.parent.parent.resolve() != self.path.resolve() or path.parent.name not in [str(d) for d in range(10)]:
-            raise CollectionError(f"{path.name} is not a drawing of collection {self.name}")
+            raise CollectionError(
+                _("{file} is not a drawing of collection {name}").format(file=path.name, name=self.name)
+            )
         path.unlink(missing_ok=True)
 
     def to_zip(self) -> bytes:
@@ -159,27 +168,41 @@ class Collection:
 def _images_in_zip(data: bytes) -> list[tuple[int, bytes]]:
     """(digit, PNG bytes) for each image in a digit folder of the zip, after checking the whole archive."""
     if len(data) > MAX_ZIP_BYTES:
-        raise CollectionError(f"the archive is {len(data) / 1e6:.0f} MB; the limit is {MAX_ZIP_BYTES / 1e6:.0f} MB")
+        raise CollectionError(
+            _("the archive is {size:.0f} MB; the limit is {limit:.0f} MB").format(
+                size=len(data) / 1e6, limit=MAX_ZIP_BYTES / 1e6
+            )
+        )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        raise CollectionError("this file is not a zip archive") from None
+        raise CollectionError(_("this file is not a zip archive")) from None
     if len(members) > MAX_ZIP_FILES:
-        raise CollectionError(f"the archive holds {len(members):,} files; the limit is {MAX_ZIP_FILES:,}")
+        raise CollectionError(
+            _("the archive holds {n:,} files; the limit is {limit:,}").format(n=len(members), limit=MAX_ZIP_FILES)
+        )
     if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-        raise CollectionError(f"the archive unpacks to more than {MAX_UNPACKED_BYTES / 1e6:.0f} MB; refused")
+        raise CollectionError(
+            _("the archive unpacks to more than {limit:.0f} MB; refused").format(limit=MAX_UNPACKED_BYTES / 1e6)
+        )
     wanted = []
     for m in members:
         path = PurePosixPath(m.filename.replace("\\", "/"))
         if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-            raise CollectionError(f"the archive has a path outside the collection ({m.filename[:80]}); refused")
+            raise CollectionError(
+                _("the archive has a path outside the collection ({path}); refused").format(path=m.filename[:80])
+            )
         if m.is_dir() or len(path.parts) < 2 or path.parent.name not in [str(d) for d in range(10)]:
             continue  # only images in digit folders are taken
         if not _is_image_name(path.name):
             continue
         if m.file_size > MAX_IMAGE_BYTES:
-            raise CollectionError(f"{m.filename[:80]} is {m.file_size / 1e6:.0f} MB; one image may be at most 5 MB")
+            raise CollectionError(
+                _("{file} is {size:.0f} MB; one image may be at most 5 MB").format(
+                    file=m.filename[:80], size=m.file_size / 1e6
+                )
+            )
         wanted.append((int(path.parent.name), m))
     images = []
     for digit, m in wanted:
@@ -190,5 +213,5 @@ def _images_in_zip(data: bytes) -> list[tuple[int, bytes]]:
             continue  # a damaged or non-image file in a digit folder is skipped, like any other non-image
         images.append((digit, _png(rgba)))  # stored as PNG whatever it came as
     if not images:
-        raise CollectionError("the archive has no images in digit folders (0/ to 9/), so nothing was added")
+        raise CollectionError(_("the archive has no images in digit folders (0/ to 9/), so nothing was added"))
     return images

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .i18n import _
+
 INK_THRESHOLD = 0.2  # fraction of full ink that counts as "ink" when cropping
 MIN_INK_PIXELS = 4  # fewer than this (at working size) is treated as an empty drawing
 MAX_SIDE = 512  # bigger inputs are shrunk first: the result is 28x28 anyway
@@ -33,7 +35,11 @@ def load_image(data: bytes) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > MAX_PIXELS:
-                raise ImageError(f"image is {image.width}x{image.height} pixels; the limit is {MAX_PIXELS:,} pixels")
+                raise ImageError(
+                    _("image is {width}x{height} pixels; the limit is {limit:,} pixels").format(
+                        width=image.width, height=image.height, limit=MAX_PIXELS
+                    )
+                )
             image.seek(0)  # animated GIF/PNG: use the first frame
             image = ImageOps.exif_transpose(image)  # phone photos carry their rotation in EXIF
             image.thumbnail((MAX_SIDE * 2, MAX_SIDE * 2))
@@ -46,11 +52,11 @@ def load_image(data: bytes) -> np.ndarray:
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("image is too large to open safely (decompression bomb protection)") from None
+        raise ImageError(_("image is too large to open safely (decompression bomb protection)")) from None
     except UnidentifiedImageError:
-        raise ImageError("this file is not an image Digit Lab can read (try PNG or JPEG)") from None
+        raise ImageError(_("this file is not an image Digit Lab can read (try PNG or JPEG)")) from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ImageError(f"the image is damaged or truncated ({str(e)[:100]})") from None
+        raise ImageError(_("the image is damaged or truncated ({reason})").format(reason=str(e)[:100])) from None
 
 
 def ink_map(image: np.ndarray) -> np.ndarray:
@@ -69,7 +75,9 @@ def ink_map(image: np.ndarray) -> np.ndarray:
         gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
         alpha = a[:, :, 3].astype(np.float32) / 255.0 if a.shape[2] == 4 else None
     else:
-        raise ImageError(f"expected a grayscale, RGB or RGBA image, got an array of shape {a.shape}")
+        raise ImageError(
+            _("expected a grayscale, RGB or RGBA image, got an array of shape {shape}").format(shape=a.shape)
+        )
     if alpha is not None and np.median(np.concatenate([alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]])) < 0.5:
         # A transparent background: the strokes are wherever something was painted, whatever its colour.
         # (Judged from the border: a few transparent pixels, e.g. rounded corners of an opaque scan, are not

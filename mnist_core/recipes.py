@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from .config import TrainConfig
+from .i18n import N_
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,11 @@ RECIPES: dict[str, Recipe] = {
     for r in (
         Recipe(
             "fast",
-            "Fast default (Digit Lab CNN)",
-            "Fast default: our strided CNN, AdamW with a one-cycle schedule, label smoothing and light "
-            "augmentation. ~99% in under a minute on a CPU.",
+            N_("Fast default (Digit Lab CNN)"),
+            N_(
+                "Fast default: our strided CNN, AdamW with a one-cycle schedule, label smoothing and light "
+                "augmentation. ~99% in under a minute on a CPU."
+            ),
             TrainConfig(
                 model="fast-strided",
                 epochs=10,
@@ -37,8 +40,8 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "tutorial-mlp-adam",
-            "Tutorial MLP (Adam)",
-            "Seed tutorial 1: 784-64-64-64-10 MLP, Adam 0.001, batches of 15, 2 epochs, no normalisation.",
+            N_("Tutorial MLP (Adam)"),
+            N_("Seed tutorial 1: 784-64-64-64-10 MLP, Adam 0.001, batches of 15, 2 epochs, no normalisation."),
             TrainConfig(
                 model="mlp-64x3",
                 epochs=2,
@@ -54,9 +57,11 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "tutorial-mlp-sgd",
-            "Tutorial MLP (SGD)",
-            "Seed tutorial 2: 784-128-64-10 MLP, SGD 0.003 with momentum 0.9, batches of 64, 15 epochs, "
-            "Normalize(0.5, 0.5).",
+            N_("Tutorial MLP (SGD)"),
+            N_(
+                "Seed tutorial 2: 784-128-64-10 MLP, SGD 0.003 with momentum 0.9, batches of 64, 15 epochs, "
+                "Normalize(0.5, 0.5)."
+            ),
             TrainConfig(
                 model="mlp-128-64",
                 epochs=15,
@@ -73,8 +78,8 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "tutorial-cnn-small",
-            "Tutorial small CNN",
-            "Seed tutorial 3: conv10/conv20/fc500 CNN, Adam, batches of 16, 10 epochs, Normalize(0.1307, 0.3081).",
+            N_("Tutorial small CNN"),
+            N_("Seed tutorial 3: conv10/conv20/fc500 CNN, Adam, batches of 16, 10 epochs, Normalize(0.1307, 0.3081)."),
             TrainConfig(
                 model="cnn-small",
                 epochs=10,
@@ -88,9 +93,11 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "pytorch-example",
-            "PyTorch example CNN",
-            "The PyTorch MNIST example: conv32/conv64/fc128 with dropout, Adadelta 1.0, StepLR 0.7, batches of "
-            "64, 14 epochs.",
+            N_("PyTorch example CNN"),
+            N_(
+                "The PyTorch MNIST example: conv32/conv64/fc128 with dropout, Adadelta 1.0, StepLR 0.7, batches of "
+                "64, 14 epochs."
+            ),
             TrainConfig(
                 model="cnn-example",
                 epochs=14,
@@ -105,12 +112,14 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "tutorial-cnn-pooled",
-            "Tutorial pooled CNN",
-            "Seed tutorial 4 ('Intro to PyTorch'), rebuilt from its words: the tutorial shows no code. It names "
-            "two convolutions, the second reused many times, max pooling, a global average pool and Adam, and "
-            "reports 99.06% on full MNIST after 10 epochs. Our reading applies the second convolution four "
-            "times with two max pools (28 -> 14 -> 7) before the 7x7 average; Adam 0.001, 10 epochs, batches "
-            "of 64 (a size the tutorial does not give).",
+            N_("Tutorial pooled CNN"),
+            N_(
+                "Seed tutorial 4 ('Intro to PyTorch'), rebuilt from its words: the tutorial shows no code. It names "
+                "two convolutions, the second reused many times, max pooling, a global average pool and Adam, and "
+                "reports 99.06% on full MNIST after 10 epochs. Our reading applies the second convolution four "
+                "times with two max pools (28 -> 14 -> 7) before the 7x7 average; Adam 0.001, 10 epochs, batches "
+                "of 64 (a size the tutorial does not give)."
+            ),
             TrainConfig(
                 model="cnn-pooled-4x",
                 epochs=10,

@@ -1,0 +1,73 @@
+"""The app in Chinese in a real browser: every page's headings and buttons are in Chinese with no English left
+in them, a browser that prefers Chinese gets it without asking, and the choice holds from page to page."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from browser_helpers import STEP_TIMEOUT_MS, VIEWPORT
+from conftest import assert_no_exception, goto, wait_idle
+
+pytestmark = pytest.mark.browser
+
+PAGES = ["", "explore", "train", "evaluate", "draw", "my_digits", "inside"]
+# Latin words a Chinese interface keeps: names of things (the data set, the product, optimizers, file types) and
+# the few terms the Chinese tutorials write in English.
+KEPT = {
+    "mnist", "digit", "lab", "fashion", "pytorch", "cnn", "mlp", "adam", "adamw", "sgd", "adadelta", "softmax", "epoch",
+    "logits", "relu", "png", "jpg", "jpeg", "zip", "cpu", "gpu", "cuda", "mps", "idx", "bfloat16", "float32", "bf16",
+    "amx", "avx", "onecycle", "url", "id", "ok", "my", "digits", "strided", "lenet",
+}  # fmt: skip
+HEADINGS = "[data-testid=stMain] :is(h1, h2, h3), [data-testid=stSidebarNav] span"
+BUTTONS = "[data-testid=stMain] button:visible, [data-testid=stSidebar] button:visible"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def english_left(text: str) -> list[str]:
+    return [w for w in re.findall(r"[A-Za-z]{2,}", text) if w.lower() not in KEPT]
+
+
+def chinese_page(browser, locale: str | None = None):
+    context = browser.new_context(viewport=VIEWPORT, **({"locale": locale} if locale else {}))
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    return context.new_page()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_speaks_chinese(browser, server, path):
+    page = chinese_page(browser)
+    try:
+        goto(page, server, f"{path}?lang=zh")
+        assert_no_exception(page)
+        texts = [t.strip() for t in page.locator(HEADINGS).all_inner_texts() if t.strip()]
+        buttons = [t.strip() for t in page.locator(BUTTONS).all_inner_texts() if t.strip()]
+        assert texts, "no headings found"
+        left = [f"{t!r} ({', '.join(english_left(t))})" for t in texts + buttons if english_left(t)]
+        assert not left, f"/{path}: English left in " + "; ".join(left)
+        assert any(CJK.search(t) for t in texts), texts
+    finally:
+        page.context.close()
+
+
+def test_a_browser_that_prefers_chinese_gets_it_and_the_choice_holds_across_pages(browser, server):
+    page = chinese_page(browser, locale="zh-CN")
+    try:
+        goto(page, server)
+        expect(page.get_by_role("link", name="浏览数据")).to_be_visible()
+        page.locator("[data-testid=stSidebarNav]").get_by_text("训练", exact=True).click()
+        wait_idle(page)
+        expect(page.locator("[data-testid=stMain] h1").first).to_contain_text("训练")
+
+        box = page.locator("[data-testid=stSidebar] .st-key-lang")  # the switch: back to English, on every page
+        box.locator("input[role='combobox'], button[aria-haspopup='listbox']").first.click()
+        page.get_by_role("option", name="English").click()
+        wait_idle(page)
+        expect(page.locator("[data-testid=stMain] h1").first).to_have_text("Train a model")
+        assert "lang=en" in page.url  # a link copied from the address opens in the same language
+        page.locator("[data-testid=stSidebarNav]").get_by_text("Explore", exact=True).click()
+        wait_idle(page)
+        expect(page.get_by_text("Dataset", exact=True).first).to_be_visible()
+        assert_no_exception(page)
+    finally:
+        page.context.close()
