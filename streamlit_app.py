@@ -85,6 +85,7 @@ nav = st.navigation(pages)
 
 with st.sidebar:
     ui.language_switch()
+    ui.translate_builtin_texts()
     choices = ui.dataset_choices()
     if st.session_state.get("dataset") not in choices:  # e.g. a My digits collection deleted meanwhile
         st.session_state.pop("dataset", None)

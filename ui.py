@@ -6,6 +6,7 @@ Pages stay thin views over mnist_core; anything here is about Streamlit, never a
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from contextvars import ContextVar
@@ -47,7 +48,9 @@ def use_language() -> str:
         st.session_state["lang_from_address"] = asked  # once: the sidebar's box may change it afterwards
         st.session_state[LANGUAGE_KEY] = asked
     if st.session_state.get(LANGUAGE_KEY) not in LANGUAGES:
-        preferred = st.context.headers.get("Accept-Language") or st.context.locale
+        # navigator.language first: the same as Accept-Language's first choice in a browser, and the one that
+        # browser automation (and some privacy settings) change
+        preferred = st.context.locale or st.context.headers.get("Accept-Language")
         st.session_state[LANGUAGE_KEY] = i18n.pick(preferred)
     i18n.use(st.session_state[LANGUAGE_KEY])
     return st.session_state[LANGUAGE_KEY]
@@ -67,6 +70,40 @@ def language_switch() -> None:
     if language != i18n.DEFAULT or LANGUAGE_KEY in st.query_params:
         st.query_params[LANGUAGE_KEY] = language
         st.session_state["lang_from_address"] = language
+
+
+# Texts Streamlit's own widgets write in English in the browser (no setting translates them): the file uploader's
+# button and its size line. Each is a JavaScript regular expression and its replacement, translated like any message.
+BUILTIN_TEXTS = [
+    ("^Upload$", N_("Upload")),
+    ("^Upload directories$", N_("Upload folders")),
+    ("^(\\S+) per file$", N_("{size} per file")),
+]
+BUILTIN_SCRIPT = """<script>(() => {
+  window.__digitLabTexts = %s;
+  if (window.__digitLabTextsOn) return;
+  window.__digitLabTextsOn = true;
+  const seen = new WeakMap();  // text node -> [its English, what we showed]: a switch back restores the English
+  const apply = () => document.querySelectorAll("[data-testid=stFileUploader]").forEach(root => {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const before = seen.get(node);
+      const english = before && node.nodeValue === before[1] ? before[0] : node.nodeValue;  // else Streamlit's new text
+      let text = english;
+      for (const [pattern, replacement] of window.__digitLabTexts) text = text.replace(new RegExp(pattern), replacement);
+      seen.set(node, [english, text]);
+      if (node.nodeValue !== text) node.nodeValue = text;
+    }
+  });
+  new MutationObserver(apply).observe(document.body, {childList: true, subtree: true, characterData: true});
+  apply();
+})();</script>"""
+
+
+def translate_builtin_texts() -> None:
+    """Put Streamlit's own widget texts (BUILTIN_TEXTS) into this run's language in the browser."""
+    pairs = [] if i18n.current() == i18n.DEFAULT else [[p, _(m).format(size="$1")] for p, m in BUILTIN_TEXTS]
+    st.html(BUILTIN_SCRIPT % json.dumps(pairs, ensure_ascii=False), unsafe_allow_javascript=True)
 
 
 def fragment(run_every: float | None = None):
@@ -167,6 +204,11 @@ def in_use_line(choice: str, source: Source) -> str | None:
     ).format(title=_(source.title), n=n, wanted=wanted)
 
 
+def split_label(name: str) -> str:
+    """A split's name ("MNIST sample / test", kept in English in records) in this run's language."""
+    return " / ".join(_(part) for part in name.split(" / "))
+
+
 def load_dataset(key: str) -> Source:
     """A dataset by its key (see data.load_source), loaded once per server and again when its folder changes."""
     with st.spinner(_("Loading the dataset…"), show_time=False):
@@ -264,11 +306,6 @@ def person() -> Person:
         secret = st.session_state.setdefault("browser_secret", os.urandom(16).hex())
     admin = not shared_server() or is_admin_token(st.session_state.get(ADMIN_KEY) or "")
     return Person(browser_id(secret), clean_name(st.session_state.get(NAME_KEY) or ""), admin)
-
-
-def owner() -> str:
-    """Who starts a job or saves a model: this browser's id (see person())."""
-    return person().id
 
 
 XSRF_COOKIE = "_streamlit_xsrf"

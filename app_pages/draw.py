@@ -98,9 +98,14 @@ def offer_quick_training() -> None:
         source = ui.current_source()
         if source is None:
             st.stop()
+        me = ui.person()
         try:
             job = ui.job_queue().submit(
-                recipe_config("fast", **QUICK), source, "train" if source.train is not None else "all", owner=ui.owner()
+                recipe_config("fast", **QUICK),
+                source,
+                "train" if source.train is not None else "all",
+                owner=me.id,
+                owner_name=me.name,
             )
         except (ValueError, DataError, RuntimeError) as e:  # RuntimeError: the cluster cannot be reached
             st.error(_("Cannot start training: {reason}").format(reason=e))
@@ -163,7 +168,11 @@ def keep_row(image: np.ndarray, pred) -> None:
             args=(image, pred.digit),
         )
         actual = cols[1].selectbox(
-            _("Wrong? It is a"), [d for d in range(10) if d != pred.digit], index=None, key="draw_keep_digit"
+            _("Wrong? It is a"),
+            [d for d in range(10) if d != pred.digit],
+            index=None,
+            key="draw_keep_digit",
+            placeholder=_("Choose a digit"),
         )
         cols[2].button(
             _("Keep with this digit") if actual is None else _("Keep it as a {digit}").format(digit=actual),

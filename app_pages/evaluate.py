@@ -7,6 +7,7 @@ import ui
 from mnist_core import evaluation_views as ev
 from mnist_core.checkpoints import (
     CheckpointError,
+    OwnerRecord,
     delete_checkpoint,
     export_checkpoint,
     import_checkpoint,
@@ -17,6 +18,7 @@ from mnist_core.checkpoints import (
 from mnist_core.data import DataError
 from mnist_core.evaluation import evaluate
 from mnist_core.i18n import N_, _
+from mnist_core.owners import may_manage
 
 ANY = -1
 SPLIT_LABELS = {"test": N_("test"), "train": N_("train"), "all": N_("all")}  # the radio's values stay the keys
@@ -36,7 +38,8 @@ def _import_upload():
     if uploaded is None:
         return
     try:
-        path = import_checkpoint(uploaded.getvalue())
+        me = ui.person()
+        path = import_checkpoint(uploaded.getvalue(), owner=OwnerRecord(me.id, me.name))
         st.session_state["eval_upload_msg"] = (
             "success",
             _("Imported **{name}** as a new saved model.").format(name=uploaded.name),
@@ -262,19 +265,35 @@ else:
 
 st.subheader(_("All saved models"))
 _show(st.session_state.pop("eval_flash", None))
-st.dataframe(ev.comparison_table(ckpts), hide_index=True)
+me = ui.person()
+st.dataframe(ev.comparison_table(ckpts, me.id), hide_index=True)
 st.caption(_("Accuracy and training time as recorded when each model was saved, on the data named in Dataset."))
 with st.expander(_("Manage **{name}**: rename, delete, download").format(name=ckpt.name)):
+    mine = may_manage(me, ckpt.record.owner and ckpt.record.owner.id)
+    if not mine:
+        maker = ev.made_by(ckpt, me.id)
+        st.caption(
+            (
+                _(":material/lock: Made by {name}: only they, or the teacher, can rename or delete it.").format(
+                    name=maker
+                )
+                if maker
+                else _(":material/lock: Only the teacher can rename or delete this model.")
+            )
+            + " "
+            + _("Everyone can use it and download it.")
+        )
     r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
     new_name = r1.text_input(
         _("New name"),
         value=ckpt.name,
         key=f"eval_name_{run_id}",
+        disabled=not mine,
         help=_("A name you will recognise; the file on disk keeps its run id."),
     )
-    if r2.button(_("Rename"), key="eval_rename", help=_("Save the new name.")):
+    if r2.button(_("Rename"), key="eval_rename", disabled=not mine, help=_("Save the new name.")):
         try:
-            rename_checkpoint(ckpt.path, new_name)
+            rename_checkpoint(ckpt.path, new_name, by=me)
             st.session_state["eval_flash"] = ("success", _("Renamed to **{name}**.").format(name=new_name.strip()))
             st.rerun()
         except (CheckpointError, OSError) as e:
@@ -295,7 +314,10 @@ with st.expander(_("Manage **{name}**: rename, delete, download").format(name=ck
         )
     if st.session_state.get("eval_confirm") != run_id:
         if st.button(
-            _("Delete this model…"), key="eval_delete", help=_("Remove it from disk (you will be asked to confirm).")
+            _("Delete this model…"),
+            key="eval_delete",
+            disabled=not mine,
+            help=_("Remove it from disk (you will be asked to confirm)."),
         ):
             st.session_state["eval_confirm"] = run_id
             st.rerun()
@@ -304,7 +326,7 @@ with st.expander(_("Manage **{name}**: rename, delete, download").format(name=ck
         yes_col, no_col, _spare = st.columns([1, 1, 3])
         if yes_col.button(_("Yes, delete it"), key="eval_delete_yes", type="primary"):
             try:
-                delete_checkpoint(ckpt.path)
+                delete_checkpoint(ckpt.path, by=me)
                 st.session_state["eval_flash"] = ("success", _("Deleted **{name}**.").format(name=ckpt.name))
             except (CheckpointError, OSError) as e:
                 st.session_state["eval_flash"] = ("error", _("Could not delete it: {error}").format(error=e))

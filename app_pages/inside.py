@@ -245,7 +245,7 @@ else:
         st.stop()
     st.session_state["inside_index"] = min(st.session_state.get("inside_index", 0), len(split) - 1)
     index = st.number_input(
-        _("Image number in {split} (0 to {last:,})").format(split=split.name, last=len(split) - 1),
+        _("Image number in {split} (0 to {last:,})").format(split=ui.split_label(split.name), last=len(split) - 1),
         0,
         len(split) - 1,
         key="inside_index",
@@ -348,6 +348,7 @@ with st.container(key="inside_robustness", border=True):
         default=[run_id],
         max_selections=3,
         key="inside_robust_models",
+        placeholder=_("Choose models"),
         format_func=lambda r: checkpoint_label(saved[r]),
         help=_("For example one trained with augmentation and one without."),
     )

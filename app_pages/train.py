@@ -148,7 +148,8 @@ if b1.button(
     help=_("Train a fresh model with these settings. You can switch pages while it runs."),
 ):
     try:
-        job = queue.submit(config, source, split, owner=ui.owner())
+        me = ui.person()
+        job = queue.submit(config, source, split, owner=me.id, owner_name=me.name)
     except (ConfigError, ValueError, RuntimeError) as e:  # RuntimeError: the cluster cannot be reached
         st.error(_("Cannot start: {error}").format(error=e))
         st.stop()
@@ -270,7 +271,9 @@ def show_run(job_id: str, overlays: list) -> None:
         m1.metric(
             _("Test accuracy"),
             f"{summary.accuracy:.2%}",
-            help=_("Measured on {where}, images the model never trained on.").format(where=summary.evaluated_on),
+            help=_("Measured on {where}, images the model never trained on.").format(
+                where=ui.split_label(summary.evaluated_on or "")
+            ),
         )
         m2.metric(_("Training time"), _("{seconds:.1f} s").format(seconds=summary.seconds))
         m3.metric(_("Speed"), _("{speed:,.0f} images/s").format(speed=summary.images_per_s))
@@ -365,14 +368,16 @@ def finetune_section(saved: list, busy: bool) -> None:
         )
         if st.button(_("Fine-tune"), key="finetune_start", icon=":material/school:", disabled=busy):
             ckpt = next(c for c in saved if c.run_id == parent)
+            me = ui.person()
             try:
                 drawings = ui.load_dataset(str(Collection(collection).path))
                 job = queue.submit(
                     replace(ckpt.config, epochs=int(epochs)),
                     drawings,
                     "all",
-                    owner=ui.owner(),
+                    owner=me.id,
                     parent=str(ckpt.path),
+                    owner_name=me.name,
                 )
             except (ConfigError, DataError, CollectionError, ValueError, RuntimeError) as e:
                 st.error(_("Cannot fine-tune: {error}").format(error=e))
@@ -387,6 +392,7 @@ overlay_names = st.multiselect(
     [c.run_id for c in saved],
     key="train_overlay",
     persist_state="session",
+    placeholder=_("Choose saved models"),
     format_func=lambda r: next(c.name for c in saved if c.run_id == r),
     help=_("Draw the held-out accuracy curves of saved models on the accuracy chart."),
 )

@@ -29,6 +29,7 @@ from .config import ConfigError, TrainConfig
 from .data import REPO_ROOT
 from .i18n import N_, _
 from .models import MODELS, build_model
+from .owners import Person, may_manage
 from .training import Event
 
 WEIGHTS, META = "weights.safetensors", "meta.json"
@@ -92,6 +93,15 @@ class FinetuneRecord:
 
 
 @dataclass(frozen=True)
+class OwnerRecord:
+    """Who made a model (meta.json's "owner"): their browser's id (owners.browser_id) and the name they typed."""
+
+    id: str = ""
+    name: str = ""
+    extra: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
 class Normalisation:
     mean: float | None = None
     std: float | None = None
@@ -116,6 +126,7 @@ class ModelRecord:
     metrics: MetricsRecord = field(default_factory=MetricsRecord)
     history: list[Event] = field(default_factory=list)  # step and epoch events, thinned for the charts
     finetune: FinetuneRecord | None = None
+    owner: OwnerRecord | None = None  # None: saved by the command line, or before models had owners
     extra: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
@@ -132,6 +143,7 @@ class ModelRecord:
             "metrics": _json_fields(self.metrics),
             "history": [e.to_dict() for e in self.history],
             "finetune": self.finetune and _json_fields(self.finetune),
+            "owner": self.owner and _json_fields(self.owner),
             **self.extra,
         }
         return {k: v for k, v in meta.items() if v is not None}
@@ -235,6 +247,7 @@ def parse_record(meta, where: str) -> ModelRecord:
         ("normalisation", dict),
         ("history", list),
         ("finetune", dict),
+        ("owner", dict),
         ("name", str),
         ("created", str),
         ("run_id", str),
@@ -264,6 +277,7 @@ def parse_record(meta, where: str) -> ModelRecord:
     )
     history = [_typed(Event, h, where, f"history[{i}]") for i, h in enumerate(meta.get("history") or [])]
     finetune = None if meta.get("finetune") is None else _typed(FinetuneRecord, meta["finetune"], where, "finetune")
+    owner = None if meta.get("owner") is None else _typed(OwnerRecord, meta["owner"], where, "owner")
     try:
         config = TrainConfig.from_dict(meta.get("config") or {}).validate()
     except (ConfigError, TypeError) as e:
@@ -284,8 +298,18 @@ def parse_record(meta, where: str) -> ModelRecord:
         metrics=metrics,
         history=history,
         finetune=finetune,
+        owner=owner,
         extra={k: v for k, v in meta.items() if k not in known},
     )
+
+
+def default_name(record: ModelRecord) -> str:
+    """A model's name until someone renames it: its architecture and score, in the reader's language (a run saves
+    no name of its own, so a class reading in Chinese sees Chinese names)."""
+    title = _(MODELS[record.architecture].title)
+    accuracy = record.metrics.accuracy
+    name = title if accuracy is None else _("{model} · {accuracy:.2%}").format(model=title, accuracy=accuracy)
+    return name + (_(" (stopped)") if record.metrics.stopped else "")
 
 
 @dataclass
@@ -299,7 +323,7 @@ class Checkpoint:
 
     @property
     def name(self) -> str:
-        return self.record.name or self.path.name
+        return self.record.name or default_name(self.record)
 
     @property
     def accuracy(self) -> float | None:
@@ -480,9 +504,16 @@ def skipped_entries(models_dir: str | Path | None = None) -> list[str]:
     )
 
 
-def delete_checkpoint(path: str | Path) -> None:
+def _check_may_manage(record: ModelRecord, by: Person | None, refusal: str) -> None:
+    if by is not None and not may_manage(by, record.owner and record.owner.id):
+        raise CheckpointError(refusal)
+
+
+def delete_checkpoint(path: str | Path, by: Person | None = None) -> None:
+    """Delete a saved model: `by`, when given, must be its maker or the host (owners.may_manage)."""
     path = Path(path)
-    read_record(path)  # refuse to delete anything that is not one of ours
+    record = read_record(path)  # refuse to delete anything that is not one of ours
+    _check_may_manage(record, by, _("only the person who made this model, or the teacher, can delete it"))
     # Rename first so a half-deleted folder is never listed as a checkpoint.
     trash = path.with_name(f".deleting-{path.name}-{os.urandom(3).hex()}")
     try:
@@ -494,12 +525,15 @@ def delete_checkpoint(path: str | Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def rename_checkpoint(path: str | Path, name: str) -> ModelRecord:
-    """Give a checkpoint a display name (the folder keeps its run id)."""
+def rename_checkpoint(path: str | Path, name: str, by: Person | None = None) -> ModelRecord:
+    """Give a checkpoint a display name (the folder keeps its run id); `by`, when given, must be its maker or the
+    host (owners.may_manage)."""
     name = name.strip()
     if not name or len(name) > 80 or not re.fullmatch(r"[\w .,:()+\-]+", name):
         raise CheckpointError(_("a name needs 1-80 letters, digits, spaces or . , : ( ) + - _"))
-    record = replace(read_record(path), name=name)
+    record = read_record(path)
+    _check_may_manage(record, by, _("only the person who made this model, or the teacher, can rename it"))
+    record = replace(record, name=name)
     try:
         _write_json_atomic(Path(path) / META, record.to_dict())
     except OSError as e:
@@ -547,15 +581,17 @@ def _read_export(data: bytes, where: str) -> tuple[nn.Module, ModelRecord]:
     return _model_from_tensors(tensors, record, where), record
 
 
-def import_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path:
-    """A user's upload, saved as a new model named "... (uploaded)"."""
+def import_checkpoint(data: bytes, models_dir: str | Path | None = None, owner: OwnerRecord | None = None) -> Path:
+    """A user's upload, saved as a new model named "... (uploaded)" that belongs to `owner` (whoever uploaded it)."""
     model, record = _read_export(data, _("uploaded file"))
-    name = _("{name} (uploaded)").format(name=record.name or record.run_id or record.architecture)[:80]
-    return save_checkpoint(model, replace(record, name=name, created=None), models_dir)
+    name = _("{name} (uploaded)").format(name=record.name or default_name(record))[:80]
+    return save_checkpoint(model, replace(record, name=name, created=None, owner=owner), models_dir)
 
 
-def receive_checkpoint(data: bytes, models_dir: str | Path | None = None) -> Path:
+def receive_checkpoint(data: bytes, models_dir: str | Path | None = None, owner: OwnerRecord | None = None) -> Path:
     """A model a training worker made (or the app sends one to fine-tune), saved as it is: same run id, name and
-    creation time. Written atomically, like every save."""
+    creation time, and, given an `owner`, theirs. Written atomically, like every save."""
     model, record = _read_export(data, _("received checkpoint"))
+    if owner is not None:
+        record = replace(record, owner=owner)
     return save_checkpoint(model, record, models_dir, run_id=record.run_id)

@@ -162,10 +162,23 @@ def pair_from_selection(selection: dict | None, classes: list[str]) -> tuple[int
     return None
 
 
-def comparison_table(checkpoints: list[Checkpoint]) -> pd.DataFrame:
-    """Every saved model side by side: what it is, how long it trained, what it scored and on what."""
+def made_by(checkpoint: Checkpoint, viewer: str = "") -> str:
+    """Who made a model, as the person with browser id `viewer` reads it: "you", the name its maker typed, or
+    "someone" (a maker who typed no name); "" for a model without a maker (the command line, older models)."""
+    owner = checkpoint.record.owner
+    if owner is None or not owner.id:
+        return ""
+    if viewer and owner.id == viewer:
+        return _("you")
+    return owner.name or _("someone")
+
+
+def comparison_table(checkpoints: list[Checkpoint], viewer: str = "") -> pd.DataFrame:
+    """Every saved model side by side: what it is, who made it (as `viewer`, a browser id, reads it), how long it
+    trained, what it scored and on what."""
     columns = [
         _("Name"),
+        _("Made by"),
         _("Architecture"),
         _("Epochs"),
         _("Accuracy %"),
@@ -179,6 +192,7 @@ def comparison_table(checkpoints: list[Checkpoint]) -> pd.DataFrame:
         r = c.record
         values = (
             c.name,
+            made_by(c, viewer),
             _(MODELS[r.architecture].title),  # a record names a known architecture, or is not listed
             r.config.epochs if r.metrics.epochs_done is None else r.metrics.epochs_done,
             None if r.metrics.accuracy is None else round(100 * r.metrics.accuracy, 2),

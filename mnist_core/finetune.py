@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import FinetuneRecord, MetricsRecord, ModelRecord, load_checkpoint, save_checkpoint
+from .checkpoints import FinetuneRecord, MetricsRecord, ModelRecord, default_name, load_checkpoint, save_checkpoint
 from .data import DataError, Source, Split, hold_out, load_source, subsample
 from .evaluation import evaluate
 from .i18n import N_, _
@@ -182,7 +182,7 @@ def finetune(
         folder = save_checkpoint(
             result.model,
             ModelRecord(
-                name=f"{record.name or record.architecture} + {personal.title}"[:80]
+                name=f"{record.name or default_name(record)} + {personal.title}"[:80]
                 + (" (stopped)" if result.stopped else ""),
                 architecture=record.architecture,
                 parameters=count_parameters(result.model),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .checkpoints import CheckpointError, export_checkpoint, receive_checkpoint
+from .checkpoints import CheckpointError, OwnerRecord, export_checkpoint, receive_checkpoint
 from .config import TrainConfig
 from .data import Source
 from .finetune import FinetuneSummary
@@ -63,7 +63,8 @@ class Job:
     config: TrainConfig
     source: Source
     split: str = "train"
-    owner: str = ""  # whoever started it (the app passes a browser-session token)
+    owner: str = ""  # whoever started it: the app passes their browser's id (owners.browser_id)
+    owner_name: str = ""  # the name they typed, saved with the model
     parent: str | None = None  # a saved model's folder: fine-tune it on `source` instead of training afresh
     id: str = field(default_factory=lambda: f"{time.strftime('%H%M%S')}-{next(_ids)}{secrets.token_hex(2)}")
     status: str = "queued"  # queued, running, done, stopped, failed
@@ -84,6 +85,10 @@ class Job:
     @property
     def active(self) -> bool:
         return self.status in ("queued", "running")
+
+    def owner_record(self) -> OwnerRecord | None:
+        """Who the saved model belongs to: None for a run started without an owner (the command line, tests)."""
+        return OwnerRecord(self.owner, self.owner_name) if self.owner else None
 
     @property
     def stopping(self) -> bool:
@@ -170,7 +175,13 @@ class JobQueue:
     # ----- runs -----
 
     def submit(
-        self, config: TrainConfig, source: Source, split: str = "train", owner: str = "", parent: str | None = None
+        self,
+        config: TrainConfig,
+        source: Source,
+        split: str = "train",
+        owner: str = "",
+        parent: str | None = None,
+        owner_name: str = "",
     ) -> Job:
         """Queue a run: training `config` on `source`'s `split`, or, given a `parent` checkpoint folder,
         fine-tuning it on all of `source` for `config.epochs` epochs with `config.seed` (mnist_core.finetune)."""
@@ -189,7 +200,7 @@ class JobQueue:
         except CheckpointError as e:
             raise ValueError(str(e)) from None
         self.cluster()  # reached, or a clear error, before the run is queued
-        job = Job(config, source, split, owner, parent)
+        job = Job(config, source, split, owner, owner_name, parent)
         job.request = RunRequest(job.id, replace(config), split, parent_bytes)
         with self._lock:
             self._jobs[job.id] = job
@@ -228,7 +239,11 @@ class JobQueue:
             job.finishing = True
         try:
             result = future.result()
-            folder = None if result.checkpoint is None else str(receive_checkpoint(result.checkpoint, self.models_dir))
+            folder = (
+                None
+                if result.checkpoint is None
+                else str(receive_checkpoint(result.checkpoint, self.models_dir, job.owner_record()))
+            )
             with job.lock:
                 job.history = list(result.history)  # the whole story, whatever events were still on their way
                 job.summary = replace(result.summary, checkpoint=folder)

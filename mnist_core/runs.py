@@ -16,7 +16,7 @@ from .checkpoints import DatasetRecord, MetricsRecord, ModelRecord, Normalisatio
 from .config import TrainConfig
 from .data import Source, Split, hold_out
 from .evaluation import EvalReport, evaluate
-from .models import MODELS, count_parameters
+from .models import count_parameters
 from .training import Event, TrainResult, train
 
 HOLD_OUT_FRACTION = 0.1
@@ -132,10 +132,8 @@ def train_and_save(
     checkpoint = None
     if save:
         epochs_done = max((h.epoch for h in result.history if h.kind == "epoch"), default=0)
-        spec = MODELS[config.model]
-        label = name or f"{spec.title} · {report.accuracy:.2%}" + (" (stopped)" if result.stopped else "")
         record = ModelRecord(
-            name=label[:80],
+            name=name[:80] if name else None,  # None: checkpoints.default_name, in each reader's language
             architecture=config.model,
             parameters=count_parameters(result.model),
             config=config,

@@ -137,6 +137,17 @@ def app(models_dir):
     st.cache_resource.clear()
 
 
+@pytest.fixture
+def shared():
+    """The app as a host opens it to the network (streamlit run ... --server.address 0.0.0.0)."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    yield
+    config.set_option("server.address", before)
+
+
 def open_page(at, page: str):
     """Run the app and switch to app_pages/<page>.py; fail on any exception shown in the page."""
     at.run()

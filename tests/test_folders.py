@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from streamlit import config
 
 import ui
 from conftest import open_page
@@ -38,15 +37,6 @@ def test_the_setting_lists_folders_separated_like_path(tmp_path, monkeypatch):
     assert allowed_folders() == ((tmp_path / "a").resolve(), (tmp_path / "b").resolve())
     monkeypatch.delenv(ENV)
     assert allowed_folders() == ()
-
-
-@pytest.fixture
-def shared(monkeypatch):
-    """The app as a host opens it to the network (streamlit run ... --server.address 0.0.0.0)."""
-    before = config.get_option("server.address")
-    config.set_option("server.address", "0.0.0.0")
-    yield
-    config.set_option("server.address", before)
 
 
 def test_a_shared_server_without_allowed_folders_does_not_offer_one(app, shared, monkeypatch):

@@ -97,14 +97,24 @@ def test_the_browsers_preferred_language_picks_the_default(preferred, language):
     assert i18n.pick(preferred) == language
 
 
-def test_an_address_with_lang_opens_the_app_in_chinese_and_the_sidebar_switch_changes_it(app):
+@pytest.fixture
+def test_thread_language():
+    """AppTest calls a box's format_func in the test's thread, not the script's: give it the language the page was
+    drawn in."""
+    yield i18n.use
+    i18n.use("en")
+
+
+def test_an_address_with_lang_opens_the_app_in_chinese_and_the_sidebar_switch_changes_it(app, test_thread_language):
     app.query_params["lang"] = "zh"
+    test_thread_language("zh")
     app.run()
     assert not app.exception
     assert app.selectbox(key="lang").value == "zh"
     assert app.selectbox(key="dataset").label == "数据集"
     assert "训练" in " ".join(m.value for m in app.markdown)
-    app.selectbox(key="lang").set_value("en").run()
+    app.selectbox(key="lang").set_value("en").run()  # the boxes as drawn in Chinese send their values
+    test_thread_language("en")
     assert app.selectbox(key="dataset").label == "Dataset"
     assert app.query_params.get("lang") in ("en", ["en"])  # a link copied now opens in English
     app.switch_page("app_pages/explore.py").run()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.checkpoints import list_checkpoints, load_checkpoint
+from mnist_core.checkpoints import OwnerRecord, list_checkpoints, load_checkpoint
 from mnist_core.cluster import Cluster, ClusterError, ClusterSettings
 from mnist_core.history import curves, format_eta
 from mnist_core.jobs import KILLED, BusyError, JobQueue
@@ -48,7 +48,7 @@ def until(condition, timeout: float = 120) -> None:
 
 def test_two_runs_train_at_once_a_third_waits_and_all_are_saved_with_their_events_in_order(sample, tmp_path, cluster):
     queue = JobQueue(tmp_path, cluster=cluster)
-    jobs = [queue.submit(tiny(seed=i, epochs=3), sample, owner=f"student-{i}") for i in range(3)]
+    jobs = [queue.submit(tiny(seed=i, epochs=3), sample, owner=f"student-{i}", owner_name=f"S{i}") for i in range(3)]
     seen_together = False
     while any(j.active for j in jobs):
         running = [j for j in jobs if j.status == "running"]
@@ -65,7 +65,8 @@ def test_two_runs_train_at_once_a_third_waits_and_all_are_saved_with_their_event
         assert steps == sorted(steps) and len(set(steps)) == len(steps)
         assert [e.epoch for e in j.history if e.kind == "epoch"] == [0, 1, 2, 3]
         assert j.summary.accuracy > 0.5 and j.snapshot().owner == j.owner
-        load_checkpoint(j.summary.checkpoint)
+        _model, saved = load_checkpoint(j.summary.checkpoint)
+        assert saved.record.owner == OwnerRecord(j.owner, j.owner_name)  # the model is its maker's
 
 
 def test_one_session_has_one_run_at_a_time(sample, tmp_path, cluster):

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 import ui
+from conftest import open_page
 from mnist_core import owners
+from mnist_core.checkpoints import CheckpointError, delete_checkpoint, list_checkpoints, rename_checkpoint
 from mnist_core.owners import Person, may_manage
 
 
@@ -38,3 +40,65 @@ def test_the_browser_is_known_by_its_cookie_token_however_it_is_masked(token):
     assert ui._browser_secret(cookie(b"\x01\x02\x03\x04")) == ui._browser_secret(cookie(b"\xaa\xbb\xcc\xdd"))
     assert ui._browser_secret(cookie(b"\x00\x00\x00\x00")) == token.hex()
     assert ui._browser_secret(None) is None and ui._browser_secret("garbage") is None
+
+
+def _owned_by(models, secret: str, name: str):
+    """The one saved model in `models`, made over to the browser holding `secret`."""
+    import json
+
+    folder = next(p for p in models.iterdir() if p.is_dir())
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["owner"] = {"id": owners.browser_id(secret), "name": name}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    return folder
+
+
+def _session(app, secret: str):
+    app.session_state["browser_secret"] = secret  # AppTest has no cookies: the session's own browser id
+    return open_page(app, "evaluate")
+
+
+def test_a_second_student_can_use_but_not_rename_or_delete_the_first_ones_model(app, models_with_checkpoint, shared):
+    folder = _owned_by(models_with_checkpoint, "alice-secret", "Alice")
+    at = _session(app, "bob-secret")
+    assert [m for m in at.metric if m.label == "Accuracy"], "Bob can still evaluate Alice's model"
+    assert at.dataframe[2].value["Made by"].tolist() == ["Alice"]
+    assert any("Made by Alice: only they, or the teacher, can rename or delete it" in c.value for c in at.caption)
+    run_id = folder.name
+    assert at.text_input(key=f"eval_name_{run_id}").disabled
+    assert at.button(key="eval_rename").disabled and at.button(key="eval_delete").disabled
+    with pytest.raises(CheckpointError, match="only the person who made this model"):  # nor behind the page's back
+        rename_checkpoint(folder, "Bobs now", by=Person(owners.browser_id("bob-secret")))
+    with pytest.raises(CheckpointError, match="only the person who made this model"):
+        delete_checkpoint(folder, by=Person(owners.browser_id("bob-secret")))
+    assert folder.is_dir() and list_checkpoints()[0].name != "Bobs now"
+
+
+def test_the_maker_renames_their_own_model(app, models_with_checkpoint, shared):
+    folder = _owned_by(models_with_checkpoint, "alice-secret", "Alice")
+    at = _session(app, "alice-secret")
+    assert at.dataframe[2].value["Made by"].tolist() == ["you"]
+    at.text_input(key=f"eval_name_{folder.name}").set_value("Alice CNN").run()
+    at.button(key="eval_rename").click().run()
+    assert not at.exception and not at.error
+    assert list_checkpoints()[0].name == "Alice CNN"
+
+
+def test_the_teachers_admin_token_manages_every_model(app, models_with_checkpoint, shared, monkeypatch):
+    monkeypatch.setenv(owners.ADMIN_TOKEN_ENV, "class-7b-token")
+    folder = _owned_by(models_with_checkpoint, "alice-secret", "Alice")
+    at = _session(app, "teacher-secret")
+    at.sidebar.text_input(key="admin_token").set_value("wrong").run()
+    assert at.button(key="eval_delete").disabled, "a wrong token changes nothing"
+    at.sidebar.text_input(key="admin_token").set_value("class-7b-token").run()
+    assert not at.button(key="eval_delete").disabled
+    at.button(key="eval_delete").click().run()
+    at.button(key="eval_delete_yes").click().run()
+    assert not at.exception and not folder.exists()
+
+
+def test_on_a_learners_own_computer_every_model_is_theirs(app, models_with_checkpoint):
+    _owned_by(models_with_checkpoint, "alice-secret", "Alice")
+    at = _session(app, "another-tab")
+    assert not at.button(key="eval_delete").disabled and not at.button(key="eval_rename").disabled
+    assert not [t for t in at.sidebar.text_input if t.key in ("display_name", "admin_token")]  # nothing to type
