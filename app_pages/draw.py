@@ -299,7 +299,12 @@ with left:
         if upload is not None:
             try:
                 image = load_image(upload.getvalue())
-                st.image(image, caption=_("Your image: {file}").format(file=upload.name), width=SIDE)
+                st.image(
+                    image,
+                    caption=_("Your image: {file}").format(file=upload.name),
+                    width=SIDE,
+                    alt=_("The photo you uploaded"),
+                )
             except ImageError as e:
                 st.error(_("**{file}** cannot be used: {reason}.").format(file=upload.name, reason=e))
                 prompt = _("Try another file: a PNG or JPEG photo of one digit.")
@@ -315,6 +320,7 @@ with mid:
         width=28 * ZOOM,
         output_format="PNG",
         caption=_("Your digit cropped, shrunk to 20 px and centred in 28×28 pixels, like every MNIST image."),
+        alt=_("Your digit as the model gets it: 28×28 pixels, white ink on black, enlarged"),
     )
 with right, st.container(key="draw_result"):
     if pred is None or pred.digit is None:

@@ -255,7 +255,7 @@ else:
     grid = st.container(horizontal=True, key="eval_gallery")
     for i, tile, caption in zip(idx, ev.enlarge(source.split(split).images[idx].numpy()), captions):
         cell = grid.container(width=124)
-        cell.image(tile, caption=caption, width=124)
+        cell.image(tile, caption=caption, width=124, alt=_("Handwritten digit: {caption}").format(caption=caption))
         cell.page_link(
             "app_pages/inside.py",
             label=_("Look inside"),

@@ -178,6 +178,7 @@ shown_labels = split.labels[idx].numpy()
 st.image(
     list(stats.enlarge(split.images[idx].numpy(), ZOOM)),
     caption=[names[c] for c in shown_labels],
+    alt=[_("An image labelled {label}").format(label=names[c]) for c in shown_labels],
     width=28 * ZOOM,
     output_format="PNG",
 )
@@ -196,6 +197,7 @@ with left:
     st.image(
         list(stats.enlarge(np.rint(mean).astype(np.uint8), ZOOM)),
         caption=list(names),
+        alt=[_("The average of every image labelled {label}").format(label=name) for name in names],
         width=28 * ZOOM,
         output_format="PNG",
     )

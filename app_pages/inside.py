@@ -160,7 +160,11 @@ def play(model: ex.Explainer, image28: np.ndarray) -> None:
     probs = model.probabilities(changed)
     with right:
         a, b = st.columns([1, 1])
-        a.image(ex.ink_picture(changed, 168), caption=_("What the model gets now"))
+        a.image(
+            ex.ink_picture(changed, 168),
+            caption=_("What the model gets now"),
+            alt=_("The digit after your changes, as the model gets it"),
+        )
         b.metric(
             _("It reads"),
             str(int(probs.argmax())),
@@ -270,11 +274,12 @@ if inside.steps is not None:
         steps = inside.steps
         cols = st.columns([1, 1, 1, 1, 0.3, 1.4])
         for col, picture, words in zip(cols, [steps.ink, steps.crop, steps.small, inside.image28], STEP_WORDS):
-            col.image(ex.ink_picture(picture), caption=_(words), width=112)
+            col.image(ex.ink_picture(picture), caption=_(words), width=112, alt=_(words))
         naive = inside.naive_probabilities
         cols[5].image(
             ex.ink_picture(inside.naive28),
             width=112,
+            alt=_("The digit squashed to 28×28 without these steps"),
             caption=_(
                 "Squashed to 28×28 without these steps, it reads **{naive}** ({naive_p:.0%}), against **{digit}** "
                 "({p:.0%}) with them."
@@ -286,11 +291,17 @@ with st.container(key="inside_layers", border=True):
     st.caption(_("The image flows from top to bottom: each layer turns the one before it into new numbers."))
     filters = ex.first_filters(model.model)
     st.markdown(f"**{filters.title}**", help=filters.help)
-    st.image(ex.filters_picture(filters))
+    st.image(
+        ex.filters_picture(filters),
+        alt=_("The first layer's filters: small grids of weights, red where a weight is positive, blue negative"),
+    )
     for i, layer in enumerate(inside.layers):
         st.markdown(f"**{layer.title}**", help=layer.help)
         if layer.kind == "conv":
-            st.image(ex.feature_maps_picture(layer))
+            st.image(
+                ex.feature_maps_picture(layer),
+                alt=_("What each detector of this layer found in the digit: bright where it responded strongly"),
+            )
         elif layer.kind == "dense":
             bars(layer.values, _("neuron"), _("output"), key=f"inside_dense_{i}")
         else:
@@ -320,7 +331,11 @@ with st.container(key="inside_attribution", border=True):
         cols = st.columns(len(inside.attributions))
         for col, a in zip(cols, inside.attributions):
             col.image(
-                ex.heatmap(a.maps[key], inside.image28, 6, scale), caption=f"{a.digit} ({ex.percent(a.probability)})"
+                ex.heatmap(a.maps[key], inside.image28, 6, scale),
+                caption=f"{a.digit} ({ex.percent(a.probability)})",
+                alt=_("Heatmap for the digit {digit}: red pixels pushed the model towards it, blue pixels away").format(
+                    digit=a.digit
+                ),
             )
 
 with st.container(key="inside_play", border=True):

@@ -142,7 +142,11 @@ for digit in range(10):
             if small is None:
                 st.caption(_("unreadable"))
             else:
-                st.image(np.kron(small, np.ones((2, 2), np.uint8)), width=56)
+                st.image(
+                    np.kron(small, np.ones((2, 2), np.uint8)),
+                    width=56,
+                    alt=_("Your drawing of a {digit}").format(digit=digit),
+                )
             if st.button(
                 "", key=f"my_digits_delete_{d.path.name}", icon=":material/delete:", help=_("Delete this drawing")
             ):

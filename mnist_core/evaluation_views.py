@@ -124,7 +124,8 @@ def gallery(
     """(indices to show, one caption per image, how many match in all) for a (true, predicted) choice.
 
     No choice = every mistake; the most confident mistakes come first, as they are the most telling.
-    A caption reads "true 4 → 9 · 96%": really a 4, read as a 9, with 96% confidence.
+    A caption reads "true 4 → 9 · 96% ✗": really a 4, read as a 9, with 96% confidence, wrong (a mark, not only a
+    colour, says right or wrong).
     """
     idx = report.mistakes(true, predicted)
     line = _("true {true} → {predicted} · {confidence}")
@@ -134,6 +135,7 @@ def gallery(
             predicted=classes[report.predictions[i]],
             confidence=_percent(report.confidence[i]),
         )
+        + (" ✓" if report.labels[i] == report.predictions[i] else " ✗")
         for i in idx[:limit]
     ]
     return idx[:limit], captions, len(idx)

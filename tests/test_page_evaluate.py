@@ -95,7 +95,7 @@ def test_normalised_view_shows_row_percentages(app, models_with_checkpoint):
 def test_choosing_a_pair_shows_exactly_those_images(app, models_with_checkpoint):
     at = open_page(app, "evaluate")
     everything = _gallery_captions(at)
-    assert everything and all(re.fullmatch(r"true \d → \d · (>99|\d{1,2})%", c) for c in everything), everything
+    assert everything and all(re.fullmatch(r"true \d → \d · (>99|\d{1,2})% ✗", c) for c in everything), everything
     top = at.dataframe[1].value.iloc[0]  # the most confused pair
     true, pred, times = DIGITS.index(top["True"]), DIGITS.index(top["Read as"]), int(top["Times"])
     at.selectbox(key="eval_true").set_value(true)
@@ -106,6 +106,9 @@ def test_choosing_a_pair_shows_exactly_those_images(app, models_with_checkpoint)
     assert len(captions) == times
     assert all(c.startswith(f"true {true} → {pred} · ") for c in captions), captions
     assert any(f"{times} of {times} mistakes" in c.value for c in at.caption)
+
+    at.selectbox(key="eval_pred").set_value(true).run()  # the diagonal: images it read right, marked so
+    assert all(c.startswith(f"true {true} → {true} · ") and c.endswith(" ✓") for c in _gallery_captions(at))
 
 
 def test_train_split_is_flagged_as_optimistic(app, models_with_checkpoint):
