@@ -248,9 +248,16 @@ def checkpoints() -> list[Checkpoint]:
     return list_checkpoints()
 
 
+# Okabe and Ito's colours, told apart by viewers with any common colour blindness; where lines or points of
+# several kinds share a chart they also differ by marker shape (SYMBOLS) or dash, never by colour alone.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+SYMBOLS = ["circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon", "pentagon"]
+
+
 def style(fig: go.Figure, title: str, x: str, y: str, height: int = 320) -> go.Figure:
-    """Every chart gets a title, axis labels and the same compact margins."""
+    """Every chart gets a title, axis labels, colour-blind-safe colours and the same compact margins."""
     fig.update_layout(
+        colorway=PALETTE,
         title=title,
         xaxis_title=x,
         yaxis_title=y,

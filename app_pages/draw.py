@@ -285,7 +285,7 @@ with left:
             on_click=clear_canvas,
             help=_("Wipe the canvas and start again."),
         )
-        prompt = _("Draw a digit… (0 to 9) in the black square: hold the mouse button down and write.")
+        prompt = _("Draw a digit… (0 to 9) in the black square, with the mouse button held down or with your finger.")
     else:
         upload = st.file_uploader(
             _("A photo or scan of one handwritten digit"),

@@ -12,7 +12,7 @@ from mnist_core.i18n import N_, _
 GRID, MAP_POINTS, TSNE_POINTS, ZOOM = 40, 2000, 1500, 3
 SPLIT_NAMES = {"train": N_("Training set"), "test": N_("Test set"), "all": N_("Both sets")}  # shown with _()
 SS = st.session_state
-PALETTE = qualitative.D3  # 10 clearly different colours, one per class
+PALETTE = qualitative.Safe  # colour-blind-safe colours, one per class (each class has its own marker shape too)
 
 st.title(_("Explore the data"))
 source = ui.current_source()
@@ -74,7 +74,12 @@ def map_figure(key: str, which: str, method: str, language: str, _split):
                 mode="markers",
                 name=name,
                 customdata=rows["index"].to_numpy(),
-                marker=dict(size=5, opacity=0.75, color=PALETTE[label % len(PALETTE)]),
+                marker=dict(
+                    size=5,
+                    opacity=0.75,
+                    color=PALETTE[label % len(PALETTE)],
+                    symbol=ui.SYMBOLS[label % len(ui.SYMBOLS)],  # the class by shape as well as by colour
+                ),
                 hovertemplate=_("label: <b>{name}</b><br>image #{number}").format(name=name, number="%{customdata}")
                 + "<extra></extra>",
             )

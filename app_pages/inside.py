@@ -418,8 +418,9 @@ with st.container(key="inside_robustness", border=True):
                         y=getattr(store[keys[r]], f"{what[:-1]}_accuracy") * 100,
                         mode="lines+markers",
                         name=saved[r].name,
+                        marker=dict(symbol=ui.SYMBOLS[i % len(ui.SYMBOLS)]),  # each model by shape too
                     )
-                    for r in done
+                    for i, r in enumerate(done)
                 ]
             )
             fig.update_yaxes(range=[0, 100])

@@ -207,8 +207,17 @@ def accuracy_figure(c, overlays: list, epochs: int) -> go.Figure:
             name=_("earlier: {name}").format(name=ckpt.name),
             line=dict(dash="dot"),
         )
-    fig.add_scatter(x=c.epoch[1:], y=c.train_acc[1:] * 100, mode="lines+markers", name=_("training images"))
-    fig.add_scatter(x=c.epoch, y=c.val_acc * 100, mode="lines+markers", name=_("held-out images"))
+    fig.add_scatter(
+        x=c.epoch[1:],
+        y=c.train_acc[1:] * 100,
+        mode="lines+markers",
+        name=_("training images"),
+        line=dict(color=ui.PALETTE[1], dash="dash"),
+        marker=dict(symbol="square"),
+    )
+    fig.add_scatter(
+        x=c.epoch, y=c.val_acc * 100, mode="lines+markers", name=_("held-out images"), line=dict(color=ui.PALETTE[0])
+    )
     ui.style(fig, _("Accuracy per epoch (epoch 0 = before training: a random guess)"), _("epoch"), _("accuracy (%)"))
     fig.update_xaxes(range=[-0.3, max(epochs, 1) + 0.3], dtick=1 if epochs <= 15 else None)
     fig.update_yaxes(range=[0, 100])
