@@ -12,13 +12,25 @@ IMAGES = "() => [...document.querySelectorAll('[data-testid=stMain] img')].map(i
 # The controls a learner works with: buttons, fields, sliders, checked radios (arrow keys move within a group),
 # links; not those inside charts and tables (they have keyboard controls of their own) or the drawing canvas (the
 # Draw page's photo upload is its keyboard way in).
-CONTROLS = """() => [...document.querySelectorAll('[data-testid=stMain] :is(button, input, textarea, [role=slider], a[href])')]
+# Each control by what it is and where (not by a mark on the element: a redraw of the page makes new elements).
+DESCRIBE = """e => [e.tagName, e.closest('[class*=st-key-]')?.className.match(/st-key-[\\w-]+/)?.[0] || '',
+  e.closest('h1, h2, h3, h4')?.innerText || '', (e.innerText || e.getAttribute('aria-label') || e.type || '').trim()]
+  .join(' | ')"""
+CONTROLS = (
+    """() => [...document.querySelectorAll(
+      '[data-testid=stMain] :is(button, input, textarea, [role=slider], a[href])')]
   .filter(e => e.checkVisibility() && !e.disabled && e.getAttribute('tabindex') !== '-1'
           && !(e.type === 'radio' && !e.checked) && e.type !== 'file' && e.type !== 'range'
           && !e.closest('.js-plotly-plot, [data-testid=stDataFrame], [data-testid=stBidiComponentIsolated]'))
-  .map((e, i) => { e.dataset.kb = i; return (e.innerText || e.getAttribute('aria-label') || e.type || e.tagName).trim(); })"""
-WATCH = """() => { window.__kbSeen = new Set();
-  document.addEventListener('focusin', e => { const t = e.composedPath()[0]; if (t.dataset && t.dataset.kb) window.__kbSeen.add(t.dataset.kb); }); }"""
+  .map("""
+    + DESCRIBE
+    + ")"
+)
+WATCH = (
+    """() => { window.__kbSeen = new Set(); const describe = """
+    + DESCRIBE
+    + """; document.addEventListener('focusin', e => window.__kbSeen.add(describe(e.composedPath()[0]))); }"""
+)
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -28,14 +40,13 @@ def test_every_image_has_alt_text_and_every_control_is_reached_with_tab(page, se
     missing = [i for i, alt in enumerate(page.evaluate(IMAGES)) if not alt.strip()]
     assert not missing, f"/{path}: images {missing} have no alt text"
 
-    controls = page.evaluate(CONTROLS)
+    controls = set(page.evaluate(CONTROLS))
     assert controls or path == "", f"/{path}: no controls found"
     page.evaluate(WATCH)
     page.locator("[data-testid=stMain]").focus()  # start where the page's content starts
     for _ in range(len(controls) * 2 + 20):
         page.keyboard.press("Tab")
-        if page.evaluate("() => window.__kbSeen.size") == len(controls):
+        if controls <= set(page.evaluate("() => [...window.__kbSeen]")):
             break
-    seen = set(page.evaluate("() => [...window.__kbSeen]"))
-    unreached = [label for i, label in enumerate(controls) if str(i) not in seen]
+    unreached = sorted(controls - set(page.evaluate("() => [...window.__kbSeen]")))
     assert not unreached, f"/{path}: Tab never reaches {unreached}"
