@@ -334,11 +334,20 @@ def _browser_secret(cookie: str | None) -> str | None:
     return bytes(b ^ mask_bytes[i % len(mask_bytes)] for i, b in enumerate(masked_bytes)).hex()
 
 
+@st.cache_resource
+def typed_names() -> dict[str, str]:
+    """browser id -> the name typed there, for the whole server while it runs: typed once, kept across refreshes."""
+    return {}
+
+
 def who_box() -> None:
     """On a shared server, the sidebar's place to type the name shown with your models, and for the host, the
     admin token that lets them manage every model."""
     if not shared_server():
         return
+    names, me = typed_names(), person().id
+    if NAME_KEY not in st.session_state and me in names:  # a refreshed tab: the name this browser typed before
+        st.session_state[NAME_KEY] = names[me]
     with st.expander(_("You"), icon=":material/person:"):
         st.text_input(
             _("Your name"),
@@ -346,6 +355,7 @@ def who_box() -> None:
             max_chars=NAME_LENGTH,
             help=_("Shown with the models you train, so your class knows whose they are."),
         )
+        names[me] = clean_name(st.session_state.get(NAME_KEY) or "")
         if admin_token_set():
             st.text_input(
                 _("Teacher's admin token"),

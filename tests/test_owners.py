@@ -4,9 +4,10 @@ the first one's model, the teacher's admin token can, and everyone can still use
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 import ui
-from conftest import open_page
+from conftest import REPO, open_page
 from mnist_core import owners
 from mnist_core.checkpoints import CheckpointError, delete_checkpoint, list_checkpoints, rename_checkpoint
 from mnist_core.owners import Person, may_manage
@@ -102,3 +103,16 @@ def test_on_a_learners_own_computer_every_model_is_theirs(app, models_with_check
     at = _session(app, "another-tab")
     assert not at.button(key="eval_delete").disabled and not at.button(key="eval_rename").disabled
     assert not [t for t in at.sidebar.text_input if t.key in ("display_name", "admin_token")]  # nothing to type
+
+
+def test_a_name_typed_once_is_kept_when_the_tab_is_refreshed(app, models_dir, shared):
+    app.session_state["browser_secret"] = "li-secret"
+    at = open_page(app, "draw")
+    at.sidebar.text_input(key="display_name").set_value("Li Hua").run()
+    assert not at.exception
+
+    again = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)  # the same browser, a new session
+    again.session_state["browser_secret"] = "li-secret"
+    again.session_state["dataset"] = "mnist-sample"
+    again.run()
+    assert again.sidebar.text_input(key="display_name").value == "Li Hua"
