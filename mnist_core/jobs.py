@@ -144,6 +144,7 @@ class JobQueue:
         self._lock = threading.RLock()
         self._cluster = cluster
         self._closing = False
+        self._look_again: threading.Timer | None = None  # one pending look for a worker at a time
         _queues.add(self)
 
     # ----- the cluster -----
@@ -218,8 +219,11 @@ class JobQueue:
         client = self.cluster().client
         free = sum(client.nthreads().values())
         if not free:  # the workers are still starting (or none has joined the cluster yet): look again shortly
-            if not self._closing:
-                threading.Timer(0.5, self._dispatch_quietly).start()
+            with self._lock:
+                if not self._closing and self._look_again is None:
+                    self._look_again = threading.Timer(0.5, self._dispatch_again)
+                    self._look_again.daemon = True
+                    self._look_again.start()
             return
         with self._lock:
             jobs = sorted(self._jobs.values(), key=lambda j: j.created)
@@ -257,6 +261,11 @@ class JobQueue:
             else:
                 job.end("failed", str(e) or type(e).__name__)
         self._dispatch_quietly()  # a worker is free: the next run in line goes to it
+
+    def _dispatch_again(self) -> None:
+        with self._lock:
+            self._look_again = None
+        self._dispatch_quietly()
 
     def _dispatch_quietly(self) -> None:
         """_dispatch from a callback or timer thread, where an error has nobody to go to."""
