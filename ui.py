@@ -22,7 +22,7 @@ from mnist_core.devices import describe_device, describe_precision, resolve_devi
 from mnist_core.folders import allowed_folders, check_folder
 from mnist_core.i18n import LANGUAGES, N_, _
 from mnist_core.jobs import Job, JobQueue
-from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
+from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, check_name, collection_names
 from mnist_core.owners import NAME_LENGTH, Person, admin_token_set, browser_id, clean_name, is_admin_token
 
 FOLDER = "folder"
@@ -239,9 +239,21 @@ def current_source() -> Source | None:
 def my_collection() -> Collection:
     """This browser session's collection of kept drawings (named on the My digits page)."""
     try:
-        return Collection(st.session_state.get("my_digits_name") or DEFAULT_NAME)
+        return Collection(st.session_state.get("my_digits_name") or default_collection_name())
     except CollectionError:
-        return Collection(DEFAULT_NAME)
+        return Collection(default_collection_name())
+
+
+def default_collection_name() -> str:
+    """ "my-digits" on a learner's own computer; on a shared server one per browser (the name its student typed,
+    else "my-digits-" and a few letters of its id), since a collection belongs to whoever keeps in it first."""
+    if not shared_server():
+        return DEFAULT_NAME
+    me = person()
+    try:
+        return check_name(me.name) if me.name else f"{DEFAULT_NAME}-{me.id[:6]}"
+    except CollectionError:
+        return f"{DEFAULT_NAME}-{me.id[:6]}"
 
 
 def checkpoints() -> list[Checkpoint]:

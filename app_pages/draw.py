@@ -125,7 +125,7 @@ def keep(image: np.ndarray, digit: int) -> None:
     """Save the drawing in the learner's collection (My digits), then start a fresh canvas for the next one."""
     collection = ui.my_collection()
     try:
-        collection.keep(image, digit)
+        collection.keep(image, digit, by=ui.person())
     except (CollectionError, OSError) as e:
         st.session_state["draw_kept"] = ("failed", str(e))  # written out when shown: see kept_line
         return

@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from mnist_core.i18n import _
 from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
+from mnist_core.owners import may_manage
 from mnist_core.preprocess import ImageError, load_image, to_mnist
 
 SHOWN_PER_DIGIT = 12  # the newest drawings of each digit in the gallery
@@ -65,6 +66,14 @@ if others:
 if error := st.session_state.pop("my_digits_name_error", None):
     st.error(_("That name cannot be used: {error}. Still using **{name}**.").format(error=error, name=collection.name))
 
+owner = collection.owner()
+may_change = owner is None or may_manage(ui.person(), owner.id)
+if not may_change:
+    st.caption(
+        _(
+            ":material/lock: **{name}** is {owner}'s collection: you can look at it and train on it, not change it."
+        ).format(name=collection.name, owner=owner.name or _("someone else"))
+    )
 drawings = collection.drawings()
 counts = [0] * 10
 for d in drawings:
@@ -117,7 +126,7 @@ with st.expander(_("Add drawings from a zip"), icon=":material/upload:"):
     )
     if upload is not None and st.session_state.get("my_digits_added") != upload.file_id:
         try:
-            added = collection.add_zip(upload.getvalue())
+            added = collection.add_zip(upload.getvalue(), by=ui.person())
         except CollectionError as e:
             st.error(_("**{name}** was not added: {error}.").format(name=upload.name, error=e))
         else:
@@ -148,9 +157,13 @@ for digit in range(10):
                     alt=_("Your drawing of a {digit}").format(digit=digit),
                 )
             if st.button(
-                "", key=f"my_digits_delete_{d.path.name}", icon=":material/delete:", help=_("Delete this drawing")
+                "",
+                key=f"my_digits_delete_{d.path.name}",
+                icon=":material/delete:",
+                help=_("Delete this drawing"),
+                disabled=not may_change,
             ):
-                collection.delete(d.path)
+                collection.delete(d.path, by=ui.person())
                 st.rerun()
 
 if drawings and DEFAULT_NAME == collection.name:

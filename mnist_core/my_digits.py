@@ -8,6 +8,7 @@ reads any folder in that layout.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import secrets
@@ -23,6 +24,7 @@ from PIL import Image
 
 from .data import IMAGE_SUFFIXES, REPO_ROOT
 from .i18n import _
+from .owners import Person, may_manage
 from .preprocess import ImageError, load_image
 
 NAME_RULE = re.compile(r"^\w[\w .-]{0,39}$")  # letters of any script, digits, space, dot, dash, underscore
@@ -32,6 +34,7 @@ MAX_ZIP_BYTES = 50_000_000
 MAX_ZIP_FILES = 5_000
 MAX_IMAGE_BYTES = 5_000_000  # one image, uncompressed
 MAX_UNPACKED_BYTES = 200_000_000
+OWNER_FILE = ".owner.json"  # who started a collection (a dot file: no dataset reader takes it for an image)
 
 
 class CollectionError(Exception):
@@ -101,8 +104,34 @@ class Collection:
         self.name = check_name(name)
         self.path = (Path(root) if root else default_root()) / self.name
 
-    def keep(self, image: np.ndarray, digit: int) -> Path:
-        """Save a drawing (any grayscale/RGB/RGBA uint8 array) as an example of `digit`."""
+    def owner(self) -> Person | None:
+        """Who started this collection (the first to keep a drawing in it), or None when nobody is on record."""
+        try:
+            data = json.loads((self.path / OWNER_FILE).read_text())
+            return Person(str(data["id"]), str(data.get("name") or ""))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def check_may_change(self, by: Person | None) -> None:
+        """Refuse, with one line, a change by `by` to someone else's collection (anyone may look at it and train on
+        it). None stands for the command line, which may change anything, like the host."""
+        owner = self.owner()
+        if by is None or owner is None or may_manage(by, owner.id):
+            return
+        raise CollectionError(
+            _("{name} is {owner}'s collection: you can look at it and use it, but not change it").format(
+                name=self.name, owner=owner.name or _("someone else")
+            )
+        )
+
+    def _claim(self, by: Person | None) -> None:
+        if by is not None and by.id and self.owner() is None:
+            _write_atomic(self.path / OWNER_FILE, json.dumps({"id": by.id, "name": by.name}).encode())
+
+    def keep(self, image: np.ndarray, digit: int, by: Person | None = None) -> Path:
+        """Save a drawing (any grayscale/RGB/RGBA uint8 array) as an example of `digit`; `by`, when given, must be
+        the collection's owner (or the host), and becomes its owner if it has none."""
+        self.check_may_change(by)
         if not (isinstance(digit, (int, np.integer)) and 0 <= int(digit) <= 9):
             raise CollectionError(_("a digit is 0-9 (got {digit})").format(digit=repr(digit)))
         a = np.asarray(image)
@@ -114,6 +143,7 @@ class Collection:
             )
         path = self.path / str(int(digit)) / _new_file_name()
         _write_atomic(path, _png(a))
+        self._claim(by)
         return path
 
     def drawings(self) -> list[Drawing]:
@@ -131,8 +161,9 @@ class Collection:
             per_digit[drawing.digit] += 1
         return per_digit
 
-    def delete(self, path: str | Path) -> None:
-        """Remove one drawing; only a file inside this collection's digit folders."""
+    def delete(self, path: str | Path, by: Person | None = None) -> None:
+        """Remove one drawing; only a file inside this collection's digit folders, and only by its owner."""
+        self.check_may_change(by)
         path = Path(path)
         if path.parent.parent.resolve() != self.path.resolve() or path.parent.name not in [str(d) for d in range(10)]:
             raise CollectionError(
@@ -148,20 +179,24 @@ class Collection:
                 z.write(drawing.path, f"{self.name}/{drawing.digit}/{drawing.path.name}")
         return buffer.getvalue()
 
-    def add_zip(self, data: bytes) -> int:
+    def add_zip(self, data: bytes, by: Person | None = None) -> int:
         """Add the images in a zip's digit folders (`[any/]<digit>/<file>`); returns how many were added.
 
         Everything is checked before anything is written, so a refused archive leaves the collection as it was.
         Files outside digit folders and files that are not images are skipped; an archive with paths leaving
         the collection, too many files or absurd sizes is refused whole.
         """
+        self.check_may_change(by)
         images = _images_in_zip(data)
         for digit, content in images:
             _write_atomic(self.path / str(digit) / _new_file_name(), content)
+        if images:
+            self._claim(by)
         return len(images)
 
-    def remove(self) -> None:
+    def remove(self, by: Person | None = None) -> None:
         """Delete the whole collection."""
+        self.check_may_change(by)
         shutil.rmtree(self.path, ignore_errors=True)
 
 

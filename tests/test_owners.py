@@ -3,11 +3,12 @@ the first one's model, the teacher's admin token can, and everyone can still use
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from conftest import REPO, open_page
+from conftest import REPO, as_drawing, open_page
 from mnist_core import owners
 from mnist_core.checkpoints import CheckpointError, delete_checkpoint, list_checkpoints, rename_checkpoint
 from mnist_core.owners import Person, may_manage
@@ -116,3 +117,46 @@ def test_a_name_typed_once_is_kept_when_the_tab_is_refreshed(app, models_dir, sh
     again.session_state["dataset"] = "mnist-sample"
     again.run()
     assert again.sidebar.text_input(key="display_name").value == "Li Hua"
+
+
+def test_a_collection_is_changed_only_by_the_student_who_started_it(tmp_path, sample):
+    from mnist_core.data import load_source
+    from mnist_core.my_digits import Collection, CollectionError
+
+    alice, bob = Person(owners.browser_id("a"), "Alice"), Person(owners.browser_id("b"), "Bob")
+    digit = as_drawing(sample.test.images[0].numpy())
+    mine = Collection("class-7b", tmp_path)
+    kept = mine.keep(digit, 1, by=alice)  # the first to keep a drawing starts the collection
+    assert mine.owner() == alice
+    for change in (
+        lambda: mine.keep(digit, 2, by=bob),
+        lambda: mine.delete(kept, by=bob),
+        lambda: mine.add_zip(mine.to_zip(), by=bob),
+        lambda: mine.remove(by=bob),
+    ):
+        with pytest.raises(CollectionError, match="class-7b is Alice's collection"):
+            change()
+    assert mine.counts()[1] == 1 and kept.exists()
+    assert len(load_source(str(mine.path)).split("all")) == 1  # everyone can still train and score on it
+    mine.keep(digit, 2, by=Person("host", admin=True))  # the teacher may
+    mine.delete(kept, by=alice)
+    assert mine.counts()[:3] == [0, 0, 1]
+
+
+def test_on_a_shared_server_my_digits_shows_someone_elses_collection_locked(app, models_dir, shared):
+    from mnist_core.my_digits import Collection
+
+    theirs = Collection("my-digits")
+    theirs.keep(np.full((28, 28), 255, np.uint8), 3, by=Person(owners.browser_id("alice-secret"), "Alice"))
+    app.session_state["browser_secret"] = "bob-secret"
+    app.session_state["my_digits_name"] = "my-digits"
+    at = open_page(app, "my_digits")
+    assert any("is Alice's collection" in c.value for c in at.caption)
+    deletes = [b for b in at.button if b.key and b.key.startswith("my_digits_delete_")]
+    assert deletes and all(b.disabled for b in deletes)
+
+
+def test_on_a_shared_server_each_browser_starts_a_collection_of_its_own(app, models_dir, shared):
+    app.session_state["browser_secret"] = "bob-secret"
+    at = open_page(app, "my_digits")
+    assert at.text_input(key="my_digits_name_input").value == "my-digits-" + owners.browser_id("bob-secret")[:6]
