@@ -73,11 +73,14 @@ def language_switch() -> None:
 
 
 # Texts Streamlit's own widgets write in English in the browser (no setting translates them): the file uploader's
-# button and its size line. Each is a JavaScript regular expression and its replacement, translated like any message.
+# button, its size line and its refusals. Each is a JavaScript regular expression, its replacement (translated like
+# any message) and the field of that message that stands for the expression's group.
 BUILTIN_TEXTS = [
-    ("^Upload$", N_("Upload")),
-    ("^Upload directories$", N_("Upload folders")),
-    ("^(\\S+) per file$", N_("{size} per file")),
+    ("^Upload$", N_("Upload"), None),
+    ("^Upload directories$", N_("Upload folders"), None),
+    ("^(\\S+) per file$", N_("{size} per file"), "size"),
+    ("^File must be (.+) or smaller\\.$", N_("File must be {size} or smaller."), "size"),
+    ("^(.+) files are not allowed\\.$", N_("{type} files are not allowed."), "type"),
 ]
 BUILTIN_SCRIPT = """<script>(() => {
   window.__digitLabTexts = %s;
@@ -102,7 +105,11 @@ BUILTIN_SCRIPT = """<script>(() => {
 
 def translate_builtin_texts() -> None:
     """Put Streamlit's own widget texts (BUILTIN_TEXTS) into this run's language in the browser."""
-    pairs = [] if i18n.current() == i18n.DEFAULT else [[p, _(m).format(size="$1")] for p, m in BUILTIN_TEXTS]
+    pairs = [
+        [pattern, _(message).format(**({field: "$1"} if field else {}))]
+        for pattern, message, field in BUILTIN_TEXTS
+        if i18n.current() != i18n.DEFAULT
+    ]
     st.html(BUILTIN_SCRIPT % json.dumps(pairs, ensure_ascii=False), unsafe_allow_javascript=True)
 
 

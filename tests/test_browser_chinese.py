@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+import ui
 from browser_helpers import STEP_TIMEOUT_MS, VIEWPORT
 from conftest import assert_no_exception, goto, wait_idle
 
@@ -74,6 +75,27 @@ def test_a_browser_that_prefers_chinese_gets_it_and_the_choice_holds_across_page
         page.locator("[data-testid=stSidebarNav]").get_by_text("Explore", exact=True).click()
         wait_idle(page)
         expect(page.get_by_text("Dataset", exact=True).first).to_be_visible()
+        assert_no_exception(page)
+    finally:
+        page.context.close()
+
+
+def test_streamlits_own_uploader_texts_are_in_chinese_too(browser, server):
+    page = chinese_page(browser)
+    try:
+        goto(page, server, "draw?lang=zh")
+        page.locator(".st-key-draw_input").get_by_text("上传照片").click()
+        wait_idle(page)
+        box = page.locator(".st-key-draw_upload")
+        expect(box).to_contain_text(f"每个文件最大 {ui.PHOTO_MB}MB")
+        expect(box.get_by_role("button", name="上传")).to_be_visible()
+        huge = bytes(ui.PHOTO_MB * 2**20 + 1)
+        box.locator("input[type=file]").set_input_files(
+            files=[{"name": "huge.png", "mimeType": "image/png", "buffer": huge}]
+        )
+        expect(box).to_contain_text(f"文件不能超过 {ui.PHOTO_MB}.0MB。")
+        for english in ("per file", "File must be", "Upload"):
+            expect(box).not_to_contain_text(english)
         assert_no_exception(page)
     finally:
         page.context.close()
