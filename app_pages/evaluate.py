@@ -12,13 +12,13 @@ from mnist_core.checkpoints import (
     export_checkpoint,
     import_checkpoint,
     load_checkpoint,
+    may_change,
     rename_checkpoint,
     skipped_entries,
 )
 from mnist_core.data import DataError
 from mnist_core.evaluation import evaluate
 from mnist_core.i18n import N_, _
-from mnist_core.owners import may_manage
 
 ANY = -1
 SPLIT_LABELS = {"test": N_("test"), "train": N_("train"), "all": N_("all")}  # the radio's values stay the keys
@@ -269,7 +269,7 @@ me = ui.person()
 st.dataframe(ev.comparison_table(ckpts, me.id), hide_index=True)
 st.caption(_("Accuracy and training time as recorded when each model was saved, on the data named in Dataset."))
 with st.expander(_("Manage **{name}**: rename, delete, download").format(name=ckpt.name)):
-    mine = may_manage(me, ckpt.record.owner and ckpt.record.owner.id)
+    mine = may_change(ckpt.record, me)
     if not mine:
         maker = ev.made_by(ckpt, me.id)
         st.caption(

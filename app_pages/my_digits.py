@@ -7,7 +7,6 @@ import streamlit as st
 import ui
 from mnist_core.i18n import _
 from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
-from mnist_core.owners import may_manage
 from mnist_core.preprocess import ImageError, load_image, to_mnist
 
 SHOWN_PER_DIGIT = 12  # the newest drawings of each digit in the gallery
@@ -67,7 +66,7 @@ if error := st.session_state.pop("my_digits_name_error", None):
     st.error(_("That name cannot be used: {error}. Still using **{name}**.").format(error=error, name=collection.name))
 
 owner = collection.owner()
-may_change = owner is None or may_manage(ui.person(), owner.id)
+may_change = collection.may_change(ui.person())
 if not may_change:
     st.caption(
         _(

@@ -504,8 +504,13 @@ def skipped_entries(models_dir: str | Path | None = None) -> list[str]:
     )
 
 
+def may_change(record: ModelRecord, by: Person | None) -> bool:
+    """Whether `by` may rename or delete the model (owners.may_manage); None stands for the command line."""
+    return by is None or may_manage(by, record.owner and record.owner.id)
+
+
 def _check_may_manage(record: ModelRecord, by: Person | None, refusal: str) -> None:
-    if by is not None and not may_manage(by, record.owner and record.owner.id):
+    if not may_change(record, by):
         raise CheckpointError(refusal)
 
 

@@ -112,12 +112,17 @@ class Collection:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def check_may_change(self, by: Person | None) -> None:
-        """Refuse, with one line, a change by `by` to someone else's collection (anyone may look at it and train on
-        it). None stands for the command line, which may change anything, like the host."""
+    def may_change(self, by: Person | None) -> bool:
+        """Whether `by` may add to or delete from this collection (anyone may look at it and train on it): it is
+        theirs or nobody's yet, or they are the host. None stands for the command line, which may change anything."""
         owner = self.owner()
-        if by is None or owner is None or may_manage(by, owner.id):
+        return by is None or owner is None or may_manage(by, owner.id)
+
+    def check_may_change(self, by: Person | None) -> None:
+        """Refuse, with one line, a change `may_change` does not allow."""
+        if self.may_change(by):
             return
+        owner = self.owner()
         raise CollectionError(
             _("{name} is {owner}'s collection: you can look at it and use it, but not change it").format(
                 name=self.name, owner=owner.name or _("someone else")
