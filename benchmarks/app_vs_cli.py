@@ -31,9 +31,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
-from browser_helpers import CHROMIUM, CHROMIUM_ARGS, Server, pick_dataset, wait_idle  # noqa: E402
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, Server, pick_dataset, wait_idle  # noqa: E402
 from mnist_core.checkpoints import list_checkpoints  # noqa: E402
 from mnist_core.data import SOURCES  # noqa: E402
 

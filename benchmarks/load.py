@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path.insert(0, str(REPO))
 
 from app_vs_cli import browser_pids, cpu_seconds  # noqa: E402
-
-from browser_helpers import Server  # noqa: E402
 from load_scenario import Scenario, failures, latencies  # noqa: E402
+
+from harness.browser import Server  # noqa: E402
 from mnist_core.checkpoints import delete_checkpoint, list_checkpoints  # noqa: E402
 
 TARGET_MEDIAN_MS = 200

@@ -18,41 +18,21 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
-from scipy import ndimage
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
+sys.path.insert(0, str(REPO))
 
-from bench_measure import _has_mnist_test_set, shared_raw_dir  # noqa: E402
-
+from harness.handwriting import restyle  # noqa: E402
+from harness.shared_data import TEST_SET_RAW, has_test_set  # noqa: E402
 from mnist_core.data import Split, load_folder, load_source  # noqa: E402
-
-SIZE = 112  # drawing size in pixels, like a small canvas
 
 
 def source_digits() -> Split:
-    if _has_mnist_test_set():
-        return load_folder(shared_raw_dir(), "MNIST").split("test")
+    if has_test_set():
+        return load_folder(TEST_SET_RAW, "MNIST").split("test")
     return load_source("mnist-sample").split("train")
-
-
-def restyle(digit28: np.ndarray, style: str) -> np.ndarray:
-    """One 28x28 MNIST digit -> an RGB drawing of it in `style`, dark ink on white paper."""
-    big = np.asarray(Image.fromarray(digit28).resize((SIZE, SIZE), Image.BILINEAR)) > 90
-    if style == "outline":
-        thick = ndimage.binary_dilation(big, iterations=5)
-        ink = thick & ~ndimage.binary_erosion(thick, iterations=4)
-    elif style == "slanted":
-        shear = np.array([[1.0, 0.0], [0.7, 1.0]])  # the column read moves with the row: strongly italic
-        ink = ndimage.affine_transform(big.astype(np.float32), shear, offset=(0, -0.35 * SIZE), order=1) > 0.5
-    else:
-        raise ValueError(f"unknown style {style!r}")
-    paper = np.full((SIZE, SIZE), 245, np.uint8)
-    paper[ink] = 30
-    return np.repeat(paper[:, :, None], 3, axis=2)
 
 
 def write(out: Path, per_digit: int, style: str, seed: int) -> int:

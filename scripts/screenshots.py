@@ -20,13 +20,13 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from browser_helpers import (  # noqa: E402
+from harness.browser import (  # noqa: E402
     CANVAS,
     CHROMIUM,
     CHROMIUM_ARGS,

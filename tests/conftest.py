@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-# The server and browser helpers live in browser_helpers.py (benchmarks use them too); tests import them from here.
-from browser_helpers import (  # noqa: F401
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    REPO,
-    Server,
-    assert_no_exception,
-    goto,
-    new_page,
-    pick_dataset,
-    wait_idle,
-)
-
-SHARED_RAW = Path(os.environ.get("DIGIT_LAB_SHARED_DATA", REPO.parent / "shared" / "data")) / "MNIST" / "raw"
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, REPO, Server, new_page
+from harness.shared_data import TEST_SET_RAW as SHARED_RAW
 
 
 @pytest.fixture
@@ -90,11 +77,11 @@ def keep_some(collection, sample, per_digit: int) -> list[int]:
 
 @pytest.fixture(scope="session")
 def bubble_digits(tmp_path_factory, sample):
-    """12 hollow "bubble" digits of each kind (benchmarks/my_style.py), re-drawn from the sample's training part: the
+    """12 hollow "bubble" digits of each kind (harness/handwriting.py), re-drawn from the sample's training part: the
     trained checkpoint's own training images in a style it never saw, never its held-out reference images."""
     from PIL import Image
 
-    from benchmarks.my_style import restyle
+    from harness.handwriting import restyle
 
     folder = tmp_path_factory.mktemp("bubble")
     train = sample.train
@@ -157,13 +144,23 @@ def open_page(at, page: str):
     return at
 
 
+# A computer without full MNIST that cannot download it: no idx files, and every download refused at once (a proxy on
+# a closed local port), whatever network the machine running the tests has; the app itself is still reached directly.
+OFFLINE = {
+    **{name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")},
+    **{name: "127.0.0.1,localhost" for name in ("no_proxy", "NO_PROXY")},
+}
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, trained_checkpoint):
-    """The real app under `streamlit run`, with one trained checkpoint in its models folder."""
-    models = tmp_path_factory.mktemp("server") / "models"
+    """The real app under `streamlit run`, offline, with one trained checkpoint in its models folder: the one server
+    every browser test shares unless a fresh start is what it is about."""
+    home = tmp_path_factory.mktemp("server")
+    models = home / "models"
     models.mkdir()
     shutil.copytree(trained_checkpoint, models / trained_checkpoint.name)
-    srv = Server(models)
+    srv = Server(models, env={"DIGIT_LAB_DATA": str(home / "data"), **OFFLINE})
     yield srv
     srv.stop()
 

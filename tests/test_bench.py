@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pytest
 
-from browser_helpers import REPO
+from harness.browser import REPO
 from mnist_core import cli
 
 JSON_KEYS = {  # what readers of the JSON line use (README figures, docs/performance.md), as before the move

@@ -3,7 +3,7 @@ with the keyboard alone (Tab), as a learner who cannot use a mouse reaches it.""
 
 import pytest
 
-from conftest import assert_no_exception, goto
+from harness.browser import assert_no_exception, goto
 
 pytestmark = pytest.mark.browser
 

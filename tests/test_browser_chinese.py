@@ -7,8 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 import ui
-from browser_helpers import STEP_TIMEOUT_MS, VIEWPORT
-from conftest import assert_no_exception, goto, wait_idle
+from harness.browser import STEP_TIMEOUT_MS, VIEWPORT, assert_no_exception, goto, wait_idle
 
 pytestmark = pytest.mark.browser
 

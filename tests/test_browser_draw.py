@@ -12,8 +12,21 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 import ui
-from browser_helpers import CANVAS, PROMPT, WHITE_PIXELS, clear, ellipse, expect_digit, open_draw, prediction, stroke
-from conftest import Server, assert_no_exception, goto, wait_idle
+from harness.browser import (
+    CANVAS,
+    PROMPT,
+    WHITE_PIXELS,
+    Server,
+    assert_no_exception,
+    clear,
+    ellipse,
+    expect_digit,
+    goto,
+    open_draw,
+    prediction,
+    stroke,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from conftest import assert_no_exception, goto, wait_idle
+from harness.browser import assert_no_exception, goto, wait_idle
 from mnist_core.checkpoints import delete_checkpoint, list_checkpoints
 
 pytestmark = pytest.mark.browser

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from conftest import assert_no_exception, goto, pick_dataset, wait_idle
+from harness.browser import assert_no_exception, goto, pick_dataset, wait_idle
 
 pytestmark = pytest.mark.browser
 

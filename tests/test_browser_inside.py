@@ -4,8 +4,7 @@ steps, the feature maps and the heatmaps; Evaluate's mistakes open there too; a 
 import pytest
 from playwright.sync_api import expect
 
-from browser_helpers import CANVAS, expect_digit, open_draw, stroke
-from conftest import assert_no_exception, goto, pick_dataset, wait_idle
+from harness.browser import CANVAS, assert_no_exception, expect_digit, goto, open_draw, pick_dataset, stroke, wait_idle
 
 pytestmark = pytest.mark.browser
 

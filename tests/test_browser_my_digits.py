@@ -4,8 +4,18 @@ wrong, find it on My digits, and fine-tune a saved model on the collection from 
 import pytest
 from playwright.sync_api import expect
 
-from browser_helpers import CANVAS, WHITE_PIXELS, expect_digit, open_draw, pick_option, stroke
-from conftest import assert_no_exception, goto, keep_some, wait_idle
+from conftest import keep_some
+from harness.browser import (
+    CANVAS,
+    WHITE_PIXELS,
+    assert_no_exception,
+    expect_digit,
+    goto,
+    open_draw,
+    pick_option,
+    stroke,
+    wait_idle,
+)
 from mnist_core.my_digits import Collection
 
 pytestmark = pytest.mark.browser

@@ -4,8 +4,7 @@ read, and every page usable at those sizes (nothing wider than the screen, no si
 import pytest
 from playwright.sync_api import expect
 
-from browser_helpers import CANVAS, STEP_TIMEOUT_MS, expect_digit, open_draw
-from conftest import assert_no_exception, goto, wait_idle
+from harness.browser import CANVAS, STEP_TIMEOUT_MS, assert_no_exception, expect_digit, goto, open_draw, wait_idle
 
 pytestmark = pytest.mark.browser
 

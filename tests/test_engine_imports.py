@@ -4,7 +4,7 @@ benchmarks use it too) and without the benchmarks, and each one imports first wi
 import subprocess
 import sys
 
-from conftest import REPO
+from harness.browser import REPO
 
 CHECK = """
 import importlib, pkgutil, sys

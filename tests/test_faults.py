@@ -13,8 +13,17 @@ import pytest
 import torch
 from playwright.sync_api import expect
 
-from browser_helpers import CONNECTED, LONG_RUN, LOSS_POINTS, run_id
-from conftest import Server, assert_no_exception, goto, new_page, wait_idle
+from harness.browser import (
+    CONNECTED,
+    LONG_RUN,
+    LOSS_POINTS,
+    Server,
+    assert_no_exception,
+    goto,
+    new_page,
+    run_id,
+    wait_idle,
+)
 from mnist_core.checkpoints import list_checkpoints, load_checkpoint, rename_checkpoint, skipped_entries
 from mnist_core.jobs import JobQueue
 from mnist_core.recipes import recipe_config

@@ -10,7 +10,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from conftest import REPO
+from harness.browser import REPO
 from mnist_core import i18n
 
 

@@ -8,7 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from conftest import REPO, as_drawing, open_page
+from conftest import as_drawing, open_page
+from harness.browser import REPO
 from mnist_core import owners
 from mnist_core.checkpoints import CheckpointError, delete_checkpoint, list_checkpoints, rename_checkpoint
 from mnist_core.owners import Person, may_manage

@@ -232,10 +232,14 @@ WHITE_PIXELS = """(at) => {  // white (ink) pixels in the drawing, or in a 5x5 s
 }"""
 
 
-def open_draw(page, server, checkpoint: Path | None = None):
+def open_draw(page, server, checkpoint: Path | None = None, by_link: bool = False):
     """The Draw page, reading with `checkpoint` (a model folder in the server's models) when given: the page
-    starts on the newest model, which may be one another test trained on the same server."""
-    goto(page, server, "draw")
+    starts on the newest model, which may be one another test trained on the same server. `by_link`: through the
+    navigation's link, in the session the page already has, rather than by its address."""
+    if by_link:
+        page.get_by_role("link", name="Draw").first.click()
+    else:
+        goto(page, server, "draw")
     page.locator(CANVAS).wait_for(timeout=120_000)
     wait_idle(page)
     if checkpoint is not None:

@@ -30,7 +30,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from browser_helpers import (
+from harness.browser import (
     CANVAS,
     CHROMIUM,
     CHROMIUM_ARGS,
