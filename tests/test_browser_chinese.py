@@ -1,5 +1,6 @@
 """The app in Chinese in a real browser: every page's headings and buttons are in Chinese with no English left
-in them, a browser that prefers Chinese gets it without asking, and the choice holds from page to page."""
+in them (and, in the same visit, every image has alt text and Tab reaches every control: harness/access.py),
+a browser that prefers Chinese gets it without asking, and the choice holds from page to page."""
 
 import re
 
@@ -7,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 import ui
+from harness.access import assert_accessible
 from harness.browser import STEP_TIMEOUT_MS, VIEWPORT, assert_no_exception, goto, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -41,7 +43,7 @@ def chinese_page(browser, locale: str | None = None):
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_every_page_speaks_chinese(browser, server, path):
+def test_every_page_speaks_chinese_and_is_reached_with_tab(browser, server, path):
     page = chinese_page(browser)
     try:
         goto(page, server, f"{path}?lang=zh")
@@ -52,6 +54,7 @@ def test_every_page_speaks_chinese(browser, server, path):
         left = [f"{t!r} ({', '.join(english_left(t))})" for t in texts + buttons if english_left(t)]
         assert not left, f"/{path}: English left in " + "; ".join(left)
         assert any(CJK.search(t) for t in texts), texts
+        assert_accessible(page, path)
     finally:
         page.context.close()
 

@@ -16,12 +16,10 @@ from harness.browser import (
     CANVAS,
     PROMPT,
     WHITE_PIXELS,
-    Server,
     assert_no_exception,
     clear,
     ellipse,
     expect_digit,
-    goto,
     open_draw,
     prediction,
     stroke,
@@ -140,31 +138,3 @@ def test_uploaded_photos_are_read_and_bad_files_give_a_clear_error(page, server,
     expect(page.locator(".st-key-draw_upload")).to_contain_text(f"File must be {ui.PHOTO_MB}.0MB or smaller")
     expect(prediction(page)).to_have_count(0)
     assert_no_exception(page)
-
-
-def test_quick_training_from_an_empty_models_folder_ends_on_the_canvas(page, tmp_path):
-    """No saved model: one click trains one (a real ~20 s run), with a live progress bar, then the page
-    reruns by itself (st.fragment(run_every=1) + st.rerun) and shows the canvas. The page is opened by its address
-    on a fresh server, as a bookmark after a restart: it gets the whole app (sidebar, navigation), not a bare page."""
-    models = tmp_path / "models"
-    models.mkdir()
-    srv = Server(models)
-    try:
-        goto(page, srv, "draw")
-        sidebar = page.locator("[data-testid='stSidebar']")
-        sidebar.locator(".st-key-dataset").wait_for()
-        assert "Evaluate" in sidebar.inner_text() and "streamlit app" not in sidebar.inner_text().lower()
-        button = page.get_by_role("button", name="Train a quick model")
-        button.wait_for(timeout=120_000)
-        expect(page.get_by_text("no saved model yet")).to_be_visible()
-        button.click()
-        expect(page.locator("[data-testid=stMain] [data-testid=stProgress]")).to_be_visible(timeout=120_000)
-        expect(page.get_by_text("Training a quick model")).to_be_visible()
-        page.locator(CANVAS).wait_for(timeout=400_000)  # no click, no reload: the page moved on by itself
-        wait_idle(page)
-        assert_no_exception(page)
-        assert [p for p in models.iterdir() if not p.name.startswith(".")], "no checkpoint was saved"
-        expect(page.get_by_text(PROMPT)).to_be_visible()
-        expect(page.locator("[data-testid=stMain] [data-testid=stProgress]")).to_have_count(0)
-    finally:
-        srv.stop()

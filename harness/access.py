@@ -1,13 +1,7 @@
-"""Looks and access in a real browser: every image has alt text, and every control of every page can be reached
-with the keyboard alone (Tab), as a learner who cannot use a mouse reaches it."""
+"""Looks and access in a real browser: every image has alt text, and every control of a page can be reached with
+the keyboard alone (Tab), as a learner who cannot use a mouse reaches it. tests/test_browser_chinese.py checks every
+page with it, in the same visit as its check that no English is left."""
 
-import pytest
-
-from harness.browser import assert_no_exception, goto
-
-pytestmark = pytest.mark.browser
-
-PAGES = ["", "explore", "train", "evaluate", "draw", "my_digits", "inside"]
 IMAGES = "() => [...document.querySelectorAll('[data-testid=stMain] img')].map(i => i.getAttribute('alt') || '')"
 # The controls a learner works with: buttons, fields, sliders, checked radios (arrow keys move within a group),
 # links; not those inside charts and tables (they have keyboard controls of their own) or the drawing canvas (the
@@ -33,10 +27,8 @@ WATCH = (
 )
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_every_image_has_alt_text_and_every_control_is_reached_with_tab(page, server, path):
-    goto(page, server, path)
-    assert_no_exception(page)
+def assert_accessible(page, path: str) -> None:
+    """Every image in the page has alt text and Tab reaches every control."""
     missing = [i for i, alt in enumerate(page.evaluate(IMAGES)) if not alt.strip()]
     assert not missing, f"/{path}: images {missing} have no alt text"
 
