@@ -126,10 +126,7 @@ def goto(page, server: Server, path: str = "") -> None:
     """Open a page of the app and wait until Streamlit is connected and done running the script."""
     page.goto(f"{server.url}/{path}")
     page.wait_for_selector(CONNECTED, timeout=120_000)
-    # A new page has no title until its first script run draws one, so no pause is needed before the checks (a
-    # rerun in a page that is already drawn does: wait_idle).
-    page.wait_for_selector(TITLE, timeout=120_000)
-    page.wait_for_function(NOT_RUNNING, timeout=120_000)
+    wait_idle(page)
 
 
 def wait_idle(page, timeout: float = 120) -> None:
