@@ -67,8 +67,6 @@ def test_drawn_digits_anywhere_and_any_size_are_read_and_clear_resets(page, serv
     expect_digit(page, 0)
     expect(page.get_by_text("What the model sees")).to_be_visible()
     wait_idle(page)
-    page.set_viewport_size({"width": 1400, "height": 1300})  # Streamlit scrolls inside the page: show it all
-    page.screenshot(path="/tmp/draw.png", full_page=True)
     clear(page)
 
     # An "X" is no digit: the model's best guess (about 50%) comes with a warning that it is unsure.

@@ -48,7 +48,6 @@ def test_evaluate_page_shows_heatmap_and_accuracy(server, page):
     assert page.get_by_text("Mistakes up close").is_visible()
     page.locator("[data-testid='stImageCaption']").first.wait_for()  # the images come after the heading
     assert len(_captions(page)) > 0
-    page.screenshot(path="/tmp/evaluate.png", full_page=True)
 
 
 def test_clicking_a_confusion_cell_shows_those_images(server, page):

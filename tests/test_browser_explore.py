@@ -40,8 +40,3 @@ def test_explore_page_renders_charts_and_images_in_the_browser(server, page):
     # (the t-SNE map on request is tested in test_page_explore.py: a minute of this suite's time in a browser)
     expect(page.get_by_role("button", name="Compute a t-SNE map")).to_be_visible()
     assert_no_exception(page)
-    # Streamlit scrolls inside its main container, so grow the window to the content for a whole-page picture
-    height = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": min(height + 50, 12_000)})
-    page.wait_for_timeout(1000)
-    page.screenshot(path="/tmp/explore.png", full_page=True)

@@ -36,8 +36,6 @@ def test_a_drawing_opened_from_draw_shows_steps_feature_maps_and_heatmaps(page, 
     expect(page.locator(".st-key-inside_attribution")).to_contain_text("7 (")
     expect(page.locator(".st-key-inside_play [data-testid=stMetricValue]")).to_have_text("7")
     expect(page.locator(".st-key-inside_robustness")).to_contain_text("Measure 1 model on")
-    page.set_viewport_size({"width": 1400, "height": 4000})
-    page.screenshot(path=str(server.models.parent / "inside.png"), full_page=True)
 
 
 def test_a_mistake_in_evaluate_opens_inside(page, server):

@@ -42,7 +42,6 @@ def test_keep_a_corrected_drawing_then_finetune_on_the_collection(page, server, 
     expect(page.get_by_text("7 · 1 kept")).to_be_visible()
     expect(page.get_by_role("button", name="Download as a zip")).to_be_visible()
     expect(page.locator("[data-testid=stMain] [data-testid=stImage]")).to_have_count(1)
-    page.screenshot(path="/tmp/my_digits.png", full_page=True)
 
     keep_some(collection, sample, per_digit=2)  # enough drawings to hold a quarter out
     goto(page, server, "train?finetune=my-digits")
@@ -57,5 +56,4 @@ def test_keep_a_corrected_drawing_then_finetune_on_the_collection(page, server, 
     expect(metrics.filter(has_text="Your drawings")).to_be_visible(timeout=300_000)
     expect(metrics.filter(has_text="Original test images")).to_be_visible()
     expect(page.get_by_text("saved as a new model (the one it started from is kept)")).to_be_visible()
-    page.screenshot(path="/tmp/finetuned.png", full_page=True)
     assert_no_exception(page)

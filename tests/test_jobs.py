@@ -80,7 +80,7 @@ def test_one_session_has_one_run_at_a_time(sample, tmp_path, cluster):
     assert queue.wait(again, 120) and again.status == "done", again.error
 
 
-def test_stop_a_running_run_within_a_second_and_a_waiting_one_never_starts(sample, tmp_path, cluster):
+def test_stop_ends_a_running_run_early_and_saves_it_and_a_waiting_one_never_starts(sample, tmp_path, cluster):
     queue = JobQueue(tmp_path, cluster=cluster)
     running = [queue.submit(long_run(seed=i), sample) for i in range(2)]
     waiting = queue.submit(tiny(), sample)
