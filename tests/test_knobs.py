@@ -111,7 +111,7 @@ def test_the_model_knob_offers_the_faithful_pooled_network_not_the_earlier_readi
 
 
 @pytest.mark.parametrize("knob", knobs.KNOBS, ids=lambda k: k.name)
-def test_every_value_the_controls_offer_trains(knob):
+def test_the_controls_never_offer_a_value_the_config_refuses(knob):
     """The controls never offer what TrainConfig.validate refuses."""
     for value in offered(knob):
         settings = {"recipe": value} if knob is knobs.RECIPE else {knob.name: value}
