@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,23 @@ import pytest
 
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, REPO, Server, new_page
 from harness.shared_data import TEST_SET_RAW as SHARED_RAW
+
+
+def pytest_collection_modifyitems(config, items):
+    """For pytest-xdist's loadgroup (pytest.ini): the tests on the shared app server run in one worker, one after
+    another, and every other module's tests stay together (their module fixtures start clusters and servers once).
+    The shared server's tests go first: they are the longest part of the run."""
+    for item in items:
+        item.add_marker(
+            pytest.mark.xdist_group("shared-server" if "server" in item.fixturenames else item.module.__name__)
+        )
+    items.sort(key=lambda item: "server" not in item.fixturenames)
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers share this machine's cores: each trains on one thread (torch's default, one per core, made two
+    # runs at once several times slower than one thread each), and so do the servers and CLIs they start.
+    os.environ.setdefault("DIGIT_LAB_CPU_THREADS", "1")
 
 
 @pytest.fixture
@@ -41,18 +59,24 @@ def mnist_test_set():
 
 
 @pytest.fixture(scope="session")
-def session_models(tmp_path_factory):
-    return tmp_path_factory.mktemp("models")
+def trained_checkpoint(sample, tmp_path_factory):
+    """A fast model trained for 3 epochs on the sample (~97% on its test part), saved as a checkpoint: trained once
+    per run, by whichever pytest-xdist worker asks first, and only read by the tests (they copy it to change it)."""
+    from filelock import FileLock
 
-
-@pytest.fixture(scope="session")
-def trained_checkpoint(sample, session_models):
-    """A fast model trained for 3 epochs on the sample (~97% on its test part), saved as a checkpoint."""
+    from mnist_core.checkpoints import list_checkpoints
     from mnist_core.recipes import recipe_config
     from mnist_core.runs import train_and_save
 
-    outcome = train_and_save(recipe_config("fast", epochs=3), sample, models_dir=session_models)
-    return outcome.checkpoint
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    models = shared / "trained-checkpoint"
+    with FileLock(str(shared / "trained-checkpoint.lock")):
+        if not list_checkpoints(models):
+            train_and_save(recipe_config("fast", epochs=3), sample, models_dir=models)
+    [checkpoint] = list_checkpoints(models)
+    return checkpoint.path
 
 
 def as_drawing(digit28, side: int = 140):
