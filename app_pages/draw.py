@@ -13,6 +13,7 @@ from mnist_core.checkpoints import CheckpointError, load_checkpoint
 from mnist_core.data import DataError
 from mnist_core.i18n import _
 from mnist_core.inference import predict_image
+from mnist_core.jobs import Status
 from mnist_core.models import MODELS, predict_probabilities
 from mnist_core.my_digits import CollectionError
 from mnist_core.preprocess import ImageError, load_image
@@ -58,7 +59,7 @@ def quick_progress(job_id: str, what: str) -> None:
     job = queue.get(job_id)
     if job is None or not job.active:
         st.rerun()  # the whole page: the new model is in the list now
-    if job.status == "queued":
+    if job.status == Status.QUEUED:
         st.progress(0.0, text=_("Waiting for a free computer: number {n} in line…").format(n=queue.position(job)))
     else:
         st.progress(job.progress(), text=_("{what}… {percent:.0%}").format(what=what, percent=job.progress()))
@@ -86,7 +87,7 @@ def offer_quick_training() -> None:
             ),
         )
         st.stop()
-    if job is not None and job.status == "failed":
+    if job is not None and job.status == Status.FAILED:
         st.error(_("The quick training run failed: {error}").format(error=job.error))
     if st.button(
         _("Train a quick model"),

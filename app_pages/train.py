@@ -12,6 +12,7 @@ from mnist_core.config import ConfigError
 from mnist_core.data import DataError
 from mnist_core.history import curves, format_eta
 from mnist_core.i18n import _, ngettext
+from mnist_core.jobs import Status
 from mnist_core.models import MODELS, count_parameters
 from mnist_core.my_digits import Collection, CollectionError, collection_names
 from mnist_core.recipes import RECIPES, recipe_config
@@ -241,7 +242,7 @@ def show_run(job_id: str, overlays: list) -> None:
     last = snap.last
     if j.stopping:
         st.info(_("**Stopped.** Scoring and saving what it learned…"), icon=":material/stop_circle:")
-    elif snap.status == "queued":
+    elif snap.status == Status.QUEUED:
         training = len(queue.running_jobs())
         st.info(
             ngettext(
@@ -253,16 +254,16 @@ def show_run(job_id: str, overlays: list) -> None:
             ).format(n=training, position=queue.position(j)),
             icon=":material/hourglass_top:",
         )
-    elif snap.status == "running" and last is None:  # its worker is loading the data and building the model
+    elif snap.status == Status.RUNNING and last is None:  # its worker is loading the data and building the model
         st.progress(0.0, text=_("Starting: loading the data and building the model…"))
-    elif snap.status == "running":
+    elif snap.status == Status.RUNNING:
         st.progress(
             j.progress(),
             text=_("Epoch {epoch}/{epochs} · {speed:,.0f} images/s · about {eta} left").format(
                 epoch=last.epoch, epochs=snap.config.epochs, speed=last.images_per_s, eta=format_eta(last.eta_s)
             ),
         )
-    elif snap.status == "failed":
+    elif snap.status == Status.FAILED:
         st.error(_("Training failed: {error}").format(error=_(snap.error) if snap.error else snap.error))
     show_charts(
         curves(snap.history),
