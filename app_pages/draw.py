@@ -104,7 +104,7 @@ def offer_quick_training() -> None:
             job = ui.job_queue().submit(
                 recipe_config("fast", **QUICK),
                 source,
-                "train" if source.train is not None else "all",
+                source.training_split,
                 owner=me.id,
                 owner_name=me.name,
             )

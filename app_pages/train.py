@@ -24,7 +24,7 @@ if source is None:
     st.stop()
 queue = ui.job_queue()
 queue.warm()  # start the training workers now, so a run starts soon after Start is pressed
-split = "train" if source.train is not None else "all"  # sources without a train/test split train on "all"
+split = source.training_split
 n_train_all = len(source.split(split))
 limits = knobs.Limits(min_train_size=min(500, n_train_all), max_train_size=n_train_all)
 # How often the live view redraws while a run goes on: each redraw costs the browser CPU time that, on a small
