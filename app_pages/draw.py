@@ -21,6 +21,8 @@ from mnist_core.recipes import recipe_config
 
 SIDE = 280  # canvas size in screen pixels
 ZOOM = 7  # the 28x28 image is shown 7x larger, one block per pixel
+# The answer's bar against the other nine: the palette's vermillion on its sky blue, apart in hue and in lightness.
+ANSWER, OTHERS = ui.PALETTE[5], ui.PALETTE[4]
 QUICK = dict(epochs=3, train_size=4000, val_size=0)  # ~97%, about 20 s on a CPU
 # A big digit in the result. The canvas lives in a shadow DOM that page CSS cannot reach, and its hover toolbar
 # sits over the top-right strip of the drawing area, swallowing strokes that start there: put a style inside it
@@ -191,7 +193,7 @@ def keep_row(image: np.ndarray, pred) -> None:
 
 
 def probability_chart(pred) -> go.Figure:
-    colors = ["#e4572e" if d == pred.digit else "#7f9bb5" for d in range(10)]
+    colors = [ANSWER if d == pred.digit else OTHERS for d in range(10)]
     fig = go.Figure(
         go.Bar(
             x=np.arange(10),

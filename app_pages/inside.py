@@ -19,6 +19,8 @@ STEP_WORDS = [
     N_("Shrunk so its longest side is 20 pixels, smoothly."),
     N_("Centred by its weight in 28×28, like MNIST."),
 ]
+# The answer's bar against the other nine: the palette's vermillion on its sky blue, apart in hue and in lightness.
+ANSWER, OTHERS = ui.PALETTE[5], ui.PALETTE[4]
 PLAY = {
     "inside_dx": 0,
     "inside_dy": 0,
@@ -50,7 +52,7 @@ def bars(y, x_title: str, y_title: str, x=None, colors=None, key: str | None = N
         go.Bar(
             x=np.arange(len(y)) if x is None else x,
             y=y,
-            marker_color=colors or "#7f9bb5",
+            marker_color=colors or OTHERS,
             hovertemplate="%{x}: %{y:.2f}<extra></extra>",
         )
     )
@@ -60,7 +62,7 @@ def bars(y, x_title: str, y_title: str, x=None, colors=None, key: str | None = N
 
 
 def probability_bars(probs: np.ndarray, title: str, key: str) -> None:
-    colors = ["#e4572e" if d == probs.argmax() else "#7f9bb5" for d in range(10)]
+    colors = [ANSWER if d == probs.argmax() else OTHERS for d in range(10)]
     fig = go.Figure(
         go.Bar(
             x=np.arange(10),
@@ -311,7 +313,7 @@ with st.container(key="inside_layers", border=True):
                 _("score"),
                 x=list(range(10)),
                 key="inside_logits",
-                colors=["#e4572e" if d == digit else "#7f9bb5" for d in range(10)],
+                colors=[ANSWER if d == digit else OTHERS for d in range(10)],
             )
     probability_bars(
         probs, _("Final answer: {digit}, {p:.1%} likely").format(digit=digit, p=probs.max()), "inside_probs"

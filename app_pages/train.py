@@ -187,8 +187,12 @@ def fixed_layout(fig: go.Figure, legend_corner: str) -> go.Figure:
 
 def loss_figure(c, total_steps: int) -> go.Figure:
     fig = go.Figure()
-    fig.add_scatter(x=c.step, y=c.loss, mode="lines", name=_("loss per batch"), line=dict(width=1, color="#c8d6e5"))
-    fig.add_scatter(x=c.step, y=c.loss_smooth, mode="lines", name=_("smoothed"), line=dict(width=2, color="#1f77b4"))
+    fig.add_scatter(  # faint, so that the noisy line stays behind the smoothed one
+        x=c.step, y=c.loss, mode="lines", name=_("loss per batch"), line=dict(width=1, color=ui.PALETTE[4]), opacity=0.5
+    )
+    fig.add_scatter(
+        x=c.step, y=c.loss_smooth, mode="lines", name=_("smoothed"), line=dict(width=2, color=ui.PALETTE[0])
+    )
     fig.add_scatter(x=c.epoch_step[1:], y=c.epoch_loss[1:], mode="markers", name=_("epoch mean"), marker=dict(size=9))
     ui.style(fig, _("Training loss (lower is better)"), _("training step (batches seen)"), _("cross-entropy loss"))
     fig.update_xaxes(range=[0, 1.02 * max(total_steps, int(c.step.max()) if len(c.step) else 1)])
