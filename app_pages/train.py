@@ -139,7 +139,7 @@ try:
     st.caption(_("Runs train on {where}; each browser session has one run at a time.").format(where=queue.describe()))
 except RuntimeError as e:  # a bad DIGIT_LAB_WORKERS: the server's setting, said plainly
     st.error(_("Training is not set up right on this server: {error}").format(error=e))
-b1, b2, _space = st.columns([1, 1, 4])
+b1 = b2 = st.container(horizontal=True)  # each button as wide as its label, in any language and on a phone
 if b1.button(
     _("Start training"),
     key="train_start",
