@@ -4,6 +4,7 @@ import streamlit as st
 
 import ui
 from mnist_core.i18n import _
+from mnist_core.jobs import Status
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/draw:", layout="wide")
 ui.use_language()
@@ -46,7 +47,7 @@ def training_line() -> None:
         st.session_state["sidebar_run_active"] = False
         st.rerun()
     running = queue.running_jobs()
-    waiting = sum(j.status == "queued" for j in jobs)
+    waiting = sum(j.status == Status.QUEUED for j in jobs)
     if len(running) > 1:
         st.caption(
             _("{n} runs training").format(n=len(running)) + (_(" · {n} waiting").format(n=waiting) if waiting else "")

@@ -13,6 +13,7 @@ from mnist_core.checkpoints import CheckpointError, load_checkpoint
 from mnist_core.data import DataError
 from mnist_core.i18n import _
 from mnist_core.inference import predict_image
+from mnist_core.jobs import Status
 from mnist_core.models import MODELS, predict_probabilities
 from mnist_core.my_digits import CollectionError
 from mnist_core.preprocess import ImageError, load_image
@@ -20,6 +21,8 @@ from mnist_core.recipes import recipe_config
 
 SIDE = 280  # canvas size in screen pixels
 ZOOM = 7  # the 28x28 image is shown 7x larger, one block per pixel
+# The answer's bar against the other nine: the palette's vermillion on its sky blue, apart in hue and in lightness.
+ANSWER, OTHERS = ui.PALETTE[5], ui.PALETTE[4]
 QUICK = dict(epochs=3, train_size=4000, val_size=0)  # ~97%, about 20 s on a CPU
 # A big digit in the result. The canvas lives in a shadow DOM that page CSS cannot reach, and its hover toolbar
 # sits over the top-right strip of the drawing area, swallowing strokes that start there: put a style inside it
@@ -58,7 +61,7 @@ def quick_progress(job_id: str, what: str) -> None:
     job = queue.get(job_id)
     if job is None or not job.active:
         st.rerun()  # the whole page: the new model is in the list now
-    if job.status == "queued":
+    if job.status == Status.QUEUED:
         st.progress(0.0, text=_("Waiting for a free computer: number {n} in line…").format(n=queue.position(job)))
     else:
         st.progress(job.progress(), text=_("{what}… {percent:.0%}").format(what=what, percent=job.progress()))
@@ -86,7 +89,7 @@ def offer_quick_training() -> None:
             ),
         )
         st.stop()
-    if job is not None and job.status == "failed":
+    if job is not None and job.status == Status.FAILED:
         st.error(_("The quick training run failed: {error}").format(error=job.error))
     if st.button(
         _("Train a quick model"),
@@ -103,7 +106,7 @@ def offer_quick_training() -> None:
             job = ui.job_queue().submit(
                 recipe_config("fast", **QUICK),
                 source,
-                "train" if source.train is not None else "all",
+                source.training_split,
                 owner=me.id,
                 owner_name=me.name,
             )
@@ -190,7 +193,7 @@ def keep_row(image: np.ndarray, pred) -> None:
 
 
 def probability_chart(pred) -> go.Figure:
-    colors = ["#e4572e" if d == pred.digit else "#7f9bb5" for d in range(10)]
+    colors = [ANSWER if d == pred.digit else OTHERS for d in range(10)]
     fig = go.Figure(
         go.Bar(
             x=np.arange(10),

@@ -170,7 +170,7 @@ with c1:
     )
     cells = ev.confusion_cells(report.confusion, classes, norm)
     # Heatmaps cannot be selected in plotly, so an invisible marker on every cell takes the clicks;
-    # the clicked cell gets a red outline.
+    # the clicked cell gets an outline in vermillion, which stands out on the blues.
     fig = go.Figure(
         [
             go.Heatmap(
@@ -189,7 +189,7 @@ with c1:
                 mode="markers",
                 hovertext=cells["hover"],
                 hoverinfo="text",
-                marker=dict(symbol="square-open", size=30, color="#d62728", line=dict(width=3), opacity=0),
+                marker=dict(symbol="square-open", size=30, color=ui.PALETTE[5], line=dict(width=3), opacity=0),
                 selected=dict(marker=dict(opacity=1)),
                 unselected=dict(marker=dict(opacity=0)),
                 showlegend=False,

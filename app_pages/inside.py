@@ -19,6 +19,8 @@ STEP_WORDS = [
     N_("Shrunk so its longest side is 20 pixels, smoothly."),
     N_("Centred by its weight in 28×28, like MNIST."),
 ]
+# The answer's bar against the other nine: the palette's vermillion on its sky blue, apart in hue and in lightness.
+ANSWER, OTHERS = ui.PALETTE[5], ui.PALETTE[4]
 PLAY = {
     "inside_dx": 0,
     "inside_dy": 0,
@@ -40,9 +42,10 @@ def explainer(path: str, created: str) -> ex.Explainer:
 
 
 @st.cache_resource
-def measured() -> dict:
-    """Robustness curves already measured, per (checkpoint folder, creation time, dataset): a few numbers each."""
-    return {}
+def measured() -> ex.RobustnessStore:
+    """Robustness curves per (checkpoint folder, creation time, dataset) for the whole server, measured in the
+    background: a few numbers each, and only the last few kept."""
+    return ex.RobustnessStore()
 
 
 def bars(y, x_title: str, y_title: str, x=None, colors=None, key: str | None = None) -> None:
@@ -50,7 +53,7 @@ def bars(y, x_title: str, y_title: str, x=None, colors=None, key: str | None = N
         go.Bar(
             x=np.arange(len(y)) if x is None else x,
             y=y,
-            marker_color=colors or "#7f9bb5",
+            marker_color=colors or OTHERS,
             hovertemplate="%{x}: %{y:.2f}<extra></extra>",
         )
     )
@@ -60,7 +63,7 @@ def bars(y, x_title: str, y_title: str, x=None, colors=None, key: str | None = N
 
 
 def probability_bars(probs: np.ndarray, title: str, key: str) -> None:
-    colors = ["#e4572e" if d == probs.argmax() else "#7f9bb5" for d in range(10)]
+    colors = [ANSWER if d == probs.argmax() else OTHERS for d in range(10)]
     fig = go.Figure(
         go.Bar(
             x=np.arange(10),
@@ -174,6 +177,22 @@ def play(model: ex.Explainer, image28: np.ndarray) -> None:
             help=_("The digit with the highest probability for the changed image."),
         )
         probability_bars(probs, _("Probabilities for the changed image"), "inside_play_chart")
+
+
+@ui.fragment(run_every=1)
+def measuring(models: list[tuple[str, tuple]]) -> None:
+    """The robustness curves being measured in the background: their progress, polled every second; once all are
+    over, the whole page again, to draw the curves and stop this timer."""
+    store = measured()
+    states = [(name, store.get(key)) for name, key in models]
+    if all(state is None or state.over for _name, state in states):
+        st.rerun()
+    for name, state in states:
+        if state is not None and not state.over:
+            st.progress(
+                state.done,
+                text=_("Moving and turning the test images for {name}… {done:.0%}").format(name=name, done=state.done),
+            )
 
 
 st.title(_("Look inside the network"))
@@ -311,7 +330,7 @@ with st.container(key="inside_layers", border=True):
                 _("score"),
                 x=list(range(10)),
                 key="inside_logits",
-                colors=["#e4572e" if d == digit else "#7f9bb5" for d in range(10)],
+                colors=[ANSWER if d == digit else OTHERS for d in range(10)],
             )
     probability_bars(
         probs, _("Final answer: {digit}, {p:.1%} likely").format(digit=digit, p=probs.max()), "inside_probs"
@@ -368,7 +387,13 @@ with st.container(key="inside_robustness", border=True):
         help=_("For example one trained with augmentation and one without."),
     )
     store, keys = measured(), {r: (str(saved[r].path), saved[r].record.created or "", source.key) for r in picked}
-    missing = [r for r in picked if keys[r] not in store]
+    states = {r: store.get(keys[r]) for r in picked}
+    for r in picked:
+        if states[r] is not None and states[r].error is not None:
+            st.error(
+                _("**{name}** could not be measured: {error}").format(name=saved[r].name, error=_(states[r].error))
+            )
+    missing = [r for r in picked if states[r] is None or states[r].error is not None]
     if missing and st.button(
         ngettext(
             "Measure {n} model on {images:,} test images", "Measure {n} models on {images:,} test images", len(missing)
@@ -381,27 +406,20 @@ with st.container(key="inside_robustness", border=True):
             "about 10 seconds per model on a laptop."
         ),
     ):
-        moving = _("Moving and turning the test images for {name}… {done:.0%}")  # translated here, in the run
+        refused = False
         for r in missing:
-            bar = st.progress(
-                0.0,
-                text=_("Moving and turning {images:,} images for {name}…").format(images=len(test), name=saved[r].name),
-            )
             try:
-                net = explainer(*keys[r][:2]).model
+                net = explainer(*keys[r][:2])
             except CheckpointError as e:
                 st.error(_("**{name}** cannot be used: {error}").format(name=saved[r].name, error=e))
+                refused = True
                 continue
-            store[keys[r]] = ex.robustness(
-                net,
-                test,
-                saved[r].config,
-                on_progress=lambda f, b=bar, n=saved[r].name: b.progress(f, text=moving.format(name=n, done=f)),
-            )
-            bar.empty()
-        if all(keys[r] in store for r in missing):
-            st.rerun()  # drawn again without the button, which was for the models now measured
-    done = [r for r in picked if keys[r] in store]
+            states[r] = store.start(keys[r], net.model, test, saved[r].config)
+        if not refused:
+            st.rerun()  # drawn again with the progress in place of the button
+    if any(states[r] is not None and not states[r].over for r in picked):
+        measuring([(saved[r].name, keys[r]) for r in picked])
+    done = [r for r in picked if states[r] is not None and states[r].result is not None]
     if done:
         charts = st.columns(2)
         for col, (what, unit, title) in zip(
@@ -414,8 +432,8 @@ with st.container(key="inside_robustness", border=True):
             fig = go.Figure(
                 [
                     go.Scatter(
-                        x=list(getattr(store[keys[r]], what)),
-                        y=getattr(store[keys[r]], f"{what[:-1]}_accuracy") * 100,
+                        x=list(getattr(states[r].result, what)),
+                        y=getattr(states[r].result, f"{what[:-1]}_accuracy") * 100,
                         mode="lines+markers",
                         name=saved[r].name,
                         marker=dict(symbol=ui.SYMBOLS[i % len(ui.SYMBOLS)]),  # each model by shape too

@@ -35,7 +35,7 @@ def thumbnail(path) -> np.ndarray | None:
 
 
 def counts_chart(counts: list[int]) -> go.Figure:
-    fig = go.Figure(go.Bar(x=list(range(10)), y=counts, marker_color="#7f9bb5", text=counts, textposition="auto"))
+    fig = go.Figure(go.Bar(x=list(range(10)), y=counts, marker_color=ui.PALETTE[4], text=counts, textposition="auto"))
     fig.update_xaxes(dtick=1)
     return ui.style(fig, _("Drawings kept per digit"), _("digit"), _("drawings"), height=240)
 

@@ -12,6 +12,7 @@ from mnist_core.config import ConfigError
 from mnist_core.data import DataError
 from mnist_core.history import curves, format_eta
 from mnist_core.i18n import _, ngettext
+from mnist_core.jobs import Status
 from mnist_core.models import MODELS, count_parameters
 from mnist_core.my_digits import Collection, CollectionError, collection_names
 from mnist_core.recipes import RECIPES, recipe_config
@@ -23,7 +24,7 @@ if source is None:
     st.stop()
 queue = ui.job_queue()
 queue.warm()  # start the training workers now, so a run starts soon after Start is pressed
-split = "train" if source.train is not None else "all"  # sources without a train/test split train on "all"
+split = source.training_split
 n_train_all = len(source.split(split))
 limits = knobs.Limits(min_train_size=min(500, n_train_all), max_train_size=n_train_all)
 # How often the live view redraws while a run goes on: each redraw costs the browser CPU time that, on a small
@@ -138,7 +139,7 @@ try:
     st.caption(_("Runs train on {where}; each browser session has one run at a time.").format(where=queue.describe()))
 except RuntimeError as e:  # a bad DIGIT_LAB_WORKERS: the server's setting, said plainly
     st.error(_("Training is not set up right on this server: {error}").format(error=e))
-b1, b2, _space = st.columns([1, 1, 4])
+b1 = b2 = st.container(horizontal=True)  # each button as wide as its label, in any language and on a phone
 if b1.button(
     _("Start training"),
     key="train_start",
@@ -186,8 +187,12 @@ def fixed_layout(fig: go.Figure, legend_corner: str) -> go.Figure:
 
 def loss_figure(c, total_steps: int) -> go.Figure:
     fig = go.Figure()
-    fig.add_scatter(x=c.step, y=c.loss, mode="lines", name=_("loss per batch"), line=dict(width=1, color="#c8d6e5"))
-    fig.add_scatter(x=c.step, y=c.loss_smooth, mode="lines", name=_("smoothed"), line=dict(width=2, color="#1f77b4"))
+    fig.add_scatter(  # faint, so that the noisy line stays behind the smoothed one
+        x=c.step, y=c.loss, mode="lines", name=_("loss per batch"), line=dict(width=1, color=ui.PALETTE[4]), opacity=0.5
+    )
+    fig.add_scatter(
+        x=c.step, y=c.loss_smooth, mode="lines", name=_("smoothed"), line=dict(width=2, color=ui.PALETTE[0])
+    )
     fig.add_scatter(x=c.epoch_step[1:], y=c.epoch_loss[1:], mode="markers", name=_("epoch mean"), marker=dict(size=9))
     ui.style(fig, _("Training loss (lower is better)"), _("training step (batches seen)"), _("cross-entropy loss"))
     fig.update_xaxes(range=[0, 1.02 * max(total_steps, int(c.step.max()) if len(c.step) else 1)])
@@ -241,7 +246,7 @@ def show_run(job_id: str, overlays: list) -> None:
     last = snap.last
     if j.stopping:
         st.info(_("**Stopped.** Scoring and saving what it learned…"), icon=":material/stop_circle:")
-    elif snap.status == "queued":
+    elif snap.status == Status.QUEUED:
         training = len(queue.running_jobs())
         st.info(
             ngettext(
@@ -253,16 +258,16 @@ def show_run(job_id: str, overlays: list) -> None:
             ).format(n=training, position=queue.position(j)),
             icon=":material/hourglass_top:",
         )
-    elif snap.status == "running" and last is None:  # its worker is loading the data and building the model
+    elif snap.status == Status.RUNNING and last is None:  # its worker is loading the data and building the model
         st.progress(0.0, text=_("Starting: loading the data and building the model…"))
-    elif snap.status == "running":
+    elif snap.status == Status.RUNNING:
         st.progress(
             j.progress(),
             text=_("Epoch {epoch}/{epochs} · {speed:,.0f} images/s · about {eta} left").format(
                 epoch=last.epoch, epochs=snap.config.epochs, speed=last.images_per_s, eta=format_eta(last.eta_s)
             ),
         )
-    elif snap.status == "failed":
+    elif snap.status == Status.FAILED:
         st.error(_("Training failed: {error}").format(error=_(snap.error) if snap.error else snap.error))
     show_charts(
         curves(snap.history),

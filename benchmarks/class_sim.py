@@ -50,7 +50,7 @@ def sequential(configs, source, models: Path) -> list[tuple[float, float]]:
 
 
 def on_queue(configs, source, models: Path, cluster) -> list[tuple[float, float]]:
-    from mnist_core.jobs import JobQueue
+    from mnist_core.jobs import JobQueue, Status
 
     queue = JobQueue(models, cluster=cluster)
     started, started_wall = time.perf_counter(), time.time()
@@ -62,7 +62,7 @@ def on_queue(configs, source, models: Path, cluster) -> list[tuple[float, float]
                 first[j.id] = time.perf_counter() - started
         time.sleep(0.02)
     ends = [j.finished - started_wall for j in jobs]
-    bad = [j.error for j in jobs if j.status != "done"]
+    bad = [j.error for j in jobs if j.status != Status.DONE]
     if bad:
         raise SystemExit(f"runs failed: {bad}")
     return [(first.get(j.id, end), end) for j, end in zip(jobs, ends)]

@@ -82,6 +82,12 @@ class Source:
         message, fields = self.note
         return _(message).format(**fields)
 
+    @property
+    def training_split(self) -> str:
+        """The split a run trains on: "train", or "all" for a source without a train/test split (runs then hold
+        out a seeded share of it)."""
+        return "train" if self.train is not None else "all"
+
     def split(self, which: str) -> Split:
         if which not in SPLITS:
             raise DataError(

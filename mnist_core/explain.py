@@ -10,11 +10,15 @@ the `explain` command and the tests all draw on these functions.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import math
+import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -489,6 +493,101 @@ def _turn_matrix(degrees: float) -> torch.Tensor:
     positions to input ones, so this is the grid's clockwise turn, i.e. the inverse motion)."""
     a = math.radians(degrees)
     return torch.tensor([[[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]]])
+
+
+@dataclass
+class Measuring:
+    """One model's robustness curves as they are measured: `done` grows to 1, then `result` or `error` is set."""
+
+    done: float = 0.0
+    result: Robustness | None = None
+    error: str | None = None  # in English (set in a thread with no interface language): shown with _()
+
+    @property
+    def over(self) -> bool:
+        return self.result is not None or self.error is not None
+
+
+class RobustnessStore:
+    """Robustness curves for a whole server, measured on threads of their own, one at a time, so that a page
+    never waits for them; only the `keep` most recently used finished ones are kept."""
+
+    def __init__(self, keep: int = 8):
+        self.keep = keep
+        self._entries: OrderedDict[Hashable, Measuring] = OrderedDict()
+        self._lock = threading.Lock()
+        self._one_at_a_time = threading.Lock()  # two at once would only share the same cores and both end later
+        self._threads: set[threading.Thread] = set()
+        self._closing = threading.Event()
+        _stores.add(self)
+
+    def get(self, key: Hashable) -> Measuring | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def start(self, key: Hashable, model: nn.Module, split: Split, config: TrainConfig) -> Measuring:
+        """Begin measuring `model` under `key`, unless it is measured or being measured already (a failed
+        measurement starts again)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.error is None:
+                return entry
+            entry = self._entries[key] = Measuring()
+            self._entries.move_to_end(key)
+            finished = [k for k, e in self._entries.items() if e.over]  # oldest first; unfinished ones stay
+            for old in finished[: max(0, len(finished) - self.keep)]:
+                del self._entries[old]
+        model = copy.deepcopy(model)  # copied in the caller's thread: the page goes on using its model meanwhile
+        thread = threading.Thread(
+            target=self._measure, args=(entry, model, split, config), name="digit-lab-robustness", daemon=True
+        )
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+        return entry
+
+    def _measure(self, entry: Measuring, model: nn.Module, split: Split, config: TrainConfig) -> None:
+        def progress(fraction: float) -> None:
+            if self._closing.is_set():
+                raise _Closing
+            entry.done = fraction
+
+        try:
+            with self._one_at_a_time:
+                entry.result = robustness(model, split, config, on_progress=progress)
+        except _Closing:
+            entry.error = N_("the server is shutting down")
+        except Exception as e:  # nobody to raise to in this thread: the page shows it
+            entry.error = str(e) or type(e).__name__
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop what is being measured, each after its current batch (at interpreter exit: a daemon thread killed
+        inside torch would abort the process)."""
+        self._closing.set()
+        end = time.time() + timeout
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, end - time.time()))
+
+
+class _Closing(Exception):
+    pass
+
+
+_stores: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_stores() -> None:
+    for store in list(_stores):
+        store.close()
 
 
 # ----- pictures (uint8 RGB arrays the page shows as images) -----

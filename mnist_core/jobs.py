@@ -17,6 +17,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,19 @@ KILLED = N_(  # set in a Dask thread (no interface language): the page translate
 )
 
 
+class Status(StrEnum):
+    """Where a job is. A StrEnum: it equals its text, which benchmarks log and older callers compare with."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+
 class BusyError(ValueError):
     """One browser session has at most one run waiting or training, so a class shares the computers fairly."""
 
@@ -47,7 +61,7 @@ class JobSnapshot:
     """A job as it was at one moment, for a page to render while the trainer goes on."""
 
     id: str
-    status: str  # queued, running, done, stopped, failed
+    status: Status
     history: list[Event]  # step and epoch events so far
     last: Event | None  # the latest event of any kind
     summary: RunSummary | None
@@ -67,7 +81,7 @@ class Job:
     owner_name: str = ""  # the name they typed, saved with the model
     parent: str | None = None  # a saved model's folder: fine-tune it on `source` instead of training afresh
     id: str = field(default_factory=lambda: f"{time.strftime('%H%M%S')}-{next(_ids)}{secrets.token_hex(2)}")
-    status: str = "queued"  # queued, running, done, stopped, failed
+    status: Status = Status.QUEUED
     history: list[Event] = field(default_factory=list)  # step and epoch events
     last: Event | None = None  # the latest event of any kind
     summary: RunSummary | None = None  # once finished
@@ -84,7 +98,7 @@ class Job:
 
     @property
     def active(self) -> bool:
-        return self.status in ("queued", "running")
+        return self.status in ACTIVE
 
     def owner_record(self) -> OwnerRecord | None:
         """Who the saved model belongs to: None for a run started without an owner (the command line, tests)."""
@@ -99,12 +113,12 @@ class Job:
         with self.lock:
             if not self.active:  # a late event of a run already ended (its full history came with its result)
                 return
-            self.status = "running"
+            self.status = Status.RUNNING
             if event.kind in ("step", "epoch"):
                 self.history.append(event)
             self.last = event
 
-    def end(self, status: str, error: str | None = None) -> None:
+    def end(self, status: Status, error: str | None = None) -> None:
         with self.lock:
             if self.active:
                 self.status, self.error, self.finished = status, error, time.time()
@@ -127,7 +141,7 @@ class Job:
             )
 
     def progress(self) -> float:
-        if self.status == "done":
+        if self.status == Status.DONE:
             return 1.0
         last = self.last
         return min(1.0, last.step / last.total_steps) if last is not None and last.total_steps else 0.0
@@ -228,7 +242,7 @@ class JobQueue:
         with self._lock:
             jobs = sorted(self._jobs.values(), key=lambda j: j.created)
             free -= sum(1 for j in jobs if j.future is not None and not j.ended.is_set())
-            ready = [j for j in jobs if j.future is None and j.status == "queued"][: max(0, free)]
+            ready = [j for j in jobs if j.future is None and j.status == Status.QUEUED][: max(0, free)]
             for job in ready:
                 job.future = client.submit(run, job.request, job.source, pure=False, key=f"digit-lab-run-{job.id}")
                 job.future.add_done_callback(lambda future, j=job: self._finish(j, future))
@@ -252,14 +266,14 @@ class JobQueue:
                 job.history = list(result.history)  # the whole story, whatever events were still on their way
                 job.summary = replace(result.summary, checkpoint=folder)
                 job.finetune = None if result.finetune is None else replace(result.finetune, checkpoint=folder)
-            job.end("stopped" if result.summary.stopped else "done")
+            job.end(Status.STOPPED if result.summary.stopped else Status.DONE)
         except KilledWorker:
-            job.end("failed", KILLED)
+            job.end(Status.FAILED, KILLED)
         except Exception as e:  # a failed run must not stop the others; the page shows the message
             if future.cancelled() or type(e).__name__ == "CancelledError":
-                job.end("stopped")
+                job.end(Status.STOPPED)
             else:
-                job.end("failed", str(e) or type(e).__name__)
+                job.end(Status.FAILED, str(e) or type(e).__name__)
         self._dispatch_quietly()  # a worker is free: the next run in line goes to it
 
     def _dispatch_again(self) -> None:
@@ -287,7 +301,7 @@ class JobQueue:
         return next(iter(self.running_jobs()), None)
 
     def running_jobs(self) -> list[Job]:
-        return [j for j in self.jobs() if j.status == "running"]
+        return [j for j in self.jobs() if j.status == Status.RUNNING]
 
     def last_ended(self) -> Job | None:
         """The run that ended most recently (done, stopped or failed), if any."""
@@ -296,9 +310,9 @@ class JobQueue:
 
     def position(self, job: Job) -> int:
         """0 = running now (or over); n = number n in line for the next free worker."""
-        if job.status != "queued":
+        if job.status != Status.QUEUED:
             return 0
-        return 1 + sum(j.status == "queued" and j.created < job.created for j in self.jobs())
+        return 1 + sum(j.status == Status.QUEUED and j.created < job.created for j in self.jobs())
 
     def stop(self, job_id: str) -> None:
         """A running run ends after its current batch and is saved, marked stopped; a waiting one never starts."""
@@ -306,10 +320,10 @@ class JobQueue:
         if job is None or not job.active:
             return
         job.stop_flag.set()
-        if job.status == "queued":
+        if job.status == Status.QUEUED:
             if job.future is not None:
                 job.future.cancel()
-            job.end("stopped")
+            job.end(Status.STOPPED)
         threading.Thread(target=self._tell_workers, args=(job.id,), daemon=True).start()
 
     def _tell_workers(self, job_id: str) -> None:
@@ -329,7 +343,7 @@ class JobQueue:
             self._closing = True
         active = [j for j in self.jobs() if j.active]
         for job in active:
-            if job.status == "queued":
+            if job.status == Status.QUEUED:
                 self.stop(job.id)
         if active and (self._cluster or _shared) is not None:
             from .worker import stop
@@ -412,5 +426,5 @@ def _on_message(message: tuple[float, dict]) -> None:
         job.on_event(Event(**event))
     if msg.get("running"):
         with job.lock:
-            if job.status == "queued":
-                job.status = "running"
+            if job.status == Status.QUEUED:
+                job.status = Status.RUNNING

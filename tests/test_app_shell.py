@@ -7,6 +7,7 @@ import tomllib
 
 import ui
 from conftest import open_page
+from mnist_core.jobs import Status
 
 
 def test_home_explains_the_app_and_links_every_page(app):
@@ -52,7 +53,7 @@ def wait_for_first_step(job, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while job.progress() == 0 and job.active and time.time() < deadline:
         time.sleep(0.05)
-    assert job.status == "running" and job.progress() > 0, job.status
+    assert job.status == Status.RUNNING and job.progress() > 0, job.status
 
 
 def test_sidebar_says_how_the_last_run_ended_stopped_or_failed(app, sample, monkeypatch, tmp_path):
@@ -64,7 +65,7 @@ def test_sidebar_says_how_the_last_run_ended_stopped_or_failed(app, sample, monk
     job = queue.submit(recipe_config("fast", epochs=30, train_size=800, val_size=200), sample)
     wait_for_first_step(job)
     queue.stop(job.id)
-    assert queue.wait(job, 120) and job.status == "stopped"
+    assert queue.wait(job, 120) and job.status == Status.STOPPED
     app.run()
     assert not app.exception
     assert f"Last run: stopped early, {job.summary.accuracy:.2%} test accuracy" in sidebar_text(app)
@@ -73,7 +74,7 @@ def test_sidebar_says_how_the_last_run_ended_stopped_or_failed(app, sample, monk
     blocker.write_text("not a folder")
     monkeypatch.setenv("DIGIT_LAB_MODELS", str(blocker / "models"))  # its checkpoint cannot be saved
     failed = queue.submit(recipe_config("fast", epochs=1, train_size=500, val_size=0), sample)
-    assert queue.wait(failed, 120) and failed.status == "failed"
+    assert queue.wait(failed, 120) and failed.status == Status.FAILED
     app.run()
     assert not app.exception
     assert "Last run failed: could not save the checkpoint in" in sidebar_text(app)

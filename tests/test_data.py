@@ -79,6 +79,7 @@ def test_split_all_joins_train_and_test_and_unknown_split_is_refused(sample):
     assert torch.equal(everything.images[:4000], sample.train.images)
     with pytest.raises(DataError, match="split must be one of"):
         sample.split("validation")
+    assert sample.training_split == "train"
 
 
 @pytest.mark.parametrize("gz", [False, True], ids=["plain idx", "gzipped idx"])
@@ -108,6 +109,7 @@ def test_a_folder_with_only_t10k_files_is_a_test_set_without_a_train_split(tmp_p
     with pytest.raises(DataError, match="no train split"):
         source.split("train")
     assert len(source.split("all")) == 60
+    assert source.training_split == "all"  # a run trains on all of it, holding out a share
 
 
 def test_real_mnist_test_set_loads_from_its_gz_files(mnist_test_set):

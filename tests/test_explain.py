@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -184,6 +185,31 @@ def test_robustness_curves_fall_as_digits_move_and_turn(trained_checkpoint, samp
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
     again = ex.robustness(model, sample.test, ckpt.config)
     np.testing.assert_array_equal(again.shift_accuracy, result.shift_accuracy)
+
+
+def test_robustness_store_measures_in_the_background_and_keeps_only_the_last_few(trained_checkpoint, sample):
+    model, ckpt = load_checkpoint(trained_checkpoint)
+    few = sample.test.subset(torch.arange(40))
+    store = ex.RobustnessStore(keep=2)
+    entries = [store.start(key, model, few, ckpt.config) for key in "abc"]
+    assert store.start("a", model, few, ckpt.config) is entries[0], "measured once per key"
+    deadline = time.time() + 120
+    while not all(e.over for e in entries) and time.time() < deadline:
+        time.sleep(0.05)
+    assert all(e.result is not None and e.done == pytest.approx(1.0) for e in entries), [e.error for e in entries]
+    np.testing.assert_array_equal(
+        entries[0].result.shift_accuracy, ex.robustness(model, few, ckpt.config).shift_accuracy
+    )
+    store.start("d", model, few, ckpt.config)  # three finished ones, keep=2: the least recently used goes
+    assert store.get("a") is None and store.get("b") is entries[1] and store.get("c") is entries[2]
+    empty = store.start("e", model, few.subset(torch.arange(0)), ckpt.config)
+    while not empty.over and time.time() < deadline:
+        time.sleep(0.05)
+    assert empty.result is None and "no images" in empty.error  # told, not raised in a thread nobody watches
+    again = store.start("e", model, sample.test, ckpt.config)
+    assert again is not empty, "a failed measurement can be tried again"
+    store.close()  # as at the server's exit: it stops after its current batch instead of being killed in torch
+    assert again.over and again.result is None and again.error == "the server is shutting down"
 
 
 def test_heatmap_colours_red_for_towards_and_blue_for_away():

@@ -24,7 +24,7 @@ from harness.browser import (
     run_id,
 )
 from mnist_core.checkpoints import list_checkpoints, load_checkpoint, rename_checkpoint, skipped_entries
-from mnist_core.jobs import JobQueue
+from mnist_core.jobs import JobQueue, Status
 from mnist_core.recipes import recipe_config
 
 RUNNING = "[data-testid=stMain] [data-testid=stProgress]"
@@ -62,9 +62,9 @@ def test_a_queue_shut_down_mid_run_stops_the_run_and_saves_what_it_learned(sampl
     while job.progress() == 0:  # until its first step (a run stopped before it saves nothing); a failed run ends it
         assert job.active, job.error
         time.sleep(0.05)
-    assert job.status == "running"
+    assert job.status == Status.RUNNING
     queue.shutdown()
-    assert job.status == "stopped"
+    assert job.status == Status.STOPPED
     [saved] = list_checkpoints(tmp_path)
     assert saved.meta["metrics"]["stopped"] is True and str(saved.path) == job.summary.checkpoint
     load_checkpoint(saved.path)

@@ -16,7 +16,7 @@ import pytest
 from mnist_core.checkpoints import OwnerRecord, list_checkpoints, load_checkpoint
 from mnist_core.cluster import Cluster, ClusterError, ClusterSettings
 from mnist_core.history import curves, format_eta
-from mnist_core.jobs import KILLED, BusyError, JobQueue
+from mnist_core.jobs import KILLED, BusyError, JobQueue, Status
 from mnist_core.recipes import recipe_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,14 +51,14 @@ def test_two_runs_train_at_once_a_third_waits_and_all_are_saved_with_their_event
     jobs = [queue.submit(tiny(seed=i, epochs=3), sample, owner=f"student-{i}", owner_name=f"S{i}") for i in range(3)]
     seen_together = False
     while any(j.active for j in jobs):
-        running = [j for j in jobs if j.status == "running"]
-        if len(running) == 2 and any(j.status == "queued" for j in jobs):
+        running = [j for j in jobs if j.status == Status.RUNNING]
+        if len(running) == 2 and any(j.status == Status.QUEUED for j in jobs):
             seen_together = True
-            waiting = next(j for j in jobs if j.status == "queued")
+            waiting = next(j for j in jobs if j.status == Status.QUEUED)
             assert queue.position(waiting) == 1 and len(queue.running_jobs()) == 2
         time.sleep(0.02)
     assert seen_together, "two runs never trained at the same time while the third waited"
-    assert [j.status for j in jobs] == ["done"] * 3
+    assert [j.status for j in jobs] == [Status.DONE] * 3
     assert {str(c.path) for c in list_checkpoints(tmp_path)} == {j.summary.checkpoint for j in jobs}
     for j in jobs:
         steps = [e.step for e in j.history if e.kind == "step"]
@@ -77,7 +77,7 @@ def test_one_session_has_one_run_at_a_time(sample, tmp_path, cluster):
     other = queue.submit(tiny(epochs=1), sample, owner="bob")  # someone else may
     assert queue.wait(first, 120) and queue.wait(other, 120)
     again = queue.submit(tiny(epochs=1), sample, owner="alice")  # and alice again, once hers is over
-    assert queue.wait(again, 120) and again.status == "done", again.error
+    assert queue.wait(again, 120) and again.status == Status.DONE, again.error
 
 
 def test_stop_ends_a_running_run_early_and_saves_it_and_a_waiting_one_never_starts(sample, tmp_path, cluster):
@@ -86,10 +86,10 @@ def test_stop_ends_a_running_run_early_and_saves_it_and_a_waiting_one_never_star
     waiting = queue.submit(tiny(), sample)
     until(lambda: all(j.history and j.history[-1].step >= 3 for j in running))
     queue.stop(waiting.id)
-    assert waiting.status == "stopped" and waiting.summary is None  # never started
+    assert waiting.status == Status.STOPPED and waiting.summary is None  # never started
     queue.stop(running[0].id)
     assert running[0].stopping  # what the Train page shows at once: "Stopped", saving
-    assert queue.wait(running[0], 60) and running[0].status == "stopped" and running[0].summary.stopped
+    assert queue.wait(running[0], 60) and running[0].status == Status.STOPPED and running[0].summary.stopped
     assert running[0].history[-1].step < running[0].history[-1].total_steps  # it ended early
     queue.stop(running[1].id)
     assert queue.wait(running[1], 60)
@@ -102,14 +102,14 @@ def test_stop_ends_a_running_run_early_and_saves_it_and_a_waiting_one_never_star
 def test_failing_runs_report_their_error_and_the_queue_keeps_working(sample, tmp_path, cluster):
     queue = JobQueue(tmp_path, cluster=cluster)
     on_worker = queue.submit(tiny(epochs=1, device="mps"), sample)  # fails inside the worker
-    assert queue.wait(on_worker, 120) and on_worker.status == "failed" and "MPS" in on_worker.error
+    assert queue.wait(on_worker, 120) and on_worker.status == Status.FAILED and "MPS" in on_worker.error
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     broken = JobQueue(blocker / "models", cluster=cluster)  # the app cannot save what the worker sends back
     job = broken.submit(tiny(epochs=1), sample)
-    assert broken.wait(job, 120) and job.status == "failed" and "could not save" in job.error
+    assert broken.wait(job, 120) and job.status == Status.FAILED and "could not save" in job.error
     after = queue.submit(tiny(epochs=1), sample)
-    assert queue.wait(after, 120) and after.status == "done"
+    assert queue.wait(after, 120) and after.status == Status.DONE
 
 
 def test_a_killed_worker_fails_its_run_damages_nothing_and_the_queue_goes_on(
@@ -123,11 +123,11 @@ def test_a_killed_worker_fails_its_run_damages_nothing_and_the_queue_goes_on(
     [address] = [w for w, keys in cluster.client.processing().items() if keys]
     pid = cluster.client.run(os.getpid, workers=[address])[address]
     os.kill(pid, signal.SIGKILL)
-    assert queue.wait(job, 60) and job.status == "failed" and job.error == KILLED
+    assert queue.wait(job, 60) and job.status == Status.FAILED and job.error == KILLED
     [kept] = list_checkpoints(models)  # nothing half-written, the earlier model intact
     load_checkpoint(kept.path)
     after = queue.submit(tiny(epochs=1), sample)  # the nanny starts a new worker; the queue goes on
-    assert queue.wait(after, 180) and after.status == "done", after.error
+    assert queue.wait(after, 180) and after.status == Status.DONE, after.error
 
 
 APP = """
@@ -258,7 +258,7 @@ def test_a_run_through_a_dask_scheduler_and_worker_named_by_digit_lab_cluster(
     try:
         queue = JobQueue(tmp_path, cluster=cluster)
         job = queue.submit(tiny(epochs=2), sample, owner="teacher")
-        assert queue.wait(job, 180) and job.status == "done", job.error
+        assert queue.wait(job, 180) and job.status == Status.DONE, job.error
         assert [e.epoch for e in job.history if e.kind == "epoch"] == [0, 1, 2]  # streamed back from the worker
         [saved] = list_checkpoints(tmp_path)  # written by the app, from the bytes the worker sent
         assert str(saved.path) == job.summary.checkpoint and load_checkpoint(saved.path)
@@ -276,3 +276,8 @@ def test_format_eta():
     assert format_eta(None) == "—"
     assert format_eta(42.4) == "42s"
     assert format_eta(125) == "2m 05s"
+
+
+def test_a_status_is_also_its_text():
+    """Benchmarks log a job's status and ui.py compares it with plain strings: a StrEnum keeps both right."""
+    assert Status.FAILED == "failed" and f"{Status.DONE}" == "done" and Status("queued") is Status.QUEUED

@@ -7,6 +7,7 @@ import time
 
 import ui
 from conftest import open_page
+from mnist_core.jobs import Status
 
 
 def _texts(elements) -> str:
@@ -39,7 +40,7 @@ def test_quick_training_saves_a_model_and_the_canvas_appears(app, models_dir):
         time.sleep(0.1)
     queue.stop(job.id)
     assert queue.wait(job, timeout=180), "the quick training run did not finish"
-    assert job.status in ("stopped", "done"), job.error
+    assert job.status in (Status.STOPPED, Status.DONE), job.error
     assert [p.name for p in models_dir.iterdir() if not p.name.startswith(".")], "no checkpoint was saved"
     app.run()  # what the fragment's st.rerun() does once the job is over
     assert not app.exception, [e.value for e in app.exception]
@@ -58,7 +59,7 @@ def test_a_run_started_elsewhere_is_shown_instead_of_the_quick_training_button(a
     job = queue.submit(recipe_config("fast", epochs=50, batch_size=8), sample, "train", owner="another browser")
     try:
         deadline = time.time() + 60
-        while job.status != "running" and time.time() < deadline:
+        while job.status != Status.RUNNING and time.time() < deadline:
             time.sleep(0.05)
         app.run()
         assert not app.exception, [e.value for e in app.exception]

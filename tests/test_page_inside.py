@@ -2,6 +2,8 @@
 robustness curves, and what a missing or damaged model shows. Drawing and uploading need a real browser: see
 test_browser_inside.py."""
 
+import time
+
 import numpy as np
 from PIL import Image
 
@@ -103,13 +105,28 @@ def test_the_sliders_change_what_the_model_reads(app, models_with_checkpoint, sa
     assert app.slider(key="inside_dx").value == 0 and app.slider(key="inside_turn").value == 0
 
 
+def until_measured(app, timeout: float = 120) -> str:
+    """The charts' specs once the robustness curves, measured in the background, are drawn (the page polls them)."""
+    deadline = time.time() + timeout
+    while True:
+        specs = " ".join(c.proto.spec for c in app.get("plotly_chart"))
+        if "Accuracy as the digits are moved" in specs or time.time() > deadline:
+            return specs
+        progress = [p.proto.text for p in app.get("progress")]
+        assert progress and "Moving and turning the test images" in progress[0], progress
+        time.sleep(0.5)
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
+
+
 def test_robustness_is_measured_on_request_and_kept(app, models_with_checkpoint, sample):
     from_draw(app, sample, 0)
     assert app.multiselect(key="inside_robust_models").value == [list_checkpoints()[0].run_id]
     assert not [c for c in app.get("plotly_chart") if "moved" in c.proto.spec]
     app.button(key="inside_measure").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    specs = " ".join(c.proto.spec for c in app.get("plotly_chart"))
+    assert "inside_measure" not in [b.key for b in app.button], "measuring: the button gives way to its progress"
+    specs = until_measured(app)
     assert "Accuracy as the digits are moved" in specs and "Accuracy as the digits are turned" in specs
     app.run()  # measured once: the next run shows the curves without the button
     assert "inside_measure" not in [b.key for b in app.button]

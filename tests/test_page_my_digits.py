@@ -12,6 +12,7 @@ from conftest import keep_some, open_page
 from mnist_core.checkpoints import load_checkpoint
 from mnist_core.data import load_source
 from mnist_core.evaluation import evaluate
+from mnist_core.jobs import Status
 from mnist_core.my_digits import Collection
 
 
@@ -75,7 +76,7 @@ def test_finetuning_from_the_train_page(app, kept, models_with_checkpoint, one_c
     assert not app.exception, [e.value for e in app.exception]
     job = ui.job_queue().get(app.session_state["train_job"])
     assert job is not None and job.parent is not None
-    assert ui.job_queue().wait(job, timeout=300) and job.status == "done", job.error
+    assert ui.job_queue().wait(job, timeout=300) and job.status == Status.DONE, job.error
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     shown = {m.label: m.value for m in app.metric}
