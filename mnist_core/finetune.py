@@ -188,7 +188,7 @@ def finetune(
                 parameters=count_parameters(result.model),
                 config=config,
                 # still a model of the parent's data: a later fine-tune replays and scores that again
-                dataset=replace(record.dataset, evaluated_on=data.reference.name)
+                dataset=record.dataset.model_copy(update={"evaluated_on": data.reference.name})
                 if data.reference is not None
                 else record.dataset,
                 normalisation=record.normalisation,

@@ -25,6 +25,7 @@ from mnist_core.checkpoints import (
     import_checkpoint,
     list_checkpoints,
     load_checkpoint,
+    parse_record,
     read_record,
     rename_checkpoint,
     save_checkpoint,
@@ -104,6 +105,7 @@ OLD_META = {
         "n_train": 4000,
         "evaluated_on": "MNIST sample / test",
         "classes": DIGITS,
+        "augmented_with": "elastic",  # unknown here too
     },
     "normalisation": {"mean": 0.1307, "std": 0.3081},
     "metrics": {
@@ -151,6 +153,13 @@ def test_an_existing_meta_json_reads_as_typed_fields_and_is_written_back_unchang
     exported = export_checkpoint(folder)  # a download carries the same record in its header
     header = json.loads(exported[8 : 8 + int.from_bytes(exported[:8], "little")])
     assert json.loads(header["__metadata__"]["digit_lab"]) == {**OLD_META, "name": "renamed"}
+
+
+def test_null_parts_and_whole_numbers_for_numbers_are_accepted_as_before():
+    meta = {"architecture": "mlp-64x3", "config": None, "history": None, "owner": None, "metrics": {"accuracy": 1}}
+    record = parse_record(meta, "test")
+    assert record.config == TrainConfig() and record.history == [] and record.owner is None
+    assert record.metrics.accuracy == 1 and record.to_dict()["metrics"] == {"accuracy": 1}
 
 
 @pytest.mark.parametrize("arch", list(MODELS))
