@@ -502,10 +502,56 @@ def import_checkpoint(data: bytes, models_dir: str | Path | None = None, owner: 
     return save_checkpoint(model, record.model_copy(update={"name": name, "created": None, "owner": owner}), models_dir)
 
 
-def receive_checkpoint(data: bytes, models_dir: str | Path | None = None, owner: OwnerRecord | None = None) -> Path:
-    """A model a training worker made (or the app sends one to fine-tune), saved as it is: same run id, name and
-    creation time, and, given an `owner`, theirs. Written atomically, like every save."""
-    model, record = _read_export(data, _("received checkpoint"))
+@dataclass(frozen=True)
+class PackedCheckpoint:
+    """A checkpoint on its way between the app and a training worker: the two files its folder holds, as bytes and
+    text, so the worker needs no shared filesystem and nothing is unpickled from it."""
+
+    weights: bytes  # weights.safetensors
+    meta: str  # meta.json
+
+
+def pack(model: nn.Module, record: ModelRecord) -> PackedCheckpoint:
+    """A model a worker made, serialised once, for the app to check and save (save_packed)."""
+    weights = save(_cpu_tensors(model), metadata={"format": FORMAT})
+    return PackedCheckpoint(weights, json.dumps(record.to_dict()))
+
+
+def pack_folder(path: str | Path) -> PackedCheckpoint:
+    """A saved model (a parent for a worker to fine-tune): its weights file as it is and its checked record, once
+    load_checkpoint accepts them."""
+    path = Path(path)
+    _model, ckpt = load_checkpoint(path)  # refuses a damaged folder here, in the words loading uses
+    record = ckpt.record.model_copy(update={"run_id": ckpt.record.run_id or ckpt.run_id})  # the fine-tune's parent
+    return PackedCheckpoint((path / WEIGHTS).read_bytes(), json.dumps(record.to_dict()))
+
+
+def _opened(packed: PackedCheckpoint, where: str) -> tuple[ModelRecord, dict[str, torch.Tensor]]:
+    """The record and tensors of a packed checkpoint, checked as an upload is: JSON, types, names and shapes."""
+    try:
+        meta = json.loads(packed.meta)
+        tensors = st_load(packed.weights)
+    except (ValueError, SafetensorError, TypeError, RecursionError) as e:
+        raise CheckpointError(_("not a valid Digit Lab checkpoint file ({error})").format(error=str(e)[:120])) from None
+    record = parse_record(meta, where)
+    _check_tensors(tensors, record.architecture, where)
+    return record, tensors
+
+
+def unpack(packed: PackedCheckpoint) -> tuple[nn.Module, ModelRecord]:
+    """The model and record a worker was sent to fine-tune."""
+    record, tensors = _opened(packed, _("received checkpoint"))
+    model = build_model(record.architecture)
+    model.load_state_dict(tensors)
+    return model.eval(), record
+
+
+def save_packed(
+    packed: PackedCheckpoint, models_dir: str | Path | None = None, owner: OwnerRecord | None = None
+) -> Path:
+    """A model a worker made, checked and written as it came (its weights file byte for byte) as a new checkpoint
+    that belongs to `owner` when one is given."""
+    record, _tensors = _opened(packed, _("received checkpoint"))
     if owner is not None:
         record = record.model_copy(update={"owner": owner})
-    return save_checkpoint(model, record, models_dir, run_id=record.run_id)
+    return _write_checkpoint(packed.weights, record, models_dir, None)

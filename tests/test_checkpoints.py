@@ -19,16 +19,19 @@ from safetensors.torch import save_file
 
 from mnist_core.checkpoints import (
     CheckpointError,
+    PackedCheckpoint,
     default_models_dir,
     delete_checkpoint,
     export_checkpoint,
     import_checkpoint,
     list_checkpoints,
     load_checkpoint,
+    pack,
     parse_record,
     read_record,
     rename_checkpoint,
     save_checkpoint,
+    save_packed,
     skipped_entries,
 )
 from mnist_core.config import TrainConfig
@@ -339,3 +342,21 @@ def test_a_disk_full_during_save_leaves_no_trace(models_dir):
         rename_checkpoint(earlier, "new name")
     assert read_record(earlier).name == "test mlp-64x3"  # the old record is intact, not truncated
     assert sorted(os.listdir(earlier)) == ["meta.json", "weights.safetensors"]  # no .meta-*.tmp left
+
+
+def test_what_a_worker_sends_is_checked_like_an_upload_and_saved_as_sent(models_dir):
+    good = pack(build_model("mlp-64x3"), parse_record(fresh_meta(), "test"))
+    pickled = io.BytesIO()
+    torch.save(build_model("mlp-64x3").state_dict(), pickled)
+    other = pack(build_model("fast"), parse_record(fresh_meta("fast"), "test")).weights
+    for packed, expected in [
+        (PackedCheckpoint(pickled.getvalue(), good.meta), "not a valid Digit Lab checkpoint file"),
+        (PackedCheckpoint(other, good.meta), "tensor names do not match mlp-64x3"),
+        (PackedCheckpoint(good.weights, "{oops"), "not a valid Digit Lab checkpoint file"),
+        (PackedCheckpoint(good.weights, json.dumps({**fresh_meta(), "metrics": {"n": "9"}})), "metrics.n should be"),
+    ]:
+        with pytest.raises(CheckpointError, match=expected) as err:
+            save_packed(packed)
+        assert "\n" not in str(err.value) and os.listdir(models_dir) == []
+    path = save_packed(good)
+    assert (path / "weights.safetensors").read_bytes() == good.weights and read_record(path).name == "test mlp-64x3"
