@@ -14,18 +14,17 @@ import re
 import shutil
 import tempfile
 import time
-import types
-import typing
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
-from safetensors.torch import load_file, save, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
-from .config import ConfigError, TrainConfig
+from .config import TrainConfig
 from .data import REPO_ROOT
 from .i18n import N_, _
 from .models import MODELS, build_model
@@ -42,9 +41,19 @@ class CheckpointError(Exception):
     """A checkpoint that cannot be saved or used; the message says why in one line."""
 
 
-@dataclass(frozen=True)
-class DatasetRecord:
-    """What a model was trained on (meta.json's "dataset"); a field missing from the file is None."""
+class _Record(BaseModel):
+    """A part of meta.json. Pydantic checks each field's JSON type strictly (no "5" for 5, no true for 1) and keeps
+    the fields this version does not know, so they are written back as read; a field left out is None."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="allow")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_fields(self, handler) -> dict:
+        return {k: v for k, v in handler(self).items() if v is not None or k not in type(self).model_fields}
+
+
+class DatasetRecord(_Record):
+    """What a model was trained on (meta.json's "dataset")."""
 
     source: str | None = None  # a data.SOURCES key or a folder path
     title: str | None = None
@@ -55,16 +64,14 @@ class DatasetRecord:
     eval_split: str | None = None
     seed: int | None = None  # the seed that carved a held-out share, when there was no test split
     classes: list[str] | None = None
-    extra: dict = field(default_factory=dict, repr=False)  # fields this version does not know, written back as read
 
     @property
     def label(self) -> str:
         return self.title or self.source or "?"
 
 
-@dataclass(frozen=True)
-class MetricsRecord:
-    """How the run went (meta.json's "metrics"); a field missing from the file is None."""
+class MetricsRecord(_Record):
+    """How the run went (meta.json's "metrics")."""
 
     accuracy: float | None = None  # on the held-out set named by DatasetRecord.evaluated_on
     loss: float | None = None
@@ -74,11 +81,9 @@ class MetricsRecord:
     device: str | None = None
     stopped: bool | None = None  # ended early by Stop (or a server shutdown)
     epochs_done: int | None = None
-    extra: dict = field(default_factory=dict, repr=False)
 
 
-@dataclass(frozen=True)
-class FinetuneRecord:
+class FinetuneRecord(_Record):
     """A model fine-tuned from another (meta.json's "finetune"): its parent and accuracy before and after."""
 
     parent: str  # the run id of the model it started from
@@ -89,218 +94,115 @@ class FinetuneRecord:
     reference: str | None = None  # the parent's own kind of held-out images, in words
     reference_before: float | None = None
     reference_after: float | None = None
-    extra: dict = field(default_factory=dict, repr=False)
 
 
-@dataclass(frozen=True)
-class OwnerRecord:
+class OwnerRecord(_Record):
     """Who made a model (meta.json's "owner"): their browser's id (owners.browser_id) and the name they typed."""
 
     id: str = ""
     name: str = ""
-    extra: dict = field(default_factory=dict, repr=False)
+
+    def __init__(self, id: str = "", name: str = "", **extra) -> None:  # OwnerRecord(person.id, person.name)
+        super().__init__(id=id, name=name, **extra)
 
 
-@dataclass(frozen=True)
-class Normalisation:
+class Normalisation(_Record):
     mean: float | None = None
     std: float | None = None
-    extra: dict = field(default_factory=dict, repr=False)
 
 
-@dataclass(frozen=True, kw_only=True)
-class ModelRecord:
-    """A checkpoint's meta.json as typed fields. `parse_record` is the one place that reads and checks one;
-    `to_dict` writes the same JSON back (the keys a checkpoint has always had, plus whatever it held that this
-    version does not know)."""
+class ModelRecord(_Record):
+    """A checkpoint's meta.json as typed fields, in the order the file has always had them. `parse_record` is the
+    one place that reads and checks one; `to_dict` writes the same JSON back."""
 
-    architecture: str  # a models.MODELS key
-    config: TrainConfig = field(default_factory=TrainConfig)
-    name: str | None = None  # display name; the folder keeps its run id
+    format: str | None = None
     run_id: str | None = None
     created: str | None = None  # ISO time, local
-    format: str | None = None
+    name: str | None = None  # display name; the folder keeps its run id
+    architecture: str  # a models.MODELS key
     parameters: int | None = None
-    dataset: DatasetRecord = field(default_factory=DatasetRecord)
+    config: TrainConfig = Field(default_factory=TrainConfig)
+    dataset: DatasetRecord = DatasetRecord()
     normalisation: Normalisation | None = None
-    metrics: MetricsRecord = field(default_factory=MetricsRecord)
-    history: list[Event] = field(default_factory=list)  # step and epoch events, thinned for the charts
+    metrics: MetricsRecord = MetricsRecord()
+    history: list[Event] = []  # step and epoch events, thinned for the charts
     finetune: FinetuneRecord | None = None
     owner: OwnerRecord | None = None  # None: saved by the command line, or before models had owners
-    extra: dict = field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_left_out(cls, data):
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
+
+    @field_validator("architecture")
+    @classmethod
+    def _known_architecture(cls, value):
+        if value not in MODELS:
+            raise ValueError(value)
+        return value
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _checked_config(cls, value):
+        # TrainConfig has its own ranges, and the same messages for them as the CLI and the Train page give
+        return TrainConfig.from_dict(value).validate() if isinstance(value, dict) else value
 
     def to_dict(self) -> dict:
-        meta = {
-            "format": self.format,
-            "run_id": self.run_id,
-            "created": self.created,
-            "name": self.name,
-            "architecture": self.architecture,
-            "parameters": self.parameters,
-            "config": self.config.to_dict(),
-            "dataset": _json_fields(self.dataset),
-            "normalisation": self.normalisation and _json_fields(self.normalisation),
-            "metrics": _json_fields(self.metrics),
-            "history": [e.to_dict() for e in self.history],
-            "finetune": self.finetune and _json_fields(self.finetune),
-            "owner": self.owner and _json_fields(self.owner),
-            **self.extra,
-        }
-        return {k: v for k, v in meta.items() if v is not None}
+        return self.model_dump()
 
 
-def _json_fields(record) -> dict:
-    return {
-        **{
-            f.name: getattr(record, f.name)
-            for f in fields(record)
-            if f.name != "extra" and getattr(record, f.name) is not None
-        },
-        **record.extra,
-    }
+# What a message calls the JSON type a field wanted, by pydantic's error type (in English: shown through _()).
+_WANTED = {
+    "model_type": N_("a JSON object"),
+    "dataclass_type": N_("a JSON object"),
+    "float_type": N_("a number"),
+    "int_type": N_("a whole number"),
+    "string_type": N_("a string"),
+    "bool_type": N_("true or false"),
+    "list_type": N_("a list"),
+}
 
 
-@functools.cache
-def _schema(cls) -> dict[str, tuple[tuple[type, ...], bool, bool, str]]:
-    """field name -> (JSON types allowed, may be null, required, how a message names the type), read from the
-    dataclass's own annotations."""
-    schema = {}
-    for f in fields(cls):
-        if f.name == "extra":
-            continue
-        hint = typing.get_type_hints(cls)[f.name]
-        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-        args = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
-        base = typing.get_origin(args[0]) or args[0]
-        allowed, words = {  # words in English (this is cached): messages translate them with _()
-            float: ((int, float), N_("a number")),
-            int: ((int, float), N_("a number")),
-            str: ((str,), N_("a string")),
-            bool: ((bool,), N_("true or false")),
-            list: ((list,), N_("a list of names")),
-        }[base]
-        required = f.default is MISSING and f.default_factory is MISSING
-        schema[f.name] = (allowed, union and type(None) in typing.get_args(hint), required, words)
-    return schema
-
-
-def _typed(cls, data, where: str, label: str):
-    """`cls` built from a JSON object, each known field checked against its annotation (a list must hold
-    strings); unknown fields are kept aside in `extra` when `cls` has one."""
-    if not isinstance(data, dict):
-        raise CheckpointError(
-            _("{where}: metadata field {field} should be {kind}").format(
-                where=where, field=label, kind=_("a JSON object")
+def _one_line(error: ValidationError, where: str) -> CheckpointError:
+    """Pydantic's first complaint as one translated line that names the field, e.g. history[3].step."""
+    first = error.errors(include_url=False)[0]
+    loc, kind = first["loc"], first["type"]
+    wanted = _WANTED.get(kind)
+    if kind == "string_type" and loc and isinstance(loc[-1], int):  # the only list of strings: dataset.classes
+        loc, wanted = loc[:-1], N_("a list of names")
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    if not loc:
+        return CheckpointError(_("{where}: metadata is not a JSON object").format(where=where))
+    if kind == "missing":
+        return CheckpointError(_("{where}: metadata field {field} is missing").format(where=where, field=field))
+    if loc == ("architecture",) and kind == "value_error":
+        return CheckpointError(
+            _("{where}: unknown architecture {name} (known: {known})").format(
+                where=where, name=repr(first["input"]), known=", ".join(MODELS)
             )
         )
-    schema, known, extra = _schema(cls), {}, {}
-    for key, value in data.items():
-        if key not in schema:
-            extra[key] = value
-            continue
-        allowed, nullable, _required, words = schema[key]
-        wrong = (
-            not nullable
-            if value is None
-            else isinstance(value, bool)
-            and bool not in allowed
-            or not isinstance(value, allowed)
-            or isinstance(value, list)
-            and not all(isinstance(v, str) for v in value)
+    if loc == ("config",) and kind == "value_error":
+        return CheckpointError(
+            _("{where}: invalid training config in metadata ({error})").format(where=where, error=first["ctx"]["error"])
         )
-        if wrong:
-            raise CheckpointError(
-                _("{where}: metadata field {field} should be {kind}").format(
-                    where=where, field=f"{label}.{key}", kind=_(words)
-                )
-            )
-        known[key] = value
-    for key, (_allowed, _nullable, required, words) in schema.items():
-        if required and key not in known:
-            raise CheckpointError(
-                _("{where}: metadata field {field} is missing (it should be {kind})").format(
-                    where=where, field=f"{label}.{key}", kind=_(words)
-                )
-            )
-    return cls(**known, extra=extra) if "extra" in cls.__dataclass_fields__ else cls(**known)
+    if wanted is None:  # a JSON value no field of a record can hold (pydantic's own words are not translated)
+        return CheckpointError(_("{where}: metadata field {field} is not valid").format(where=where, field=field))
+    return CheckpointError(
+        _("{where}: metadata field {field} should be {kind}").format(where=where, field=field, kind=_(wanted))
+    )
 
 
 def parse_record(meta, where: str) -> ModelRecord:
     """meta.json's content as a ModelRecord, or a one-line CheckpointError that starts with `where`.
 
     Pages and the CLI read these fields directly, so a hand-edited meta.json with the wrong types must be refused
-    here rather than crash the models list later.
+    here rather than crash the models list later. It is checked as the JSON it is stored as: pydantic's strict JSON
+    mode takes a JSON object for each record and for every history event.
     """
-    if not isinstance(meta, dict):
-        raise CheckpointError(_("{where}: metadata is not a JSON object").format(where=where))
-    arch = meta.get("architecture")
-    if arch not in MODELS:
-        raise CheckpointError(
-            _("{where}: unknown architecture {name} (known: {known})").format(
-                where=where, name=repr(arch), known=", ".join(MODELS)
-            )
-        )
-    for key, kind in (
-        ("config", dict),
-        ("metrics", dict),
-        ("dataset", dict),
-        ("normalisation", dict),
-        ("history", list),
-        ("finetune", dict),
-        ("owner", dict),
-        ("name", str),
-        ("created", str),
-        ("run_id", str),
-        ("format", str),
-    ):
-        if meta.get(key) is not None and not isinstance(meta[key], kind):
-            raise CheckpointError(
-                _("{where}: metadata field {field} should be {kind}").format(
-                    where=where,
-                    field=repr(key),
-                    kind=_("a JSON object") if kind is dict else _("a {type}").format(type=kind.__name__),
-                )
-            )
-    parameters = meta.get("parameters")
-    if parameters is not None and (isinstance(parameters, bool) or not isinstance(parameters, int)):
-        raise CheckpointError(
-            _("{where}: metadata field {field} should be {kind}").format(
-                where=where, field="'parameters'", kind=_("a whole number")
-            )
-        )
-    metrics = _typed(MetricsRecord, meta.get("metrics") or {}, where, "metrics")
-    dataset = _typed(DatasetRecord, meta.get("dataset") or {}, where, "dataset")
-    normalisation = (
-        None
-        if meta.get("normalisation") is None
-        else _typed(Normalisation, meta["normalisation"], where, "normalisation")
-    )
-    history = [_typed(Event, h, where, f"history[{i}]") for i, h in enumerate(meta.get("history") or [])]
-    finetune = None if meta.get("finetune") is None else _typed(FinetuneRecord, meta["finetune"], where, "finetune")
-    owner = None if meta.get("owner") is None else _typed(OwnerRecord, meta["owner"], where, "owner")
     try:
-        config = TrainConfig.from_dict(meta.get("config") or {}).validate()
-    except (ConfigError, TypeError) as e:
-        raise CheckpointError(
-            _("{where}: invalid training config in metadata ({error})").format(where=where, error=e)
-        ) from None
-    known = {f.name for f in fields(ModelRecord)}
-    return ModelRecord(
-        architecture=arch,
-        config=config,
-        name=meta.get("name"),
-        run_id=meta.get("run_id"),
-        created=meta.get("created"),
-        format=meta.get("format"),
-        parameters=parameters,
-        dataset=dataset,
-        normalisation=normalisation,
-        metrics=metrics,
-        history=history,
-        finetune=finetune,
-        owner=owner,
-        extra={k: v for k, v in meta.items() if k not in known},
-    )
+        return ModelRecord.model_validate_json(json.dumps(meta))
+    except ValidationError as e:
+        raise _one_line(e, where) from None
 
 
 def default_name(record: ModelRecord) -> str:
@@ -360,6 +262,10 @@ def _write_json_atomic(path: Path, data: dict) -> None:
         raise
 
 
+def _cpu_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+
+
 def save_checkpoint(
     model: nn.Module, record: ModelRecord | dict, models_dir: str | Path | None = None, run_id: str | None = None
 ) -> Path:
@@ -368,17 +274,20 @@ def save_checkpoint(
     A dict is read as meta.json would be; either way it gets the same checks as loading, so nothing is saved
     that listing or loading would skip. The record's format, run id and (unless it has one) creation time are set here.
     """
-    models_dir = Path(models_dir) if models_dir else default_models_dir()
     where = _("cannot save")
-    if isinstance(record, dict):
-        record = parse_record(record, where)
-    else:
-        record = parse_record(record.to_dict(), where)
-    run_id = run_id or new_run_id(record.architecture)
-    record = replace(record, format=FORMAT, run_id=run_id, created=record.created or time.strftime("%Y-%m-%dT%H:%M:%S"))
-    final = models_dir / run_id
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    record = parse_record(record if isinstance(record, dict) else record.to_dict(), where)
+    tensors = _cpu_tensors(model)
     _check_tensors(tensors, record.architecture, where)  # never write what could not be loaded back
+    return _write_checkpoint(save(tensors, metadata={"format": FORMAT}), record, models_dir, run_id)
+
+
+def _write_checkpoint(weights: bytes, record: ModelRecord, models_dir: str | Path | None, run_id: str | None) -> Path:
+    """The one place a checkpoint folder is written: in a hidden temporary folder, then renamed into place."""
+    models_dir = Path(models_dir) if models_dir else default_models_dir()
+    run_id = run_id or new_run_id(record.architecture)
+    created = record.created or time.strftime("%Y-%m-%dT%H:%M:%S")
+    record = record.model_copy(update={"format": FORMAT, "run_id": run_id, "created": created})
+    final = models_dir / run_id
     tmp = None
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
@@ -386,10 +295,10 @@ def save_checkpoint(
             raise CheckpointError(_("a checkpoint named {name} already exists").format(name=run_id))
         tmp = Path(tempfile.mkdtemp(dir=models_dir, prefix=".saving-"))
         os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a checkpoint is an ordinary, shareable folder
-        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
+        (tmp / WEIGHTS).write_bytes(weights)
         _write_json_atomic(tmp / META, record.to_dict())
         os.replace(tmp, final)  # the one step that makes it visible
-    except (OSError, SafetensorError) as e:  # safetensors reports a full disk as SafetensorError, not OSError
+    except OSError as e:
         raise CheckpointError(
             _("could not save the checkpoint in {folder}: {error}").format(
                 folder=models_dir, error=getattr(e, "strerror", None) or e
@@ -538,7 +447,7 @@ def rename_checkpoint(path: str | Path, name: str, by: Person | None = None) -> 
         raise CheckpointError(_("a name needs 1-80 letters, digits, spaces or . , : ( ) + - _"))
     record = read_record(path)
     _check_may_manage(record, by, _("only the person who made this model, or the teacher, can rename it"))
-    record = replace(record, name=name)
+    record = record.model_copy(update={"name": name})
     try:
         _write_json_atomic(Path(path) / META, record.to_dict())
     except OSError as e:
@@ -590,13 +499,59 @@ def import_checkpoint(data: bytes, models_dir: str | Path | None = None, owner: 
     """A user's upload, saved as a new model named "... (uploaded)" that belongs to `owner` (whoever uploaded it)."""
     model, record = _read_export(data, _("uploaded file"))
     name = _("{name} (uploaded)").format(name=record.name or default_name(record))[:80]
-    return save_checkpoint(model, replace(record, name=name, created=None, owner=owner), models_dir)
+    return save_checkpoint(model, record.model_copy(update={"name": name, "created": None, "owner": owner}), models_dir)
 
 
-def receive_checkpoint(data: bytes, models_dir: str | Path | None = None, owner: OwnerRecord | None = None) -> Path:
-    """A model a training worker made (or the app sends one to fine-tune), saved as it is: same run id, name and
-    creation time, and, given an `owner`, theirs. Written atomically, like every save."""
-    model, record = _read_export(data, _("received checkpoint"))
+@dataclass(frozen=True)
+class PackedCheckpoint:
+    """A checkpoint on its way between the app and a training worker: the two files its folder holds, as bytes and
+    text, so the worker needs no shared filesystem and nothing is unpickled from it."""
+
+    weights: bytes  # weights.safetensors
+    meta: str  # meta.json
+
+
+def pack(model: nn.Module, record: ModelRecord) -> PackedCheckpoint:
+    """A model a worker made, serialised once, for the app to check and save (save_packed)."""
+    weights = save(_cpu_tensors(model), metadata={"format": FORMAT})
+    return PackedCheckpoint(weights, json.dumps(record.to_dict()))
+
+
+def pack_folder(path: str | Path) -> PackedCheckpoint:
+    """A saved model (a parent for a worker to fine-tune): its weights file as it is and its checked record, once
+    load_checkpoint accepts them."""
+    path = Path(path)
+    _model, ckpt = load_checkpoint(path)  # refuses a damaged folder here, in the words loading uses
+    record = ckpt.record.model_copy(update={"run_id": ckpt.record.run_id or ckpt.run_id})  # the fine-tune's parent
+    return PackedCheckpoint((path / WEIGHTS).read_bytes(), json.dumps(record.to_dict()))
+
+
+def _opened(packed: PackedCheckpoint, where: str) -> tuple[ModelRecord, dict[str, torch.Tensor]]:
+    """The record and tensors of a packed checkpoint, checked as an upload is: JSON, types, names and shapes."""
+    try:
+        meta = json.loads(packed.meta)
+        tensors = st_load(packed.weights)
+    except (ValueError, SafetensorError, TypeError, RecursionError) as e:
+        raise CheckpointError(_("not a valid Digit Lab checkpoint file ({error})").format(error=str(e)[:120])) from None
+    record = parse_record(meta, where)
+    _check_tensors(tensors, record.architecture, where)
+    return record, tensors
+
+
+def unpack(packed: PackedCheckpoint) -> tuple[nn.Module, ModelRecord]:
+    """The model and record a worker was sent to fine-tune."""
+    record, tensors = _opened(packed, _("received checkpoint"))
+    model = build_model(record.architecture)
+    model.load_state_dict(tensors)
+    return model.eval(), record
+
+
+def save_packed(
+    packed: PackedCheckpoint, models_dir: str | Path | None = None, owner: OwnerRecord | None = None
+) -> Path:
+    """A model a worker made, checked and written as it came (its weights file byte for byte) as a new checkpoint
+    that belongs to `owner` when one is given."""
+    record, _tensors = _opened(packed, _("received checkpoint"))
     if owner is not None:
-        record = replace(record, owner=owner)
-    return save_checkpoint(model, record, models_dir, run_id=record.run_id)
+        record = record.model_copy(update={"owner": owner})
+    return _write_checkpoint(packed.weights, record, models_dir, None)

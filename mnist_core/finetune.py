@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .checkpoints import FinetuneRecord, MetricsRecord, ModelRecord, default_name, load_checkpoint, save_checkpoint
 from .data import DataError, Source, Split, hold_out, load_source, subsample
@@ -145,6 +146,15 @@ def _accuracy(model, split: Split | None, config) -> float | None:
     return evaluate(model, split, config, config.device).accuracy
 
 
+@dataclass
+class Tuned:
+    """A finished fine-tune, not saved yet: its summary, the model and the record to save it with."""
+
+    summary: FinetuneSummary  # its checkpoint is None until the model is saved
+    model: nn.Module
+    record: ModelRecord | None  # None: stopped before its first step, nothing to save
+
+
 def finetune(
     parent: str | Path,
     personal: Source,
@@ -161,7 +171,26 @@ def finetune(
     run id in its record). A stopped run is saved too, marked stopped, as a training run is."""
     started = time.perf_counter()
     model, ckpt = load_checkpoint(parent)
-    record = ckpt.record
+    record = ckpt.record.model_copy(update={"run_id": ckpt.record.run_id or ckpt.run_id})
+    tuned = finetune_model(model, record, personal, personal_eval, reference, epochs, seed, on_event, stop)
+    folder = None if not save or tuned.record is None else str(save_checkpoint(tuned.model, tuned.record, models_dir))
+    return replace(tuned.summary, checkpoint=folder, seconds=round(time.perf_counter() - started, 3))
+
+
+def finetune_model(
+    model: nn.Module,
+    record: ModelRecord,
+    personal: Source,
+    personal_eval: Source | None = None,
+    reference: Split | None = None,
+    epochs: int = DEFAULT_EPOCHS,
+    seed: int = 0,
+    on_event: Callable[[Event], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Tuned:
+    """Fine-tune `model`, saved under `record` (whose run id the new record names as its parent), on a collection;
+    the new model and its record are returned unsaved (a Dask worker sends them to the app)."""
+    started = time.perf_counter()
     data = gather(record, personal, personal_eval, reference, seed)
     config = replace(
         record.config,
@@ -177,45 +206,41 @@ def finetune(
     result = train(config, _mixed(data, seed), data.personal_eval, on_event=on_event, stop=stop, initial=model)
     personal_after = _accuracy(result.model, data.personal_eval, config)
     reference_after = _accuracy(result.model, data.reference, config)
-    folder = None
-    if save and any(h.step for h in result.history):
-        folder = save_checkpoint(
-            result.model,
-            ModelRecord(
-                name=f"{record.name or default_name(record)} + {personal.title}"[:80]
-                + (" (stopped)" if result.stopped else ""),
-                architecture=record.architecture,
-                parameters=count_parameters(result.model),
-                config=config,
-                # still a model of the parent's data: a later fine-tune replays and scores that again
-                dataset=replace(record.dataset, evaluated_on=data.reference.name)
-                if data.reference is not None
-                else record.dataset,
-                normalisation=record.normalisation,
-                metrics=MetricsRecord(
-                    accuracy=reference_after if reference_after is not None else personal_after,
-                    n=len(data.reference) if reference_after is not None else len(data.personal_eval),
-                    seconds=round(result.seconds, 3),
-                    images_per_s=round(result.images_per_s, 1),
-                    device=result.device,
-                    stopped=result.stopped,
-                    epochs_done=max((h.epoch for h in result.history if h.kind == "epoch"), default=0),
-                ),
-                history=thin_history(result.history),
-                finetune=FinetuneRecord(
-                    parent=record.run_id or Path(parent).name,
-                    personal_source=personal.key,
-                    personal=data.personal_eval.name,
-                    personal_before=personal_before,
-                    personal_after=personal_after,
-                    reference=None if data.reference is None else data.reference.name,
-                    reference_before=reference_before,
-                    reference_after=reference_after,
-                ),
+    saved_as = None
+    if any(h.step for h in result.history):
+        saved_as = ModelRecord(
+            name=f"{record.name or default_name(record)} + {personal.title}"[:80]
+            + (" (stopped)" if result.stopped else ""),
+            architecture=record.architecture,
+            parameters=count_parameters(result.model),
+            config=config,
+            # still a model of the parent's data: a later fine-tune replays and scores that again
+            dataset=record.dataset.model_copy(update={"evaluated_on": data.reference.name})
+            if data.reference is not None
+            else record.dataset,
+            normalisation=record.normalisation,
+            metrics=MetricsRecord(
+                accuracy=reference_after if reference_after is not None else personal_after,
+                n=len(data.reference) if reference_after is not None else len(data.personal_eval),
+                seconds=round(result.seconds, 3),
+                images_per_s=round(result.images_per_s, 1),
+                device=result.device,
+                stopped=result.stopped,
+                epochs_done=max((h.epoch for h in result.history if h.kind == "epoch"), default=0),
             ),
-            models_dir,
+            history=thin_history(result.history),
+            finetune=FinetuneRecord(
+                parent=record.run_id,
+                personal_source=personal.key,
+                personal=data.personal_eval.name,
+                personal_before=personal_before,
+                personal_after=personal_after,
+                reference=None if data.reference is None else data.reference.name,
+                reference_before=reference_before,
+                reference_after=reference_after,
+            ),
         )
-    return FinetuneSummary(
+    summary = FinetuneSummary(
         personal_before=personal_before,
         personal_after=personal_after,
         reference_before=reference_before,
@@ -223,10 +248,11 @@ def finetune(
         n_personal_train=len(data.personal_train),
         n_personal_eval=len(data.personal_eval),
         seconds=round(time.perf_counter() - started, 3),
-        checkpoint=None if folder is None else str(folder),
+        checkpoint=None,
         stopped=result.stopped,
         reference=None if data.reference is None else data.reference.name,
         note=data.note,
         device=result.device,
         images_per_s=round(result.images_per_s, 1),
     )
+    return Tuned(summary, result.model, saved_as)

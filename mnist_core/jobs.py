@@ -4,7 +4,8 @@ embedded cluster on this computer by default, a class's cluster by one setting.
 Streamlit stops a script run on every click, page switch or refresh, so runs live here and pages only read
 snapshots. Each worker process trains one run at a time ($DIGIT_LAB_WORKERS of them on this computer); a run
 waits in line until a worker is free and its page says where it is. The events a worker streams back fill in
-each job's history; the finished checkpoint comes back as bytes and only this process writes `models/`.
+each job's history; the finished model comes back serialised once, and only this process checks it and writes
+it to `models/`.
 Nothing here calls Streamlit.
 """
 
@@ -21,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .checkpoints import CheckpointError, OwnerRecord, export_checkpoint, receive_checkpoint
+from .checkpoints import CheckpointError, OwnerRecord, pack_folder, save_packed
 from .config import TrainConfig
 from .data import Source
 from .finetune import FinetuneSummary
@@ -211,12 +212,12 @@ class JobQueue:
                 _("you already have a run waiting or training: stop it, or wait for it to end, before starting another")
             )
         try:
-            parent_bytes = None if parent is None else export_checkpoint(parent)
+            packed_parent = None if parent is None else pack_folder(parent)
         except CheckpointError as e:
             raise ValueError(str(e)) from None
         self.cluster()  # reached, or a clear error, before the run is queued
         job = Job(config, source, split, owner, owner_name, parent)
-        job.request = RunRequest(job.id, replace(config), split, parent_bytes)
+        job.request = RunRequest(job.id, replace(config), split, packed_parent)
         with self._lock:
             self._jobs[job.id] = job
             _registry[job.id] = job
@@ -260,7 +261,7 @@ class JobQueue:
             folder = (
                 None
                 if result.checkpoint is None
-                else str(receive_checkpoint(result.checkpoint, self.models_dir, job.owner_record()))
+                else str(save_packed(result.checkpoint, self.models_dir, job.owner_record()))
             )
             with job.lock:
                 job.history = list(result.history)  # the whole story, whatever events were still on their way

@@ -55,7 +55,8 @@ class RunOutcome:
     result: TrainResult
     report: EvalReport | None
     data: RunData
-    checkpoint: Path | None
+    checkpoint: Path | None  # the saved folder; None when nothing was learned, or with save=False
+    record: ModelRecord | None = None  # what is saved with result.model (with save=False too)
 
     def summary(self) -> RunSummary:
         return RunSummary(
@@ -120,7 +121,8 @@ def train_and_save(
     """Train, evaluate on held-out data and (unless nothing was trained) save a checkpoint.
 
     A run stopped early is still evaluated and saved, marked as stopped: the learner may want to
-    compare a half-trained model with a finished one.
+    compare a half-trained model with a finished one. With save=False the outcome still holds the model and its
+    record, for a Dask worker to send to the app, which saves them.
     """
     config.validate()
     data = split_for_run(source, split, config.seed, eval_source, eval_split)
@@ -129,37 +131,35 @@ def train_and_save(
     if trained_steps == 0:
         return RunOutcome(result, None, data, None)
     report = evaluate(result.model, data.held_out, config, result.device, source.classes)
-    checkpoint = None
-    if save:
-        epochs_done = max((h.epoch for h in result.history if h.kind == "epoch"), default=0)
-        record = ModelRecord(
-            name=name[:80] if name else None,  # None: checkpoints.default_name, in each reader's language
-            architecture=config.model,
-            parameters=count_parameters(result.model),
-            config=config,
-            dataset=DatasetRecord(
-                source=source.key,
-                title=source.title,
-                split=split,
-                n_train=result.n_train,
-                evaluated_on=data.held_out_name,
-                eval_source=None if eval_source is None else eval_source.key,
-                eval_split=None if eval_source is None else eval_split,
-                seed=config.seed,
-                classes=source.classes,
-            ),
-            normalisation=Normalisation(mean=config.norm_mean, std=config.norm_std),
-            metrics=MetricsRecord(
-                accuracy=report.accuracy,
-                loss=report.loss,
-                n=report.n,
-                seconds=round(result.seconds, 3),
-                images_per_s=round(result.images_per_s, 1),
-                device=result.device,
-                stopped=result.stopped,
-                epochs_done=epochs_done,
-            ),
-            history=thin_history(result.history),
-        )
-        checkpoint = save_checkpoint(result.model, record, models_dir)
-    return RunOutcome(result, report, data, checkpoint)
+    epochs_done = max((h.epoch for h in result.history if h.kind == "epoch"), default=0)
+    record = ModelRecord(
+        name=name[:80] if name else None,  # None: checkpoints.default_name, in each reader's language
+        architecture=config.model,
+        parameters=count_parameters(result.model),
+        config=config,
+        dataset=DatasetRecord(
+            source=source.key,
+            title=source.title,
+            split=split,
+            n_train=result.n_train,
+            evaluated_on=data.held_out_name,
+            eval_source=None if eval_source is None else eval_source.key,
+            eval_split=None if eval_source is None else eval_split,
+            seed=config.seed,
+            classes=source.classes,
+        ),
+        normalisation=Normalisation(mean=config.norm_mean, std=config.norm_std),
+        metrics=MetricsRecord(
+            accuracy=report.accuracy,
+            loss=report.loss,
+            n=report.n,
+            seconds=round(result.seconds, 3),
+            images_per_s=round(result.images_per_s, 1),
+            device=result.device,
+            stopped=result.stopped,
+            epochs_done=epochs_done,
+        ),
+        history=thin_history(result.history),
+    )
+    checkpoint = save_checkpoint(result.model, record, models_dir) if save else None
+    return RunOutcome(result, report, data, checkpoint, record)

@@ -1,16 +1,15 @@
-"""What a Dask worker does with one run: train (or fine-tune) in a folder of its own, stream every event back to
-the app, stop when told, and send the finished checkpoint back as bytes. Only the app writes `models/`, so the
-workers need no shared filesystem.
+"""What a Dask worker does with one run: train (or fine-tune), stream every event back to the app, stop when told,
+and send the finished model back serialised once (checkpoints.pack). It writes nothing to disk: only the app
+writes `models/`, so the workers need no shared filesystem.
 """
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from .checkpoints import PackedCheckpoint
 from .config import TrainConfig
 from .data import Source
 from .finetune import FinetuneSummary
@@ -31,14 +30,14 @@ class RunRequest:
     job_id: str
     config: TrainConfig
     split: str = "train"
-    parent: bytes | None = None  # a saved model to fine-tune, as checkpoints.export_checkpoint made it
+    parent: PackedCheckpoint | None = None  # a saved model to fine-tune (checkpoints.pack_folder)
 
 
 @dataclass
 class RunResult:
     summary: RunSummary
     finetune: FinetuneSummary | None = None
-    checkpoint: bytes | None = None  # the saved model (export_checkpoint's format); None when nothing was learned
+    checkpoint: PackedCheckpoint | None = None  # the model, for the app to save; None when nothing was learned
     history: list[Event] = field(default_factory=list)  # every step and epoch event, in order
 
 
@@ -60,7 +59,7 @@ def run(request: RunRequest, source: Source) -> RunResult:
     """The task the app submits for each run."""
     from distributed import get_worker
 
-    from .checkpoints import export_checkpoint
+    from .checkpoints import pack
     from .cluster import prepare_worker_process
 
     prepare_worker_process()  # again: threads this process made before the plugin ran
@@ -90,34 +89,27 @@ def run(request: RunRequest, source: Source) -> RunResult:
             flag.set()
     worker.log_event(TOPIC, {"job": request.job_id, "running": True})
     try:
-        with tempfile.TemporaryDirectory(prefix="digit-lab-run-") as tmp:
-            out = Path(tmp) / "models"
-            if request.parent is not None:
-                from .checkpoints import receive_checkpoint
-                from .finetune import finetune
+        if request.parent is not None:
+            from .checkpoints import unpack
+            from .finetune import finetune_model
 
-                parent = receive_checkpoint(request.parent, Path(tmp) / "parent")
-                tuned = finetune(
-                    parent,
-                    source,
-                    epochs=request.config.epochs,
-                    seed=request.config.seed,
-                    on_event=on_event,
-                    stop=flag,
-                    models_dir=out,
-                )
-                summary, folder = tuned.run_summary(), tuned.checkpoint
-            else:
-                from .runs import train_and_save
+            parent, record = unpack(request.parent)
+            tuned = finetune_model(
+                parent,
+                record,
+                source,
+                epochs=request.config.epochs,
+                seed=request.config.seed,
+                on_event=on_event,
+                stop=flag,
+            )
+            summary, finetuned, model, record = tuned.summary.run_summary(), tuned.summary, tuned.model, tuned.record
+        else:
+            from .runs import train_and_save
 
-                tuned = None
-                outcome = train_and_save(
-                    request.config, source, request.split, on_event=on_event, stop=flag, models_dir=out
-                )
-                summary, folder = outcome.summary(), outcome.checkpoint
-            # export_checkpoint loads the folder first: nothing is sent that the app could not load
-            data = None if folder is None else export_checkpoint(folder)
-            return RunResult(summary, tuned, data, history)
+            outcome = train_and_save(request.config, source, request.split, on_event=on_event, stop=flag, save=False)
+            summary, finetuned, model, record = outcome.summary(), None, outcome.result.model, outcome.record
+        return RunResult(summary, finetuned, None if record is None else pack(model, record), history)
     finally:
         with _lock:
             _flags.pop(request.job_id, None)

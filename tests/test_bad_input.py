@@ -226,11 +226,11 @@ BAD_CHECKPOINTS = {
     "meta.json not JSON": (lambda p: (p / "meta.json").write_text("{'architecture': 'fast'"), "meta.json is damaged"),
     "meta.json binary": (lambda p: (p / "meta.json").write_bytes(b"\xff\xfe\x00\x01"), "meta.json is damaged"),
     "meta.json a list": (lambda p: (p / "meta.json").write_text("[1, 2]"), "metadata is not a JSON object"),
-    "config a list": (edit_meta(config=[1, 2]), "'config' should be a JSON object"),
+    "config a list": (edit_meta(config=[1, 2]), "field config should be a JSON object"),
     "config out of range": (edit_meta(config={"model": "mlp-64x3", "epochs": 500}), "epochs must be between 1 and 50"),
-    "metrics a string": (edit_meta(metrics="great"), "'metrics' should be a JSON object"),
+    "metrics a string": (edit_meta(metrics="great"), "field metrics should be a JSON object"),
     "accuracy a string": (edit_meta(metrics={"accuracy": "99%"}), "metrics.accuracy should be a number"),
-    "name a number": (edit_meta(name=7), "'name' should be a str"),
+    "name a number": (edit_meta(name=7), "field name should be a string"),
     "dataset title a number": (edit_meta(dataset={"title": 7}), "metadata field dataset.title should be a string"),
     "classes not names": (edit_meta(dataset={"classes": [0, 1]}), "dataset.classes should be a list of names"),
     "stopped a word": (
@@ -241,9 +241,17 @@ BAD_CHECKPOINTS = {
     "history entry without kind": (edit_meta(history=[{"step": 1}]), "history[0].kind is missing"),
     "history step a word": (
         edit_meta(history=[{"kind": "epoch", "step": 0}, {"kind": "step", "step": "one"}]),
-        "history[1].step should be a number",
+        "history[1].step should be a whole number",
     ),
-    "history step null": (edit_meta(history=[{"kind": "step", "step": None}]), "history[0].step should be a number"),
+    "history step null": (
+        edit_meta(history=[{"kind": "step", "step": None}]),
+        "history[0].step should be a whole number",
+    ),
+    "history not a list": (edit_meta(history={"kind": "step"}), "metadata field history should be a list"),
+    "parameters true": (edit_meta(parameters=True), "metadata field parameters should be a whole number"),
+    "owner id a number": (edit_meta(owner={"id": 7, "name": "Ann"}), "metadata field owner.id should be a string"),
+    "fine-tune without parent": (edit_meta(finetune={"personal": "mine"}), "metadata field finetune.parent is missing"),
+    "no architecture": (edit_meta(architecture=None), "metadata field architecture is missing"),
 }
 
 
@@ -337,7 +345,7 @@ BAD_UPLOADS = {
     ),
     "config a list": (
         lambda data: with_meta({"architecture": "mlp-64x3", "config": ["x"]}),
-        "'config' should be a JSON object",
+        "field config should be a JSON object",
     ),
 }
 

@@ -19,15 +19,19 @@ from safetensors.torch import save_file
 
 from mnist_core.checkpoints import (
     CheckpointError,
+    PackedCheckpoint,
     default_models_dir,
     delete_checkpoint,
     export_checkpoint,
     import_checkpoint,
     list_checkpoints,
     load_checkpoint,
+    pack,
+    parse_record,
     read_record,
     rename_checkpoint,
     save_checkpoint,
+    save_packed,
     skipped_entries,
 )
 from mnist_core.config import TrainConfig
@@ -104,6 +108,7 @@ OLD_META = {
         "n_train": 4000,
         "evaluated_on": "MNIST sample / test",
         "classes": DIGITS,
+        "augmented_with": "elastic",  # unknown here too
     },
     "normalisation": {"mean": 0.1307, "std": 0.3081},
     "metrics": {
@@ -151,6 +156,13 @@ def test_an_existing_meta_json_reads_as_typed_fields_and_is_written_back_unchang
     exported = export_checkpoint(folder)  # a download carries the same record in its header
     header = json.loads(exported[8 : 8 + int.from_bytes(exported[:8], "little")])
     assert json.loads(header["__metadata__"]["digit_lab"]) == {**OLD_META, "name": "renamed"}
+
+
+def test_null_parts_and_whole_numbers_for_numbers_are_accepted_as_before():
+    meta = {"architecture": "mlp-64x3", "config": None, "history": None, "owner": None, "metrics": {"accuracy": 1}}
+    record = parse_record(meta, "test")
+    assert record.config == TrainConfig() and record.history == [] and record.owner is None
+    assert record.metrics.accuracy == 1 and record.to_dict()["metrics"] == {"accuracy": 1}
 
 
 @pytest.mark.parametrize("arch", list(MODELS))
@@ -330,3 +342,21 @@ def test_a_disk_full_during_save_leaves_no_trace(models_dir):
         rename_checkpoint(earlier, "new name")
     assert read_record(earlier).name == "test mlp-64x3"  # the old record is intact, not truncated
     assert sorted(os.listdir(earlier)) == ["meta.json", "weights.safetensors"]  # no .meta-*.tmp left
+
+
+def test_what_a_worker_sends_is_checked_like_an_upload_and_saved_as_sent(models_dir):
+    good = pack(build_model("mlp-64x3"), parse_record(fresh_meta(), "test"))
+    pickled = io.BytesIO()
+    torch.save(build_model("mlp-64x3").state_dict(), pickled)
+    other = pack(build_model("fast"), parse_record(fresh_meta("fast"), "test")).weights
+    for packed, expected in [
+        (PackedCheckpoint(pickled.getvalue(), good.meta), "not a valid Digit Lab checkpoint file"),
+        (PackedCheckpoint(other, good.meta), "tensor names do not match mlp-64x3"),
+        (PackedCheckpoint(good.weights, "{oops"), "not a valid Digit Lab checkpoint file"),
+        (PackedCheckpoint(good.weights, json.dumps({**fresh_meta(), "metrics": {"n": "9"}})), "metrics.n should be"),
+    ]:
+        with pytest.raises(CheckpointError, match=expected) as err:
+            save_packed(packed)
+        assert "\n" not in str(err.value) and os.listdir(models_dir) == []
+    path = save_packed(good)
+    assert (path / "weights.safetensors").read_bytes() == good.weights and read_record(path).name == "test mlp-64x3"

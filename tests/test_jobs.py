@@ -8,12 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mnist_core.checkpoints import OwnerRecord, list_checkpoints, load_checkpoint
+from mnist_core.checkpoints import OwnerRecord, list_checkpoints, load_checkpoint, pack_folder, save_packed
 from mnist_core.cluster import Cluster, ClusterError, ClusterSettings
 from mnist_core.history import curves, format_eta
 from mnist_core.jobs import KILLED, BusyError, JobQueue, Status
@@ -67,6 +68,73 @@ def test_two_runs_train_at_once_a_third_waits_and_all_are_saved_with_their_event
         assert j.summary.accuracy > 0.5 and j.snapshot().owner == j.owner
         _model, saved = load_checkpoint(j.summary.checkpoint)
         assert saved.record.owner == OwnerRecord(j.owner, j.owner_name)  # the model is its maker's
+
+
+_writes: list[tuple[str, str]] | None = None  # what this process writes while seen_writes() is on
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _writes is None:
+        return
+    if event == "open" and not isinstance(args[0], int) and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+        _writes.append((event, str(args[0])))
+    elif event in ("os.mkdir", "os.rename", "os.remove", "os.rmdir", "shutil.rmtree", "shutil.copyfile"):
+        _writes.append((event, str(args[0])))
+
+
+sys.addaudithook(_audit)  # an audit hook cannot be removed: _writes switches it on and off
+
+
+@contextmanager
+def seen_writes():
+    """Every file this process opens for writing, and every folder it makes, renames or removes, while inside."""
+    global _writes
+    _writes = []
+    try:
+        yield _writes
+    finally:
+        _writes = None
+
+
+class FakeWorker:
+    """What worker.run asks of Dask's get_worker(): somewhere to send its events."""
+
+    def __init__(self):
+        self.messages = []
+
+    def log_event(self, topic, message):
+        self.messages.append(message)
+
+
+def test_a_finished_run_is_serialised_once_the_worker_writes_nothing_and_the_app_writes_one_folder(
+    sample, trained_checkpoint, bubble_digits, tmp_path, monkeypatch, one_cpu_thread
+):
+    import distributed
+
+    from mnist_core import worker
+    from mnist_core.data import load_source
+
+    monkeypatch.setattr(distributed, "get_worker", FakeWorker)  # worker.run here, in this process, to watch it
+    monkeypatch.setattr("mnist_core.cluster.prepare_worker_process", lambda: None)
+    models = tmp_path / "models"
+    parent = pack_folder(trained_checkpoint)  # what the queue sends to fine-tune: read, not written
+    for request, source in [
+        (worker.RunRequest("train-1", tiny(epochs=1)), sample),
+        (worker.RunRequest("tune-1", tiny(epochs=1), parent=parent), load_source(str(bubble_digits))),
+    ]:
+        with seen_writes() as on_worker:
+            result = worker.run(request, source)
+        assert on_worker == [] and result.checkpoint is not None  # not even a temporary file
+        with seen_writes() as in_app:
+            folder = save_packed(result.checkpoint, models, OwnerRecord("alice", "Alice"))
+        assert sorted(Path(path).name for event, path in in_app if event == "open")[-1] == "weights.safetensors"
+        assert len([path for event, path in in_app if event == "open"]) == 2  # the weights, then the record
+        assert (folder / "weights.safetensors").read_bytes() == result.checkpoint.weights  # as sent, byte for byte
+        _model, saved = load_checkpoint(folder)
+        assert saved.record.owner == OwnerRecord("alice", "Alice")
+    tuned = load_checkpoint(folder)[1].record.finetune
+    assert tuned.parent == trained_checkpoint.name and result.finetune.personal_after == tuned.personal_after
+    assert len(list_checkpoints(models)) == 2 and len(os.listdir(models)) == 2  # one folder each, nothing left over
 
 
 def test_one_session_has_one_run_at_a_time(sample, tmp_path, cluster):
