@@ -28,7 +28,7 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 from bench_measure import _has_mnist_test_set, shared_raw_dir  # noqa: E402
 
-from mnist_core.data import Split, load_folder, load_source  # noqa: E402
+from mnist_core.data.sources import Split, load_folder, load_source  # noqa: E402
 
 SIZE = 112  # drawing size in pixels, like a small canvas
 

