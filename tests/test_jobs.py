@@ -134,7 +134,7 @@ APP = """
 import sys
 import time
 from distributed import wait
-from mnist_core.cluster import Cluster, ClusterSettings
+from mnist_core.classroom.cluster import Cluster, ClusterSettings
 
 
 def train_for_a_long_time():
