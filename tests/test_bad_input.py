@@ -239,6 +239,10 @@ BAD_CHECKPOINTS = {
     ),
     "history entry a number": (edit_meta(history=[7]), "metadata field history[0] should be a JSON object"),
     "history entry without kind": (edit_meta(history=[{"step": 1}]), "history[0].kind is missing"),
+    "history kind unknown": (
+        edit_meta(history=[{"kind": "paused", "step": 1}]),
+        "history[0].kind should be done | epoch | start | step | stopped",
+    ),
     "history step a word": (
         edit_meta(history=[{"kind": "epoch", "step": 0}, {"kind": "step", "step": "one"}]),
         "history[1].step should be a number",

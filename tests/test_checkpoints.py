@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 
 from mnist_core.data.sources import DIGITS, normalize
 from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.events import EventKind
 from mnist_core.learning.models import MODELS, build_model
 from mnist_core.store.checkpoints import (
     CheckpointError,
@@ -144,6 +145,7 @@ def test_an_existing_meta_json_reads_as_typed_fields_and_is_written_back_unchang
         ("epoch", 2),
         ("step", 3),
     ]
+    assert all(isinstance(e.kind, EventKind) for e in record.history)  # the saved text, read as the enum
     c = curves(record.history)  # the Train page's overlay of an earlier run
     assert list(c.step) == [1, 2, 3] and list(c.val_acc) == [0.1, 0.9]
     rename_checkpoint(folder, "renamed")

@@ -60,6 +60,7 @@ LINK = {
 
 def test_every_knob_survives_the_address_and_a_recipe_keeps_the_learners_own(app, models_dir):
     assert set(LINK) == {k.name for k in knobs.KNOBS}  # a new knob must be added to this link too
+    assert set(controls.CONTROLS) == set(LINK)  # and the page must give it a control
     app.query_params.update(LINK)
     at = open_page(app, "train")
     assert not at.warning
