@@ -24,15 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnist_core.data.sources import (
-    DEBIAN_FASHION_DIR,
-    REPO_ROOT,
-    DataError,
-    Source,
-    Split,
-    load_folder,
-    load_source,
-)
+from mnist_core.data.sources import DEBIAN_FASHION_DIR, REPO_ROOT, DataError, Source, Split, load_folder, load_source
 from mnist_core.insight.inference import predict_image
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.devices import (
