@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-import ui
+from mnist_core.classroom.jobs import Status
+from mnist_core.data import folders
 from mnist_core.i18n import _
-from mnist_core.jobs import Status
+from ui import datasets, identity, language, runs, server
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/draw:", layout="wide")
-ui.use_language()
+language.use_language()
 
 
 def home():
@@ -39,7 +40,7 @@ def home():
 
 
 def training_line() -> None:
-    queue = ui.job_queue()
+    queue = runs.job_queue()
     jobs = queue.jobs()
     if st.session_state.get("sidebar_run_active") and not any(j.active for j in jobs):
         # The run this line was following has ended: redraw the whole page once, so its model lists show the
@@ -68,7 +69,7 @@ def training_line() -> None:
         )
     elif waiting:
         st.caption(_("Training starts in a moment…"))
-    elif (line := ui.last_run_line(queue.last_ended())) is not None:
+    elif (line := runs.last_run_line(queue.last_ended())) is not None:
         st.caption(line)
 
 
@@ -85,22 +86,22 @@ pages = [
 nav = st.navigation(pages)
 
 with st.sidebar:
-    ui.language_switch()
-    ui.translate_builtin_texts()
-    choices = ui.dataset_choices()
+    language.language_switch()
+    language.translate_builtin_texts()
+    choices = datasets.dataset_choices()
     if st.session_state.get("dataset") not in choices:  # e.g. a My digits collection deleted meanwhile
         st.session_state.pop("dataset", None)
     st.selectbox(
         _("Dataset"),
         choices,
-        format_func=ui.dataset_label,
+        format_func=datasets.dataset_label,
         key="dataset",
         help=_(
             "Which images to explore and train on. MNIST falls back to the bundled 5,000-digit "
             "sample when it cannot be found or downloaded. Your kept drawings are listed as My digits."
         ),
     )
-    if st.session_state.get("dataset") == ui.FOLDER:
+    if st.session_state.get("dataset") == datasets.FOLDER:
         st.text_input(
             _("Folder path"),
             key="dataset_folder",
@@ -110,21 +111,21 @@ with st.sidebar:
                 "with digit folders 0/ to 9/ of images (photos, scans, drawings)."
             ),
         )
-        if ui.shared_server():
-            st.caption(_("This server opens folders inside: ") + ", ".join(f"`{p}`" for p in ui.allowed_folders()))
-    ui.dataset_in_use_room()
-    ui.who_box()
-    st.caption(_("Computing on: **{device}**").format(device=ui.device_label()))
+        if server.shared_server():
+            st.caption(_("This server opens folders inside: ") + ", ".join(f"`{p}`" for p in folders.allowed_folders()))
+    datasets.dataset_in_use_room()
+    identity.who_box()
+    st.caption(_("Computing on: **{device}**").format(device=server.device_label()))
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also
     # on pages that otherwise never rerun (Explore, Evaluate). Not beside the Train page's own live view of
     # this session's run: each redraw costs the browser a page re-render, CPU that training shares.
-    active = any(j.active for j in ui.job_queue().jobs())
-    own = ui.own_job()
+    active = any(j.active for j in runs.job_queue().jobs())
+    own = runs.own_job()
     if nav.url_path == train_page.url_path and own is not None and own.active:
         st.caption(_("Training: your run's progress shows on this page."))
     else:
         st.session_state["sidebar_run_active"] = active
-        ui.fragment(run_every=2.0 if active else None)(training_line)()
+        language.fragment(run_every=2.0 if active else None)(training_line)()
 
 # Streamlit drops the address's ?run= when the page changes: put it back on every page while this session's run
 # goes on, so a refresh anywhere finds the run again (the new session reads it here, the Train page shows it).

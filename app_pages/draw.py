@@ -8,21 +8,21 @@ import streamlit as st
 import torch
 from streamlit_drawable_canvas import st_canvas
 
-import ui
-from mnist_core.checkpoints import CheckpointError, load_checkpoint
-from mnist_core.data import DataError
+from mnist_core.classroom.jobs import Status
+from mnist_core.data.preprocess import ImageError, load_image
+from mnist_core.data.sources import DataError
 from mnist_core.i18n import _
-from mnist_core.inference import predict_image
-from mnist_core.jobs import Status
-from mnist_core.models import MODELS, predict_probabilities
-from mnist_core.my_digits import CollectionError
-from mnist_core.preprocess import ImageError, load_image
-from mnist_core.recipes import recipe_config
+from mnist_core.insight.inference import predict_image
+from mnist_core.learning.models import MODELS, predict_probabilities
+from mnist_core.learning.recipes import recipe_config
+from mnist_core.store.checkpoints import CheckpointError, load_checkpoint
+from mnist_core.store.collections import CollectionError
+from ui import charts, collections, datasets, identity, language, runs, server
 
 SIDE = 280  # canvas size in screen pixels
 ZOOM = 7  # the 28x28 image is shown 7x larger, one block per pixel
 # The answer's bar against the other nine: the palette's vermillion on its sky blue, apart in hue and in lightness.
-ANSWER, OTHERS = ui.PALETTE[5], ui.PALETTE[4]
+ANSWER, OTHERS = charts.PALETTE[5], charts.PALETTE[4]
 QUICK = dict(epochs=3, train_size=4000, val_size=0)  # ~97%, about 20 s on a CPU
 # A big digit in the result. The canvas lives in a shadow DOM that page CSS cannot reach, and its hover toolbar
 # sits over the top-right strip of the drawing area, swallowing strokes that start there: put a style inside it
@@ -55,9 +55,9 @@ def load_model(run_id: str, path: str):
     return model, ckpt
 
 
-@ui.fragment(run_every=1)
+@language.fragment(run_every=1)
 def quick_progress(job_id: str, what: str) -> None:
-    queue = ui.job_queue()
+    queue = runs.job_queue()
     job = queue.get(job_id)
     if job is None or not job.active:
         st.rerun()  # the whole page: the new model is in the list now
@@ -75,12 +75,12 @@ def offer_quick_training() -> None:
         ),
         icon=":material/psychology:",
     )
-    ui.job_queue().warm()  # start the training workers while the learner reads this
-    job = ui.job_queue().get(st.session_state.get("draw_quick_job"))
+    runs.job_queue().warm()  # start the training workers while the learner reads this
+    job = runs.job_queue().get(st.session_state.get("draw_quick_job"))
     if job is not None and job.active:
         quick_progress(job.id, _("Training a quick model"))
         st.stop()
-    elsewhere = ui.job_queue().running()  # e.g. started on the Train page: its model will do, wait for it
+    elsewhere = runs.job_queue().running()  # e.g. started on the Train page: its model will do, wait for it
     if elsewhere is not None:
         quick_progress(
             elsewhere.id,
@@ -98,12 +98,12 @@ def offer_quick_training() -> None:
         icon=":material/bolt:",
         help=_("Teaches a small network to read digits from 4,000 examples (about 97% right) and saves it."),
     ):
-        source = ui.current_source()
+        source = datasets.current_source()
         if source is None:
             st.stop()
-        me = ui.person()
+        me = identity.person()
         try:
-            job = ui.job_queue().submit(
+            job = runs.job_queue().submit(
                 recipe_config("fast", **QUICK),
                 source,
                 source.training_split,
@@ -126,9 +126,9 @@ def clear_canvas() -> None:
 
 def keep(image: np.ndarray, digit: int) -> None:
     """Save the drawing in the learner's collection (My digits), then start a fresh canvas for the next one."""
-    collection = ui.my_collection()
+    collection = collections.my_collection()
     try:
-        collection.keep(image, digit, by=ui.person())
+        collection.keep(image, digit, by=identity.person())
     except (CollectionError, OSError) as e:
         st.session_state["draw_kept"] = ("failed", str(e))  # written out when shown: see kept_line
         return
@@ -187,7 +187,7 @@ def keep_row(image: np.ndarray, pred) -> None:
         )
         st.caption(
             _("Kept in **{name}**: see them, and fine-tune a model, on **My digits**.").format(
-                name=ui.my_collection().name
+                name=collections.my_collection().name
             )
         )
 
@@ -205,8 +205,8 @@ def probability_chart(pred) -> go.Figure:
     )
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(range=[0, 100])
-    ui.style(fig, _("How likely the model thinks each digit is"), _("digit"), _("probability (%)"), height=280)
-    return ui.fixed_margins(fig)  # redrawn on every stroke
+    charts.style(fig, _("How likely the model thinks each digit is"), _("digit"), _("probability (%)"), height=280)
+    return charts.fixed_margins(fig)  # redrawn on every stroke
 
 
 st.title(_("Draw a digit"))
@@ -216,10 +216,10 @@ st.caption(
         "Beside it you see the small 28×28 picture the network actually gets."
     )
 )
-saved = {c.run_id: c for c in ui.checkpoints()}
+saved = {c.run_id: c for c in runs.checkpoints()}
 if not saved:
     offer_quick_training()
-quick = ui.job_queue().get(st.session_state.pop("draw_quick_job", None))
+quick = runs.job_queue().get(st.session_state.pop("draw_quick_job", None))
 if quick is not None and quick.summary is not None and quick.summary.accuracy is not None:
     st.toast(
         _("Your quick model is ready: it reads {accuracy:.0%} of new digits right. Draw one!").format(
@@ -293,7 +293,7 @@ with left:
         upload = st.file_uploader(
             _("A photo or scan of one handwritten digit"),
             key="draw_upload",
-            max_upload_size=ui.PHOTO_MB,
+            max_upload_size=server.PHOTO_MB,
             help=_(
                 "Dark ink on light paper or light on dark both work. Crop it so the digit fills most of the picture."
             ),

@@ -3,9 +3,10 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui
-from mnist_core import evaluation_views as ev
-from mnist_core.checkpoints import (
+from mnist_core.data.sources import DataError
+from mnist_core.i18n import N_, _
+from mnist_core.learning.evaluation import evaluate
+from mnist_core.store.checkpoints import (
     CheckpointError,
     OwnerRecord,
     delete_checkpoint,
@@ -16,9 +17,8 @@ from mnist_core.checkpoints import (
     rename_checkpoint,
     skipped_entries,
 )
-from mnist_core.data import DataError
-from mnist_core.evaluation import evaluate
-from mnist_core.i18n import N_, _
+from ui import charts, datasets, identity, language, runs, server
+from ui import evaluation as ev
 
 ANY = -1
 SPLIT_LABELS = {"test": N_("test"), "train": N_("train"), "all": N_("all")}  # the radio's values stay the keys
@@ -33,12 +33,12 @@ def _report(key: tuple, _source, _path):
 
 def _import_upload():
     """Runs once per uploaded file (on_change), so a rerun never imports the same file twice."""
-    ui.use_language()  # a callback runs before the page sets this run's language
+    language.use_language()  # a callback runs before the page sets this run's language
     uploaded = st.session_state.get(f"eval_upload_{st.session_state.get('eval_upload_n', 0)}")
     if uploaded is None:
         return
     try:
-        me = ui.person()
+        me = identity.person()
         path = import_checkpoint(uploaded.getvalue(), owner=OwnerRecord(me.id, me.name))
         st.session_state["eval_upload_msg"] = (
             "success",
@@ -63,7 +63,7 @@ def _uploader():
         _("Upload a Digit Lab model (.safetensors)"),
         on_change=_import_upload,
         key=f"eval_upload_{st.session_state.get('eval_upload_n', 0)}",
-        max_upload_size=ui.MODEL_MB,
+        max_upload_size=server.MODEL_MB,
         help=_(
             "Only files made with this page's Download button are accepted. PyTorch .pt/.pth "
             "files are refused unopened, because opening them can run code."
@@ -75,10 +75,10 @@ def _uploader():
 st.title(_("Evaluate a model"))
 st.caption(_("Score a saved model on many images at once, see which digits it mixes up, and look at its mistakes."))
 
-source = ui.current_source()
+source = datasets.current_source()
 if source is None:
     st.stop()
-ckpts = ui.checkpoints()
+ckpts = runs.checkpoints()
 skipped = skipped_entries()
 if skipped:  # foreign or unfinished things in models/: say they were passed over, touch nothing
     st.caption(
@@ -189,7 +189,7 @@ with c1:
                 mode="markers",
                 hovertext=cells["hover"],
                 hoverinfo="text",
-                marker=dict(symbol="square-open", size=30, color=ui.PALETTE[5], line=dict(width=3), opacity=0),
+                marker=dict(symbol="square-open", size=30, color=charts.PALETTE[5], line=dict(width=3), opacity=0),
                 selected=dict(marker=dict(opacity=1)),
                 unselected=dict(marker=dict(opacity=0)),
                 showlegend=False,
@@ -200,7 +200,7 @@ with c1:
     fig.update_yaxes(type="category", range=[n - 0.5, -0.5])
     fig.update_xaxes(type="category", range=[-0.5, n - 0.5])
     fig.update_layout(hoverdistance=40)
-    ui.style(fig, _("Confusion matrix: true class vs prediction"), _("Predicted"), _("True"), height=520)
+    charts.style(fig, _("Confusion matrix: true class vs prediction"), _("Predicted"), _("True"), height=520)
     st.plotly_chart(fig, key="eval_cm", on_select="rerun", selection_mode="points", config={"displayModeBar": False})
     st.caption(_("The diagonal holds the correct answers. Click any other cell to see those images below."))
 with c2:
@@ -265,7 +265,7 @@ else:
 
 st.subheader(_("All saved models"))
 _show(st.session_state.pop("eval_flash", None))
-me = ui.person()
+me = identity.person()
 st.dataframe(ev.comparison_table(ckpts, me.id), hide_index=True)
 st.caption(_("Accuracy and training time as recorded when each model was saved, on the data named in Dataset."))
 with st.expander(_("Manage **{name}**: rename, delete, download").format(name=ckpt.name)):

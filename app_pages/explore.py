@@ -5,9 +5,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-import ui
-from mnist_core import i18n, stats
+from mnist_core import i18n
 from mnist_core.i18n import N_, _
+from ui import charts, datasets, stats
 
 GRID, MAP_POINTS, TSNE_POINTS, ZOOM = 40, 2000, 1500, 3
 SPLIT_NAMES = {"train": N_("Training set"), "test": N_("Test set"), "all": N_("Both sets")}  # shown with _()
@@ -15,7 +15,7 @@ SS = st.session_state
 PALETTE = qualitative.Safe  # colour-blind-safe colours, one per class (each class has its own marker shape too)
 
 st.title(_("Explore the data"))
-source = ui.current_source()
+source = datasets.current_source()
 if source is None:
     st.stop()
 KEY, classes = source.key, source.classes
@@ -78,14 +78,14 @@ def map_figure(key: str, which: str, method: str, language: str, _split):
                     size=5,
                     opacity=0.75,
                     color=PALETTE[label % len(PALETTE)],
-                    symbol=ui.SYMBOLS[label % len(ui.SYMBOLS)],  # the class by shape as well as by colour
+                    symbol=charts.SYMBOLS[label % len(charts.SYMBOLS)],  # the class by shape as well as by colour
                 ),
                 hovertemplate=_("label: <b>{name}</b><br>image #{number}").format(name=name, number="%{customdata}")
                 + "<extra></extra>",
             )
         )
     title = _("{method} map of {n:,} images").format(method="PCA" if method == "pca" else "t-SNE", n=len(frame))
-    return ui.style(fig, title, *axes, height=480)
+    return charts.style(fig, title, *axes, height=480)
 
 
 def kept(name: str, default, options) -> dict:
@@ -139,7 +139,7 @@ fig = go.Figure(
 )
 fig.update_xaxes(type="category")  # every class gets its tick, even digit names
 st.plotly_chart(
-    ui.style(fig, _("Class balance: images per class in each set"), _("class"), _("number of images")),
+    charts.style(fig, _("Class balance: images per class in each set"), _("class"), _("number of images")),
     key="explore_counts_chart",
 )
 
@@ -240,7 +240,7 @@ with right:
         )
     )
     st.plotly_chart(
-        ui.style(
+        charts.style(
             fig,
             hist_title,
             _("brightness (0 = black, 255 = white)"),
@@ -295,7 +295,7 @@ with left:
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
     st.plotly_chart(
-        ui.style(
+        charts.style(
             fig,
             _("Image {n} of the grid, labelled “{label}”, as the computer sees it").format(n=pick, label=image_label),
             _("column (pixel)"),

@@ -4,13 +4,13 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui
-from mnist_core import explain as ex
-from mnist_core.checkpoints import CheckpointError, load_checkpoint
-from mnist_core.data import DataError
-from mnist_core.evaluation_views import checkpoint_label
+from mnist_core.data.preprocess import ImageError, load_image
+from mnist_core.data.sources import DataError
 from mnist_core.i18n import N_, _, ngettext
-from mnist_core.preprocess import ImageError, load_image
+from mnist_core.insight import explain as ex
+from mnist_core.store.checkpoints import CheckpointError, load_checkpoint
+from ui import charts, datasets, language, pictures, runs, server
+from ui.evaluation import checkpoint_label
 
 INPUTS = [N_("Your drawing"), N_("Upload a photo"), N_("A dataset image")]  # the radio's values; shown with _()
 STEP_WORDS = [
@@ -20,7 +20,7 @@ STEP_WORDS = [
     N_("Centred by its weight in 28×28, like MNIST."),
 ]
 # The answer's bar against the other nine: the palette's vermillion on its sky blue, apart in hue and in lightness.
-ANSWER, OTHERS = ui.PALETTE[5], ui.PALETTE[4]
+ANSWER, OTHERS = charts.PALETTE[5], charts.PALETTE[4]
 PLAY = {
     "inside_dx": 0,
     "inside_dy": 0,
@@ -58,7 +58,7 @@ def bars(y, x_title: str, y_title: str, x=None, colors=None, key: str | None = N
         )
     )
     fig.update_xaxes(dtick=1 if len(y) <= 10 else None)
-    ui.style(fig, "", x_title, y_title, height=220).update_layout(margin=dict(t=10))
+    charts.style(fig, "", x_title, y_title, height=220).update_layout(margin=dict(t=10))
     st.plotly_chart(fig, key=key, config={"displayModeBar": False})
 
 
@@ -75,7 +75,7 @@ def probability_bars(probs: np.ndarray, title: str, key: str) -> None:
     fig.update_xaxes(dtick=1)
     fig.update_yaxes(range=[0, 100])
     st.plotly_chart(
-        ui.fixed_margins(ui.style(fig, title, _("digit"), _("probability (%)"), height=260)),
+        charts.fixed_margins(charts.style(fig, title, _("digit"), _("probability (%)"), height=260)),
         key=key,
         config={"displayModeBar": False},
     )
@@ -96,7 +96,7 @@ def arrived() -> None:
         st.query_params.clear()
 
 
-@ui.fragment()
+@language.fragment()
 def play(model: ex.Explainer, image28: np.ndarray) -> None:
     """Only this part reruns while the sliders move."""
     left, right = st.columns([3, 2])
@@ -164,7 +164,7 @@ def play(model: ex.Explainer, image28: np.ndarray) -> None:
     with right:
         a, b = st.columns([1, 1])
         a.image(
-            ex.ink_picture(changed, 168),
+            pictures.ink_picture(changed, 168),
             caption=_("What the model gets now"),
             alt=_("The digit after your changes, as the model gets it"),
         )
@@ -179,7 +179,7 @@ def play(model: ex.Explainer, image28: np.ndarray) -> None:
         probability_bars(probs, _("Probabilities for the changed image"), "inside_play_chart")
 
 
-@ui.fragment(run_every=1)
+@language.fragment(run_every=1)
 def measuring(models: list[tuple[str, tuple]]) -> None:
     """The robustness curves being measured in the background: their progress, polled every second; once all are
     over, the whole page again, to draw the curves and stop this timer."""
@@ -202,7 +202,7 @@ st.caption(
         "which pixels decided the answer, what fools it, and how well it copes with moved or turned digits."
     )
 )
-saved = {c.run_id: c for c in ui.checkpoints()}
+saved = {c.run_id: c for c in runs.checkpoints()}
 if not saved:
     st.info(
         _("There is no saved model yet. Train one first: the fast preset takes under a minute."),
@@ -248,7 +248,7 @@ elif mode == INPUTS[1]:
     upload = st.file_uploader(
         _("A photo or scan of one handwritten digit"),
         key="inside_upload",
-        max_upload_size=ui.PHOTO_MB,
+        max_upload_size=server.PHOTO_MB,
         help=_("Dark ink on light paper or light on dark both work."),
     )
     if upload is not None:
@@ -257,7 +257,7 @@ elif mode == INPUTS[1]:
         except ImageError as e:
             st.error(_("**{name}** cannot be used: {error}.").format(name=upload.name, error=e))
 else:
-    source = ui.current_source()
+    source = datasets.current_source()
     if source is None:
         st.stop()
     split_name = st.session_state.get("inside_split", "test")
@@ -268,7 +268,9 @@ else:
         st.stop()
     st.session_state["inside_index"] = min(st.session_state.get("inside_index", 0), len(split) - 1)
     index = st.number_input(
-        _("Image number in {split} (0 to {last:,})").format(split=ui.split_label(split.name), last=len(split) - 1),
+        _("Image number in {split} (0 to {last:,})").format(
+            split=datasets.split_label(split.name), last=len(split) - 1
+        ),
         0,
         len(split) - 1,
         key="inside_index",
@@ -293,10 +295,10 @@ if inside.steps is not None:
         steps = inside.steps
         cols = st.columns([1, 1, 1, 1, 0.3, 1.4])
         for col, picture, words in zip(cols, [steps.ink, steps.crop, steps.small, inside.image28], STEP_WORDS):
-            col.image(ex.ink_picture(picture), caption=_(words), width=112, alt=_(words))
+            col.image(pictures.ink_picture(picture), caption=_(words), width=112, alt=_(words))
         naive = inside.naive_probabilities
         cols[5].image(
-            ex.ink_picture(inside.naive28),
+            pictures.ink_picture(inside.naive28),
             width=112,
             alt=_("The digit squashed to 28×28 without these steps"),
             caption=_(
@@ -311,14 +313,14 @@ with st.container(key="inside_layers", border=True):
     filters = ex.first_filters(model.model)
     st.markdown(f"**{filters.title}**", help=filters.help)
     st.image(
-        ex.filters_picture(filters),
+        pictures.filters_picture(filters),
         alt=_("The first layer's filters: small grids of weights, red where a weight is positive, blue negative"),
     )
     for i, layer in enumerate(inside.layers):
         st.markdown(f"**{layer.title}**", help=layer.help)
         if layer.kind == "conv":
             st.image(
-                ex.feature_maps_picture(layer),
+                pictures.feature_maps_picture(layer),
                 alt=_("What each detector of this layer found in the digit: bright where it responded strongly"),
             )
         elif layer.kind == "dense":
@@ -346,12 +348,12 @@ with st.container(key="inside_attribution", border=True):
     )
     for key, method in ex.METHODS.items():
         st.markdown(_("**{title}**: {meaning}").format(title=_(method.title), meaning=_(method.meaning)))
-        scale = ex.colour_scale([a.maps[key] for a in inside.attributions])  # one scale per row, to compare
+        scale = pictures.colour_scale([a.maps[key] for a in inside.attributions])  # one scale per row, to compare
         cols = st.columns(len(inside.attributions))
         for col, a in zip(cols, inside.attributions):
             col.image(
-                ex.heatmap(a.maps[key], inside.image28, 6, scale),
-                caption=f"{a.digit} ({ex.percent(a.probability)})",
+                pictures.heatmap(a.maps[key], inside.image28, 6, scale),
+                caption=f"{a.digit} ({pictures.percent(a.probability)})",
                 alt=_("Heatmap for the digit {digit}: red pixels pushed the model towards it, blue pixels away").format(
                     digit=a.digit
                 ),
@@ -369,7 +371,7 @@ with st.container(key="inside_play", border=True):
 with st.container(key="inside_robustness", border=True):
     st.subheader(_("5 · How robust is this model?"))
     with (holder := st.empty()):  # the sidebar already says which dataset is in use: no second notice here
-        source = ui.current_source()
+        source = datasets.current_source()
     if source is not None and source.notice:
         holder.empty()
     test = source.test if source is not None else None
@@ -421,9 +423,9 @@ with st.container(key="inside_robustness", border=True):
         measuring([(saved[r].name, keys[r]) for r in picked])
     done = [r for r in picked if states[r] is not None and states[r].result is not None]
     if done:
-        charts = st.columns(2)
+        halves = st.columns(2)
         for col, (what, unit, title) in zip(
-            charts,
+            halves,
             [
                 ("shifts", _("pixels moved"), _("Accuracy as the digits are moved")),
                 ("angles", _("degrees turned"), _("Accuracy as the digits are turned")),
@@ -436,13 +438,13 @@ with st.container(key="inside_robustness", border=True):
                         y=getattr(states[r].result, f"{what[:-1]}_accuracy") * 100,
                         mode="lines+markers",
                         name=saved[r].name,
-                        marker=dict(symbol=ui.SYMBOLS[i % len(ui.SYMBOLS)]),  # each model by shape too
+                        marker=dict(symbol=charts.SYMBOLS[i % len(charts.SYMBOLS)]),  # each model by shape too
                     )
                     for i, r in enumerate(done)
                 ]
             )
             fig.update_yaxes(range=[0, 100])
-            ui.style(fig, title, unit, _("accuracy (%)"), height=320)
+            charts.style(fig, title, unit, _("accuracy (%)"), height=320)
             col.plotly_chart(fig, key=f"inside_robust_{what}", config={"displayModeBar": False})
         st.caption(
             _(

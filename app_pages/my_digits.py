@@ -4,16 +4,16 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui
+from mnist_core.data.preprocess import ImageError, load_image, to_mnist
 from mnist_core.i18n import _
-from mnist_core.my_digits import DEFAULT_NAME, Collection, CollectionError, collection_names
-from mnist_core.preprocess import ImageError, load_image, to_mnist
+from mnist_core.store.collections import DEFAULT_NAME, Collection, CollectionError, collection_names
+from ui import charts, collections, datasets, identity, language, server
 
 SHOWN_PER_DIGIT = 12  # the newest drawings of each digit in the gallery
 
 
 def use_name() -> None:
-    ui.use_language()  # a callback runs before the page sets this run's language
+    language.use_language()  # a callback runs before the page sets this run's language
     name = st.session_state.get("my_digits_name_input", "").strip()
     try:
         st.session_state["my_digits_name"] = Collection(name).name
@@ -22,7 +22,7 @@ def use_name() -> None:
 
 
 def use_as_dataset(name: str) -> None:
-    st.session_state["dataset"] = ui.MY + name  # the sidebar's box, set before it is drawn again
+    st.session_state["dataset"] = datasets.MY + name  # the sidebar's box, set before it is drawn again
     st.session_state["my_digits_to_evaluate"] = True
 
 
@@ -35,9 +35,11 @@ def thumbnail(path) -> np.ndarray | None:
 
 
 def counts_chart(counts: list[int]) -> go.Figure:
-    fig = go.Figure(go.Bar(x=list(range(10)), y=counts, marker_color=ui.PALETTE[4], text=counts, textposition="auto"))
+    fig = go.Figure(
+        go.Bar(x=list(range(10)), y=counts, marker_color=charts.PALETTE[4], text=counts, textposition="auto")
+    )
     fig.update_xaxes(dtick=1)
-    return ui.style(fig, _("Drawings kept per digit"), _("digit"), _("drawings"), height=240)
+    return charts.style(fig, _("Drawings kept per digit"), _("digit"), _("drawings"), height=240)
 
 
 if st.session_state.pop("my_digits_to_evaluate", False):
@@ -49,7 +51,7 @@ st.caption(
         "Score a model on it, or fine-tune one so it reads your writing better."
     )
 )
-collection = ui.my_collection()
+collection = collections.my_collection()
 st.session_state.setdefault("my_digits_name_input", collection.name)
 cols = st.columns([2, 3], vertical_alignment="bottom")
 cols[0].text_input(
@@ -66,7 +68,7 @@ if error := st.session_state.pop("my_digits_name_error", None):
     st.error(_("That name cannot be used: {error}. Still using **{name}**.").format(error=error, name=collection.name))
 
 owner = collection.owner()
-may_change = collection.may_change(ui.person())
+may_change = collection.may_change(identity.person())
 if not may_change:
     st.caption(
         _(
@@ -120,12 +122,12 @@ with st.expander(_("Add drawings from a zip"), icon=":material/upload:"):
         _("A zip with folders 0/ to 9/ of images"),
         type=["zip"],
         key="my_digits_upload",
-        max_upload_size=ui.ZIP_MB,
+        max_upload_size=server.ZIP_MB,
         help=_("Only images inside digit folders are taken; anything else in the archive is skipped."),
     )
     if upload is not None and st.session_state.get("my_digits_added") != upload.file_id:
         try:
-            added = collection.add_zip(upload.getvalue(), by=ui.person())
+            added = collection.add_zip(upload.getvalue(), by=identity.person())
         except CollectionError as e:
             st.error(_("**{name}** was not added: {error}.").format(name=upload.name, error=e))
         else:
@@ -162,7 +164,7 @@ for digit in range(10):
                 help=_("Delete this drawing"),
                 disabled=not may_change,
             ):
-                collection.delete(d.path, by=ui.person())
+                collection.delete(d.path, by=identity.person())
                 st.rerun()
 
 if drawings and DEFAULT_NAME == collection.name:

@@ -6,23 +6,24 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-import ui
-from mnist_core import i18n, knobs
-from mnist_core.config import ConfigError
-from mnist_core.data import DataError
-from mnist_core.history import curves, format_eta
+from mnist_core import i18n
+from mnist_core.classroom.jobs import Status
+from mnist_core.data.sources import DataError
 from mnist_core.i18n import _, ngettext
-from mnist_core.jobs import Status
-from mnist_core.models import MODELS, count_parameters
-from mnist_core.my_digits import Collection, CollectionError, collection_names
-from mnist_core.recipes import RECIPES, recipe_config
-from mnist_core.runs import planned_steps
+from mnist_core.learning import knobs
+from mnist_core.learning.config import ConfigError
+from mnist_core.learning.models import MODELS, count_parameters
+from mnist_core.learning.recipes import RECIPES, recipe_config
+from mnist_core.runs.train import planned_steps
+from mnist_core.store.collections import Collection, CollectionError, collection_names
+from ui import charts, collections, controls, datasets, identity, language, runs
+from ui.history import curves, format_eta
 
 st.title(_("Train a model"))
-source = ui.current_source()
+source = datasets.current_source()
 if source is None:
     st.stop()
-queue = ui.job_queue()
+queue = runs.job_queue()
 queue.warm()  # start the training workers now, so a run starts soon after Start is pressed
 split = source.training_split
 n_train_all = len(source.split(split))
@@ -35,17 +36,17 @@ LIVE_EVERY_S = 4.0
 def apply_recipe(slug: str) -> None:
     """Copy a preset into the widgets (runs as a callback, before the widgets are drawn)."""
     preset = knobs.settings_from_config(recipe_config(slug), limits, preset_only=True)
-    st.session_state.update(knobs.widget_state(preset))
+    st.session_state.update(controls.widget_state(preset))
 
 
-if knobs.RECIPE.key not in st.session_state:  # a new session: start from the link's settings, if it has any
+if controls.key(knobs.RECIPE) not in st.session_state:  # a new session: start from the link's settings, if it has any
     link, st.session_state["train_link_problems"] = knobs.settings_from_link(
         st.query_params, n_train_all, limits.min_train_size
     )
     st.session_state.update(
-        knobs.widget_state(knobs.settings_from_config(recipe_config(link.get("recipe", "fast")), limits))
+        controls.widget_state(knobs.settings_from_config(recipe_config(link.get("recipe", "fast")), limits))
     )
-    st.session_state.update(knobs.widget_state(link))
+    st.session_state.update(controls.widget_state(link))
 if st.session_state.get("train_link_problems"):
     st.warning(
         _("Some settings in this page's link could not be used, so the preset's values are shown instead:")
@@ -54,9 +55,9 @@ if st.session_state.get("train_link_problems"):
         icon=":material/link_off:",
     )
 for knob in knobs.KNOBS:  # the dataset may have changed since a control was last drawn: keep it inside its range
-    value = st.session_state.get(knob.key)
+    value = st.session_state.get(controls.key(knob))
     if value is not None and knob.nearest(value, limits) != value:
-        st.session_state[knob.key] = knob.nearest(value, limits)
+        st.session_state[controls.key(knob)] = knob.nearest(value, limits)
 
 st.subheader(_("1 · Pick a recipe"))
 st.caption(
@@ -68,7 +69,7 @@ st.caption(
 recipes = list(RECIPES.values())
 for row in range(0, len(recipes), 3):  # three to a row: the titles show in full beside the sidebar
     for col, r in zip(st.columns(3), recipes[row : row + 3]):
-        chosen = st.session_state[knobs.RECIPE.key] == r.slug
+        chosen = st.session_state[controls.key(knobs.RECIPE)] == r.slug
         col.button(
             _(r.title),
             key=f"recipe_{r.slug}",
@@ -79,16 +80,16 @@ for row in range(0, len(recipes), 3):  # three to a row: the titles show in full
             wrap=True,
             type="primary" if chosen else "secondary",
         )
-current = RECIPES[st.session_state[knobs.RECIPE.key]]
+current = RECIPES[st.session_state[controls.key(knobs.RECIPE)]]
 st.caption(
     _("Current recipe: **{title}** — {description}").format(title=_(current.title), description=_(current.description))
 )
 
 
 def draw(knob: knobs.Knob):
-    """One knob's control, as its row in mnist_core/knobs.py describes it. persist_state="session": the knobs
+    """One knob's control, as its row in mnist_core/learning/knobs.py describes it. persist_state="session": the knobs
     keep their values while the user visits other pages."""
-    common = dict(key=knob.key, help=_(knob.help), persist_state="session")
+    common = dict(key=controls.key(knob), help=_(knob.help), persist_state="session")
     allowed = knob.allowed(limits)
     label = _(knob.label)
     if knob.widget == "select":  # model titles are translated; ids such as "adamw" are not in the catalog
@@ -103,11 +104,11 @@ def draw(knob: knobs.Knob):
 
 
 st.subheader(_("2 · Adjust the knobs"))
-settings = {knobs.RECIPE.name: st.session_state[knobs.RECIPE.key]}
+settings = {knobs.RECIPE.name: st.session_state[controls.key(knobs.RECIPE)]}
 columns = st.columns(2)
 for knob in knobs.KNOBS:
     if knob.widget != "buttons":
-        with columns[knob.column]:
+        with columns[controls.column(knob)]:
             settings[knob.name] = draw(knob)
             if knob.name == "model":
                 st.caption(
@@ -121,7 +122,7 @@ config = knobs.config_from_settings(settings, limits)
 st.query_params.update(knobs.link_params(settings, language=i18n.current()))
 st.caption(_("The address bar holds these settings: copy the link to share them."))
 
-job = ui.own_job()
+job = runs.own_job()
 if job is None and "run" in st.query_params:
     st.warning(
         _(
@@ -149,7 +150,7 @@ if b1.button(
     help=_("Train a fresh model with these settings. You can switch pages while it runs."),
 ):
     try:
-        me = ui.person()
+        me = identity.person()
         job = queue.submit(config, source, split, owner=me.id, owner_name=me.name)
     except (ConfigError, ValueError, RuntimeError) as e:  # RuntimeError: the cluster cannot be reached
         st.error(_("Cannot start: {error}").format(error=e))
@@ -182,19 +183,24 @@ def fixed_layout(fig: go.Figure, legend_corner: str) -> go.Figure:
         yanchor="top" if top else "bottom",
         bgcolor="rgba(255,255,255,0.7)",
     )
-    return ui.fixed_margins(fig).update_layout(legend=legend)
+    return charts.fixed_margins(fig).update_layout(legend=legend)
 
 
 def loss_figure(c, total_steps: int) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(  # faint, so that the noisy line stays behind the smoothed one
-        x=c.step, y=c.loss, mode="lines", name=_("loss per batch"), line=dict(width=1, color=ui.PALETTE[4]), opacity=0.5
+        x=c.step,
+        y=c.loss,
+        mode="lines",
+        name=_("loss per batch"),
+        line=dict(width=1, color=charts.PALETTE[4]),
+        opacity=0.5,
     )
     fig.add_scatter(
-        x=c.step, y=c.loss_smooth, mode="lines", name=_("smoothed"), line=dict(width=2, color=ui.PALETTE[0])
+        x=c.step, y=c.loss_smooth, mode="lines", name=_("smoothed"), line=dict(width=2, color=charts.PALETTE[0])
     )
     fig.add_scatter(x=c.epoch_step[1:], y=c.epoch_loss[1:], mode="markers", name=_("epoch mean"), marker=dict(size=9))
-    ui.style(fig, _("Training loss (lower is better)"), _("training step (batches seen)"), _("cross-entropy loss"))
+    charts.style(fig, _("Training loss (lower is better)"), _("training step (batches seen)"), _("cross-entropy loss"))
     fig.update_xaxes(range=[0, 1.02 * max(total_steps, int(c.step.max()) if len(c.step) else 1)])
     fig.update_yaxes(rangemode="tozero")
     return fixed_layout(fig, "top")  # the loss falls from the top left: the top right stays empty
@@ -217,13 +223,19 @@ def accuracy_figure(c, overlays: list, epochs: int) -> go.Figure:
         y=c.train_acc[1:] * 100,
         mode="lines+markers",
         name=_("training images"),
-        line=dict(color=ui.PALETTE[1], dash="dash"),
+        line=dict(color=charts.PALETTE[1], dash="dash"),
         marker=dict(symbol="square"),
     )
     fig.add_scatter(
-        x=c.epoch, y=c.val_acc * 100, mode="lines+markers", name=_("held-out images"), line=dict(color=ui.PALETTE[0])
+        x=c.epoch,
+        y=c.val_acc * 100,
+        mode="lines+markers",
+        name=_("held-out images"),
+        line=dict(color=charts.PALETTE[0]),
     )
-    ui.style(fig, _("Accuracy per epoch (epoch 0 = before training: a random guess)"), _("epoch"), _("accuracy (%)"))
+    charts.style(
+        fig, _("Accuracy per epoch (epoch 0 = before training: a random guess)"), _("epoch"), _("accuracy (%)")
+    )
     fig.update_xaxes(range=[-0.3, max(epochs, 1) + 0.3], dtick=1 if epochs <= 15 else None)
     fig.update_yaxes(range=[0, 100])
     return fixed_layout(fig, "bottom")  # accuracy climbs to the top right: the bottom right stays empty
@@ -286,7 +298,7 @@ def show_run(job_id: str, overlays: list) -> None:
             _("Test accuracy"),
             f"{summary.accuracy:.2%}",
             help=_("Measured on {where}, images the model never trained on.").format(
-                where=ui.split_label(summary.evaluated_on or "")
+                where=datasets.split_label(summary.evaluated_on or "")
             ),
         )
         m2.metric(_("Training time"), _("{seconds:.1f} s").format(seconds=summary.seconds))
@@ -341,9 +353,9 @@ def show_finetuned(f) -> None:
 
 
 def finetune_section(saved: list, busy: bool) -> None:
-    """Start from a saved model and teach it a My digits collection (mnist_core/finetune.py)."""
+    """Start from a saved model and teach it a My digits collection (mnist_core/runs/finetune.py)."""
     names = collection_names()
-    wanted = st.query_params.get("finetune") or ui.my_collection().name
+    wanted = st.query_params.get("finetune") or collections.my_collection().name
     with st.expander(
         _("Teach a saved model your handwriting (fine-tune)"),
         expanded="finetune" in st.query_params,
@@ -382,9 +394,9 @@ def finetune_section(saved: list, busy: bool) -> None:
         )
         if st.button(_("Fine-tune"), key="finetune_start", icon=":material/school:", disabled=busy):
             ckpt = next(c for c in saved if c.run_id == parent)
-            me = ui.person()
+            me = identity.person()
             try:
-                drawings = ui.load_dataset(str(Collection(collection).path))
+                drawings = datasets.load_dataset(str(Collection(collection).path))
                 job = queue.submit(
                     replace(ckpt.config, epochs=int(epochs)),
                     drawings,
@@ -400,7 +412,7 @@ def finetune_section(saved: list, busy: bool) -> None:
             st.rerun()
 
 
-saved = ui.checkpoints()
+saved = runs.checkpoints()
 overlay_names = st.multiselect(
     _("Compare with earlier runs"),
     [c.run_id for c in saved],
@@ -416,7 +428,7 @@ if job is not None:
     # re-render of the page, whatever that redraw changes, so one timer costs less than several.
     # Once Stop is pressed, a redraw every second shows the result as soon as it is saved.
     every = (1.0 if job.stopping else LIVE_EVERY_S) if busy else None
-    ui.fragment(run_every=every)(show_run)(job.id, overlays)
+    language.fragment(run_every=every)(show_run)(job.id, overlays)
 else:  # the empty charts show what is coming (and load the chart library before training needs the CPU)
     st.info(_("Press **Start training** to train a model with the settings above. The charts below fill in live."))
     show_charts(curves([]), planned_steps(config, source, split), config.epochs, overlays, key="preview", static=False)

@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, Server, pick_dataset, wait_idle  # noqa: E402
-from mnist_core.checkpoints import list_checkpoints  # noqa: E402
-from mnist_core.data import SOURCES  # noqa: E402
+from mnist_core.data.sources import SOURCES  # noqa: E402
+from mnist_core.store.checkpoints import list_checkpoints  # noqa: E402
 
 TARGET_RATIO = 0.90
 # The Train page's own progress line (images/s, ETA): its text changes every time the live view redraws.

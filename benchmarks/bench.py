@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     # Imported after the arguments are read, so --help and a wrong flag answer without loading torch.
     from benchmarks.bench_measure import FULL, QUICK, measure_all
     from benchmarks.bench_report import figures, render
-    from mnist_core.data import DataError
+    from mnist_core.data.sources import DataError
 
     try:
         sizes = QUICK if args.quick else FULL

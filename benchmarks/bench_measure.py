@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnist_core.config import TrainConfig
-from mnist_core.data import DEBIAN_FASHION_DIR, REPO_ROOT, DataError, Source, Split, load_folder, load_source
-from mnist_core.devices import (
+from mnist_core.data.sources import DEBIAN_FASHION_DIR, REPO_ROOT, DataError, Source, Split, load_folder, load_source
+from mnist_core.insight.inference import predict_image
+from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.devices import (
     BF16_FEATURES,
     cpu_features,
     describe_device,
@@ -34,11 +35,10 @@ from mnist_core.devices import (
     resolve_device,
     use_bf16,
 )
-from mnist_core.inference import predict_image
-from mnist_core.pipeline import Pipeline
-from mnist_core.recipes import RECIPES, recipe_config
-from mnist_core.runs import train_and_save
-from mnist_core.training import train
+from mnist_core.learning.pipeline import Pipeline
+from mnist_core.learning.recipes import RECIPES, recipe_config
+from mnist_core.learning.training import train
+from mnist_core.runs.train import train_and_save
 
 # The baseline data pipeline is the PyTorch MNIST example's (its batch size and its Normalize values).
 TUTORIAL = recipe_config("pytorch-example")

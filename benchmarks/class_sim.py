@@ -34,7 +34,7 @@ def log(message: str) -> None:
 
 def sequential(configs, source, models: Path) -> list[tuple[float, float]]:
     """(wait, end) per run, seconds from submission: one after another, in this process."""
-    from mnist_core.runs import train_and_save
+    from mnist_core.runs.train import train_and_save
 
     started, times = time.perf_counter(), []
     for config in configs:
@@ -50,7 +50,7 @@ def sequential(configs, source, models: Path) -> list[tuple[float, float]]:
 
 
 def on_queue(configs, source, models: Path, cluster) -> list[tuple[float, float]]:
-    from mnist_core.jobs import JobQueue, Status
+    from mnist_core.classroom.jobs import JobQueue, Status
 
     queue = JobQueue(models, cluster=cluster)
     started, started_wall = time.perf_counter(), time.time()
@@ -97,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="sequential,embedded-1,embedded-2,cluster-2")
     args = parser.parse_args(argv)
 
-    from mnist_core.cluster import Cluster, ClusterSettings
-    from mnist_core.data import load_source
-    from mnist_core.recipes import recipe_config
+    from mnist_core.classroom.cluster import Cluster, ClusterSettings
+    from mnist_core.data.sources import load_source
+    from mnist_core.learning.recipes import recipe_config
 
     source = load_source("mnist-sample")
     configs = [recipe_config("fast", epochs=args.epochs, seed=i) for i in range(args.runs)]
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     raise SystemExit(f"unknown mode {mode}")
                 if cluster is not None:
-                    from mnist_core.worker import warm_up
+                    from mnist_core.classroom.worker import warm_up
 
                     cluster.client.wait_for_workers(int(mode.split("-")[1]), timeout=180)
                     cluster.client.run(warm_up)

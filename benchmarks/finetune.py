@@ -5,7 +5,7 @@
 1. The parent: --checkpoint, else the `fast` recipe trained as bench.py's accuracy figure is (MNIST test set ->
    scored on the bundled sample; without ../shared, the sample's own split), saved in a temporary folder.
 2. The handwriting: --per-digit drawings of each digit in a style MNIST lacks (benchmarks/my_style.py).
-3. `python -m mnist_core finetune`'s engine (mnist_core.finetune) once per seed: a seeded 25% of the drawings is
+3. `python -m mnist_core finetune`'s engine (mnist_core.runs.finetune) once per seed: a seeded 25% of the drawings is
    held out for the personal score; the reference score is on the parent's own held-out images.
 
 Prints each seed's figures, then the medians with their spread beside the targets (issue 13: +25 points personal,
@@ -27,10 +27,10 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 import my_style  # noqa: E402
 from bench_measure import accuracy_split  # noqa: E402
 
-from mnist_core.data import load_source  # noqa: E402
-from mnist_core.finetune import finetune  # noqa: E402
-from mnist_core.recipes import recipe_config  # noqa: E402
-from mnist_core.runs import train_and_save  # noqa: E402
+from mnist_core.data.sources import load_source  # noqa: E402
+from mnist_core.learning.recipes import recipe_config  # noqa: E402
+from mnist_core.runs.finetune import finetune  # noqa: E402
+from mnist_core.runs.train import train_and_save  # noqa: E402
 
 
 def train_parent(models_dir: Path) -> Path:

@@ -11,7 +11,7 @@
    (../shared/data/MNIST/raw, else the 1,000 test images of the bundled sample), in seconds.
    --architectures adds every registry architecture (untrained: the time does not depend on the weights).
 
---while-training measures both while a training run goes on through the app's job queue (mnist_core.jobs), as
+--while-training measures both while a training run goes on through the app's job queue (mnist_core.classroom.jobs), as
 when a learner opens Inside during a run: how responsive the page stays.
 
 The model is --checkpoint, else the fast recipe trained for 3 epochs on the bundled sample (as in the tests).
@@ -39,10 +39,11 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
 from bench_measure import canvases, shared_raw_dir  # noqa: E402
 
-from mnist_core import explain  # noqa: E402
-from mnist_core.checkpoints import load_checkpoint  # noqa: E402
-from mnist_core.data import load_folder, load_source  # noqa: E402
-from mnist_core.models import MODELS, build_model  # noqa: E402
+from mnist_core.data.sources import load_folder, load_source  # noqa: E402
+from mnist_core.insight import explain  # noqa: E402
+from mnist_core.learning.models import MODELS, build_model  # noqa: E402
+from mnist_core.store.checkpoints import load_checkpoint  # noqa: E402
+from ui import pictures  # noqa: E402
 
 TARGET_DRAWING_MS = 150
 TARGET_ROBUSTNESS_S = 10
@@ -53,8 +54,8 @@ def log(message: str) -> None:
 
 
 def trained_checkpoint(folder: Path) -> Path:
-    from mnist_core.recipes import recipe_config
-    from mnist_core.runs import train_and_save
+    from mnist_core.learning.recipes import recipe_config
+    from mnist_core.runs.train import train_and_save
 
     log("training the fast recipe for 3 epochs on the bundled sample…")
     return train_and_save(recipe_config("fast", epochs=3), load_source("mnist-sample"), models_dir=folder).checkpoint
@@ -72,10 +73,10 @@ def page_work(explainer: explain.Explainer, filters: explain.Filters, canvas: np
 
     inside = explainer.look(canvas)
     lap("look (steps, naive answer, layers, attributions)")
-    [explain.ink_picture(a) for a in (inside.steps.ink, inside.steps.crop, inside.steps.small, inside.image28)]
-    [explain.feature_maps_picture(layer) for layer in inside.layers if layer.kind == "conv"]
-    explain.filters_picture(filters)
-    [explain.heatmap(m, inside.image28) for a in inside.attributions for m in a.maps.values()]
+    [pictures.ink_picture(a) for a in (inside.steps.ink, inside.steps.crop, inside.steps.small, inside.image28)]
+    [pictures.feature_maps_picture(layer) for layer in inside.layers if layer.kind == "conv"]
+    pictures.filters_picture(filters)
+    [pictures.heatmap(m, inside.image28) for a in inside.attributions for m in a.maps.values()]
     lap("pictures")
     return times
 
@@ -133,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
 @contextlib.contextmanager
 def training_going(folder: Path):
     """A long run of the default recipe on the sample, through the app's job queue, until the block ends."""
-    from mnist_core.jobs import JobQueue
-    from mnist_core.recipes import recipe_config
+    from mnist_core.classroom.jobs import JobQueue
+    from mnist_core.learning.recipes import recipe_config
 
     queue = JobQueue(models_dir=folder)
     job = queue.submit(recipe_config("fast", epochs=50), load_source("mnist-sample"))

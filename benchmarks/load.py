@@ -40,7 +40,7 @@ from app_vs_cli import browser_pids, cpu_seconds  # noqa: E402
 from load_scenario import Scenario, failures, latencies  # noqa: E402
 
 from harness.browser import Server  # noqa: E402
-from mnist_core.checkpoints import delete_checkpoint, list_checkpoints  # noqa: E402
+from mnist_core.store.checkpoints import delete_checkpoint, list_checkpoints  # noqa: E402
 
 TARGET_MEDIAN_MS = 200
 
@@ -112,9 +112,9 @@ def prepare_model(args, models: Path) -> None:
         return
     import torch
 
-    from mnist_core.data import load_source
-    from mnist_core.recipes import recipe_config
-    from mnist_core.runs import train_and_save
+    from mnist_core.data.sources import load_source
+    from mnist_core.learning.recipes import recipe_config
+    from mnist_core.runs.train import train_and_save
 
     log("training the model the drawing sessions use (fast CNN, 3 epochs on the bundled sample, as the tests do)")
     torch.set_num_threads(1)

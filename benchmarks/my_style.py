@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from harness.handwriting import restyle  # noqa: E402
 from harness.shared_data import TEST_SET_RAW, has_test_set  # noqa: E402
-from mnist_core.data import Split, load_folder, load_source  # noqa: E402
+from mnist_core.data.sources import Split, load_folder, load_source  # noqa: E402
 
 
 def source_digits() -> Split:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from playwright.sync_api import expect
 
-from mnist_core.checkpoints import list_checkpoints
+from mnist_core.store.checkpoints import list_checkpoints
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("DIGIT_LAB_CHROMIUM", "/usr/lib/chromium/chromium")

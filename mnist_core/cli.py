@@ -15,9 +15,11 @@ import os
 import sys
 from pathlib import Path
 
-from .config import DEVICES, SPLITS, ConfigError
-from .knobs import add_cli_flags, bounded, cli_overrides
-from .recipes import recipe_config
+from mnist_core.data.splits import SPLITS
+from mnist_core.learning.config import DEVICES, ConfigError
+from mnist_core.learning.events import EventKind
+from mnist_core.learning.knobs import add_cli_flags, bounded, cli_overrides
+from mnist_core.learning.recipes import recipe_config
 
 
 class UsageError(Exception):
@@ -35,7 +37,7 @@ def _progress_bar():
     bar = tqdm(unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
     def on_event(event):
-        if event.kind == "step":
+        if event.kind == EventKind.STEP:
             bar.total, bar.n = event.total_steps, event.step
             bar.set_postfix(
                 epoch=f"{event.epoch}/{event.epochs}",
@@ -44,10 +46,10 @@ def _progress_bar():
                 refresh=False,
             )
             bar.refresh() if bar.n == bar.total else bar.update(0)
-        elif event.kind == "epoch" and event.val_acc is not None:
+        elif event.kind == EventKind.EPOCH and event.val_acc is not None:
             when = f"epoch {event.epoch}/{event.epochs}" if event.epoch else "before training"
             bar.write(f"{when}: held-out accuracy {event.val_acc:.2%}", file=sys.stderr)  # stdout: JSON only
-        elif event.kind in ("done", "stopped"):
+        elif event.kind in (EventKind.DONE, EventKind.STOPPED):
             bar.close()
 
     return on_event
@@ -58,9 +60,9 @@ def cmd_train(args) -> dict:
         **cli_overrides(args),
         **{k: v for k, v in {"device": args.device, "cpu_threads": args.threads}.items() if v is not None},
     }
-    from .checkpoints import CheckpointError, default_models_dir
-    from .data import load_source
-    from .devices import resolve_device
+    from mnist_core.data.sources import load_source
+    from mnist_core.learning.devices import resolve_device
+    from mnist_core.store.checkpoints import CheckpointError, default_models_dir
 
     config = recipe_config(args.recipe, **overrides).validate()
     resolve_device(config.device)  # a missing GPU is refused before anything is loaded or trained
@@ -75,7 +77,7 @@ def cmd_train(args) -> dict:
     if source.notice:
         print(f"note: {source.notice}", file=sys.stderr)
     eval_source = load_source(args.eval_dataset, args.data_dir) if args.eval_dataset else None
-    from .runs import split_for_run, train_and_save
+    from mnist_core.runs.train import split_for_run, train_and_save
 
     data = split_for_run(source, args.split, config.seed, eval_source, args.eval_split)
     n_train = min(len(data.train), config.train_size or len(data.train))
@@ -90,9 +92,9 @@ def cmd_train(args) -> dict:
 
 
 def cmd_evaluate(args) -> dict:
-    from .checkpoints import load_checkpoint
-    from .data import load_source
-    from .evaluation import evaluate
+    from mnist_core.data.sources import load_source
+    from mnist_core.learning.evaluation import evaluate
+    from mnist_core.store.checkpoints import load_checkpoint
 
     model, ckpt = load_checkpoint(args.checkpoint)
     source = load_source(args.dataset, args.data_dir)
@@ -106,7 +108,7 @@ def cmd_evaluate(args) -> dict:
 def _answer_each(paths: list[str], answer) -> None:
     """One JSON line per image, `answer(path, bytes)` for the readable ones; one bad file must not cost the others
     their answer, and the command still fails (exit 2) at the end if any could not be read."""
-    from .preprocess import ImageError
+    from mnist_core.data.preprocess import ImageError
 
     errors = []
     for path in paths:
@@ -125,9 +127,9 @@ def _answer_each(paths: list[str], answer) -> None:
 
 
 def cmd_predict(args) -> None:
-    from .checkpoints import load_checkpoint
-    from .inference import predict_image
-    from .preprocess import load_image
+    from mnist_core.data.preprocess import load_image
+    from mnist_core.insight.inference import predict_image
+    from mnist_core.store.checkpoints import load_checkpoint
 
     model, ckpt = load_checkpoint(args.checkpoint)
     _answer_each(args.images, lambda path, data: predict_image(model, ckpt.config, load_image(data)).to_dict())
@@ -137,9 +139,9 @@ def cmd_explain(args) -> None:
     """Like predict, plus the 28x28 image the model read, which pixels pushed it towards the digit, its layers."""
     import numpy as np
 
-    from .checkpoints import load_checkpoint
-    from .explain import Explainer, layer_outputs
-    from .preprocess import load_image
+    from mnist_core.data.preprocess import load_image
+    from mnist_core.insight.explain import Explainer, layer_outputs
+    from mnist_core.store.checkpoints import load_checkpoint
 
     model, ckpt = load_checkpoint(args.checkpoint)
     explainer = Explainer(model, ckpt.config)
@@ -172,8 +174,8 @@ def cmd_explain(args) -> None:
 
 
 def cmd_finetune(args) -> dict:
-    from .data import load_source
-    from .finetune import finetune
+    from mnist_core.data.sources import load_source
+    from mnist_core.runs.finetune import finetune
 
     personal = load_source(args.dataset, args.data_dir)
     personal_eval = load_source(args.eval_dataset, args.data_dir) if args.eval_dataset else None
@@ -203,7 +205,7 @@ def cmd_finetune(args) -> dict:
 
 
 def cmd_models(args) -> None:
-    from .checkpoints import default_models_dir, list_checkpoints, skipped_entries
+    from mnist_core.store.checkpoints import default_models_dir, list_checkpoints, skipped_entries
 
     models_dir = Path(args.out) if args.out else default_models_dir()
     checkpoints = list_checkpoints(models_dir)
@@ -239,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model and save a checkpoint")
     t.add_argument("--dataset", default="mnist", help="mnist, mnist-sample, fashion-mnist or a folder of idx files")
     t.add_argument("--split", default="train", choices=SPLITS, help="which part of the dataset to train on")
-    add_cli_flags(t)  # --recipe, --model, --epochs, ...: the Train page's knobs (mnist_core/knobs.py)
+    add_cli_flags(t)  # --recipe, --model, --epochs, ...: the Train page's knobs (mnist_core/learning/knobs.py)
     t.add_argument("--device", choices=DEVICES)
     t.add_argument("--threads", type=bounded(int, "cpu_threads"), help="CPU threads (0 = one per core)")
     t.add_argument("--eval-dataset", help="score on this dataset's --eval-split instead of the default held-out set")
@@ -315,9 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except UsageError as e:
         return _fail(e)
-    from .checkpoints import CheckpointError
-    from .data import DataError
-    from .preprocess import ImageError
+    from mnist_core.data.preprocess import ImageError
+    from mnist_core.data.sources import DataError
+    from mnist_core.store.checkpoints import CheckpointError
 
     try:
         result = args.func(args)

@@ -38,10 +38,10 @@ from harness.browser import (  # noqa: E402
     stroke,
     wait_idle,
 )
-from mnist_core.data import SOURCES, load_source  # noqa: E402
-from mnist_core.my_digits import DEFAULT_NAME, Collection  # noqa: E402
-from mnist_core.recipes import recipe_config  # noqa: E402
-from mnist_core.runs import train_and_save  # noqa: E402
+from mnist_core.data.sources import SOURCES, load_source  # noqa: E402
+from mnist_core.learning.recipes import recipe_config  # noqa: E402
+from mnist_core.runs.train import train_and_save  # noqa: E402
+from mnist_core.store.collections import DEFAULT_NAME, Collection  # noqa: E402
 
 VIEWPORT = {"width": 1400, "height": 1000}
 MAX_BYTES = 300_000  # a README image should load quickly

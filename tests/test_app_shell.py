@@ -5,9 +5,9 @@ from pathlib import Path
 
 import tomllib
 
-import ui
 from conftest import open_page
-from mnist_core.jobs import Status
+from mnist_core.classroom.jobs import Status
+from ui import server
 
 
 def test_home_explains_the_app_and_links_every_page(app):
@@ -57,11 +57,11 @@ def wait_for_first_step(job, timeout: float = 120) -> None:
 
 
 def test_sidebar_says_how_the_last_run_ended_stopped_or_failed(app, sample, monkeypatch, tmp_path):
-    import ui
-    from mnist_core.recipes import recipe_config
+    from mnist_core.learning.recipes import recipe_config
+    from ui import runs
 
     app.run()
-    queue = ui.job_queue()  # the server's queue: a run started from any page or session
+    queue = runs.job_queue()  # the server's queue: a run started from any page or session
     job = queue.submit(recipe_config("fast", epochs=30, train_size=800, val_size=200), sample)
     wait_for_first_step(job)
     queue.stop(job.id)
@@ -85,10 +85,10 @@ def test_every_upload_has_a_limit_within_the_servers_cap(app, models_dir):
     """Each page's uploader names its own limit; the server's cap (.streamlit/config.toml) is the largest of them, so
     no page's limit is cut short by it and nothing bigger reaches the server."""
     config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["maxUploadSize"] == max(ui.PHOTO_MB, ui.MODEL_MB, ui.ZIP_MB)
+    assert config["server"]["maxUploadSize"] == max(server.PHOTO_MB, server.MODEL_MB, server.ZIP_MB)
     assert config["server"]["address"] == "localhost"  # this computer only, unless the host says otherwise
     # The pages whose uploader shows without a saved model; Draw's photo limit is checked in a real browser
     # (tests/test_browser_draw.py), with the refusal a user sees.
     pages = ("evaluate", "my_digits")
     limits = {name: [u.proto.max_upload_size_mb for u in open_page(app, name).get("file_uploader")] for name in pages}
-    assert limits == {"evaluate": [ui.MODEL_MB], "my_digits": [ui.ZIP_MB]}
+    assert limits == {"evaluate": [server.MODEL_MB], "my_digits": [server.ZIP_MB]}

@@ -14,7 +14,11 @@ import pytest
 import torch
 from safetensors.torch import save, save_file
 
-from mnist_core.checkpoints import (
+from mnist_core.data.sources import DataError, load_folder, load_source
+from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.knobs import settings_from_link
+from mnist_core.learning.models import build_model
+from mnist_core.store.checkpoints import (
     CheckpointError,
     export_checkpoint,
     import_checkpoint,
@@ -24,10 +28,6 @@ from mnist_core.checkpoints import (
     save_checkpoint,
     skipped_entries,
 )
-from mnist_core.config import TrainConfig
-from mnist_core.data import DataError, load_folder, load_source
-from mnist_core.knobs import settings_from_link
-from mnist_core.models import build_model
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (6, 28, 28), dtype=np.uint8)
@@ -239,6 +239,10 @@ BAD_CHECKPOINTS = {
     ),
     "history entry a number": (edit_meta(history=[7]), "metadata field history[0] should be a JSON object"),
     "history entry without kind": (edit_meta(history=[{"step": 1}]), "history[0].kind is missing"),
+    "history kind unknown": (
+        edit_meta(history=[{"kind": "paused", "step": 1}]),
+        "history[0].kind should be done | epoch | start | step | stopped",
+    ),
     "history step a word": (
         edit_meta(history=[{"kind": "epoch", "step": 0}, {"kind": "step", "step": "one"}]),
         "history[1].step should be a whole number",

@@ -189,7 +189,7 @@ def _imported_names(tree: ast.AST) -> set[str]:
 def test_engine_never_imports_the_benchmarks():
     """Not at import time and not lazily inside a function: the engine works without the benchmarks folder."""
     bench_modules = {p.stem for p in (REPO / "benchmarks").glob("*.py")} - {"__init__"}
-    for path in sorted((REPO / "mnist_core").glob("*.py")):
+    for path in sorted((REPO / "mnist_core").rglob("*.py")):
         for name in _imported_names(ast.parse(path.read_text(), str(path))):
             top = name.split(".")[0]
             assert top != "benchmarks" and top not in bench_modules and name != "mnist_core.bench", (path.name, name)

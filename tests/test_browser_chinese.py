@@ -7,9 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-import ui
 from harness.access import assert_accessible
 from harness.browser import STEP_TIMEOUT_MS, VIEWPORT, assert_no_exception, goto, wait_idle
+from ui.server import PHOTO_MB
 
 pytestmark = pytest.mark.browser
 
@@ -89,13 +89,13 @@ def test_streamlits_own_uploader_texts_are_in_chinese_too(browser, server):
         page.locator(".st-key-draw_input").get_by_text("上传照片").click()
         wait_idle(page)
         box = page.locator(".st-key-draw_upload")
-        expect(box).to_contain_text(f"每个文件最大 {ui.PHOTO_MB}MB")
+        expect(box).to_contain_text(f"每个文件最大 {PHOTO_MB}MB")
         expect(box.get_by_role("button", name="上传")).to_be_visible()
-        huge = bytes(ui.PHOTO_MB * 2**20 + 1)
+        huge = bytes(PHOTO_MB * 2**20 + 1)
         box.locator("input[type=file]").set_input_files(
             files=[{"name": "huge.png", "mimeType": "image/png", "buffer": huge}]
         )
-        expect(box).to_contain_text(f"文件不能超过 {ui.PHOTO_MB}.0MB。")
+        expect(box).to_contain_text(f"文件不能超过 {PHOTO_MB}.0MB。")
         for english in ("per file", "File must be", "Upload"):
             expect(box).not_to_contain_text(english)
         assert_no_exception(page)

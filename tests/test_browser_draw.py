@@ -11,7 +11,6 @@ from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-import ui
 from harness.browser import (
     CANVAS,
     PROMPT,
@@ -25,6 +24,7 @@ from harness.browser import (
     stroke,
     wait_idle,
 )
+from ui.server import PHOTO_MB
 
 pytestmark = pytest.mark.browser
 
@@ -79,9 +79,9 @@ def test_drawn_digits_anywhere_and_any_size_are_read_and_clear_resets(page, serv
 
 def _mnist_png(sample, checkpoint):
     """A real held-out MNIST digit drawn dark on light paper, 6x larger, that the model reads right."""
-    from mnist_core.checkpoints import load_checkpoint
-    from mnist_core.inference import predict_image
-    from mnist_core.preprocess import load_image
+    from mnist_core.data.preprocess import load_image
+    from mnist_core.insight.inference import predict_image
+    from mnist_core.store.checkpoints import load_checkpoint
 
     model, ckpt = load_checkpoint(checkpoint)
     for image, label in zip(sample.test.images[:200], sample.test.labels[:200]):
@@ -102,7 +102,7 @@ def test_uploaded_photos_are_read_and_bad_files_give_a_clear_error(page, server,
     upload = page.locator(".st-key-draw_upload input[type=file]")
     upload.wait_for(state="attached")
     expect(page.get_by_text("Upload a photo of a handwritten digit")).to_be_visible()
-    expect(page.locator(".st-key-draw_upload")).to_contain_text(f"{ui.PHOTO_MB}MB per file")
+    expect(page.locator(".st-key-draw_upload")).to_contain_text(f"{PHOTO_MB}MB per file")
 
     upload.set_input_files(files=[{"name": "digit.png", "mimeType": "image/png", "buffer": png}])
     expect_digit(page, label)
@@ -131,8 +131,8 @@ def test_uploaded_photos_are_read_and_bad_files_give_a_clear_error(page, server,
     assert_no_exception(page)
 
     # Bigger than the page's limit: refused before it reaches the server, with the limit named.
-    huge = png + bytes(ui.PHOTO_MB * 2**20)
+    huge = png + bytes(PHOTO_MB * 2**20)
     upload.set_input_files(files=[{"name": "huge.png", "mimeType": "image/png", "buffer": huge}])
-    expect(page.locator(".st-key-draw_upload")).to_contain_text(f"File must be {ui.PHOTO_MB}.0MB or smaller")
+    expect(page.locator(".st-key-draw_upload")).to_contain_text(f"File must be {PHOTO_MB}.0MB or smaller")
     expect(prediction(page)).to_have_count(0)
     assert_no_exception(page)

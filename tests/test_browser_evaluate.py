@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.browser import assert_no_exception, goto, wait_idle
-from mnist_core.checkpoints import delete_checkpoint, list_checkpoints
+from mnist_core.store.checkpoints import delete_checkpoint, list_checkpoints
 
 pytestmark = pytest.mark.browser
 
@@ -89,7 +89,9 @@ def test_download_then_upload_round_trip_and_pickle_refused(server, page, tmp_pa
     page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(pickle))
     page.get_by_text("model.pt was refused").wait_for()
     wait_idle(page)
-    assert "PyTorch pickle" in page.locator("[data-testid='stAlert']").filter(has_text="model.pt was refused").inner_text()
+    assert (
+        "PyTorch pickle" in page.locator("[data-testid='stAlert']").filter(has_text="model.pt was refused").inner_text()
+    )
     assert {c.run_id for c in list_checkpoints(server.models)} == before
 
     try:

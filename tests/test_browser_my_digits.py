@@ -16,7 +16,7 @@ from harness.browser import (
     stroke,
     wait_idle,
 )
-from mnist_core.my_digits import Collection
+from mnist_core.store.collections import Collection
 
 pytestmark = pytest.mark.browser
 

@@ -22,7 +22,7 @@ from harness.browser import (
     stroke,
     wait_idle,
 )
-from mnist_core.checkpoints import list_checkpoints
+from mnist_core.store.checkpoints import list_checkpoints
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mnist_core.checkpoints import (
+from mnist_core.data.sources import DIGITS, normalize
+from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.events import EventKind
+from mnist_core.learning.models import MODELS, build_model
+from mnist_core.store.checkpoints import (
     CheckpointError,
     PackedCheckpoint,
     default_models_dir,
@@ -34,10 +38,7 @@ from mnist_core.checkpoints import (
     save_packed,
     skipped_entries,
 )
-from mnist_core.config import TrainConfig
-from mnist_core.data import DIGITS, normalize
-from mnist_core.history import curves
-from mnist_core.models import MODELS, build_model
+from ui.history import curves
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
@@ -149,6 +150,7 @@ def test_an_existing_meta_json_reads_as_typed_fields_and_is_written_back_unchang
         ("epoch", 2),
         ("step", 3),
     ]
+    assert all(isinstance(e.kind, EventKind) for e in record.history)  # the saved text, read as the enum
     c = curves(record.history)  # the Train page's overlay of an earlier run
     assert list(c.step) == [1, 2, 3] and list(c.val_acc) == [0.1, 0.9]
     rename_checkpoint(folder, "renamed")

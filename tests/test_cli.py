@@ -16,10 +16,10 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_core.checkpoints import load_checkpoint, read_record
 from mnist_core.cli import main
-from mnist_core.inference import predict_image
-from mnist_core.preprocess import load_image
+from mnist_core.data.preprocess import load_image
+from mnist_core.insight.inference import predict_image
+from mnist_core.store.checkpoints import load_checkpoint, read_record
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.data import (
+from mnist_core.data.sources import (
     DEBIAN_FASHION_DIR,
     DIGITS,
     FASHION,

@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 
-from mnist_core.config import TrainConfig
-from mnist_core.devices import cpu_features, cpu_has_bf16, describe_precision, use_bf16
-from mnist_core.pipeline import Pipeline
-from mnist_core.training import train
+from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.devices import cpu_features, cpu_has_bf16, describe_precision, use_bf16
+from mnist_core.learning.pipeline import Pipeline
+from mnist_core.learning.training import train
 
 CPU = torch.device("cpu")
 

@@ -12,12 +12,13 @@ import torch
 from captum.attr import Occlusion
 from PIL import Image, ImageFilter
 
-from mnist_core import explain as ex
-from mnist_core.checkpoints import load_checkpoint
 from mnist_core.cli import main
-from mnist_core.config import TrainConfig
-from mnist_core.models import MODELS, build_model
-from mnist_core.preprocess import to_mnist, to_mnist_steps
+from mnist_core.data.preprocess import to_mnist, to_mnist_steps
+from mnist_core.insight import explain as ex
+from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.models import MODELS, build_model
+from mnist_core.store.checkpoints import load_checkpoint
+from ui import pictures
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
@@ -143,10 +144,10 @@ def test_every_architecture_shows_its_layers_filters_and_attributions(name, samp
     assert all(len(layer.values) == int(layer.title.split(": ")[1].split()[0]) for layer in hidden)
     for layer in hidden:
         if layer.kind == "conv":
-            picture = ex.feature_maps_picture(layer)
+            picture = pictures.feature_maps_picture(layer)
             assert picture.ndim == 3 and picture.dtype == np.uint8
     filters = ex.first_filters(model)
-    assert filters.weights.ndim == 3 and ex.filters_picture(filters).dtype == np.uint8
+    assert filters.weights.ndim == 3 and pictures.filters_picture(filters).dtype == np.uint8
     inside = explainer.look(image28=img)
     assert len(inside.attributions) == 3 and inside.steps is None
     with torch.no_grad():
@@ -215,8 +216,8 @@ def test_robustness_store_measures_in_the_background_and_keeps_only_the_last_few
 def test_heatmap_colours_red_for_towards_and_blue_for_away():
     attribution = np.zeros((28, 28))
     attribution[5, 5], attribution[20, 20] = 1.0, -1.0
-    picture = ex.heatmap(attribution, np.zeros((28, 28), np.uint8), zoom=1)
-    assert tuple(picture[5, 5]) == tuple(ex.RED) and tuple(picture[20, 20]) == tuple(ex.BLUE)
+    picture = pictures.heatmap(attribution, np.zeros((28, 28), np.uint8), zoom=1)
+    assert tuple(picture[5, 5]) == tuple(pictures.RED) and tuple(picture[20, 20]) == tuple(pictures.BLUE)
     assert tuple(picture[0, 0]) == (255, 255, 255)
 
 

@@ -23,9 +23,9 @@ from harness.browser import (
     new_page,
     run_id,
 )
-from mnist_core.checkpoints import list_checkpoints, load_checkpoint, rename_checkpoint, skipped_entries
-from mnist_core.jobs import JobQueue, Status
-from mnist_core.recipes import recipe_config
+from mnist_core.classroom.jobs import JobQueue, Status
+from mnist_core.learning.recipes import recipe_config
+from mnist_core.store.checkpoints import list_checkpoints, load_checkpoint, rename_checkpoint, skipped_entries
 
 RUNNING = "[data-testid=stMain] [data-testid=stProgress]"
 TEST_ACCURACY = "[data-testid=stMetric]:has-text('Test accuracy') [data-testid=stMetricValue]"

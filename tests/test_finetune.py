@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from mnist_core.checkpoints import load_checkpoint, read_record
-from mnist_core.data import DataError, load_source
-from mnist_core.finetune import finetune
+from mnist_core.data.sources import DataError, load_source
+from mnist_core.runs.finetune import finetune
+from mnist_core.store.checkpoints import load_checkpoint, read_record
 
 
 def test_finetuning_learns_the_style_and_keeps_the_reference(

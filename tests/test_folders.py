@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-import ui
 from conftest import open_page
-from mnist_core.data import DataError
-from mnist_core.folders import ENV, allowed_folders, check_folder
+from mnist_core.data.folders import ENV, allowed_folders, check_folder
+from mnist_core.data.sources import DataError
+from ui import datasets
 
 
 def test_inside_an_allowed_folder_is_opened_and_anything_else_refused_alike(tmp_path):
@@ -43,7 +43,9 @@ def test_a_shared_server_without_allowed_folders_does_not_offer_one(app, shared,
     monkeypatch.delenv(ENV, raising=False)
     at = open_page(app, "explore")
     options = at.sidebar.selectbox(key="dataset").options
-    assert ui.DATASET_LABELS[ui.FOLDER] not in options and ui.DATASET_LABELS["mnist-sample"] in options
+    assert (
+        datasets.DATASET_LABELS[datasets.FOLDER] not in options and datasets.DATASET_LABELS["mnist-sample"] in options
+    )
 
 
 def test_a_shared_server_opens_an_allowed_folder_and_refuses_others(app, shared, monkeypatch, tmp_path, bubble_digits):
@@ -67,4 +69,4 @@ def test_a_shared_server_opens_an_allowed_folder_and_refuses_others(app, shared,
 def test_a_learners_own_app_offers_any_folder(app, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     at = open_page(app, "explore")  # .streamlit/config.toml: this computer only
-    assert ui.DATASET_LABELS[ui.FOLDER] in at.sidebar.selectbox(key="dataset").options
+    assert datasets.DATASET_LABELS[datasets.FOLDER] in at.sidebar.selectbox(key="dataset").options

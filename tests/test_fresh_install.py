@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from harness.browser import CANVAS, PROMPT, Server, assert_no_exception, goto, new_page, wait_idle
-from mnist_core.checkpoints import list_checkpoints
+from mnist_core.store.checkpoints import list_checkpoints
 
 pytestmark = pytest.mark.browser
 

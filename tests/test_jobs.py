@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.checkpoints import OwnerRecord, list_checkpoints, load_checkpoint, pack_folder, save_packed
-from mnist_core.cluster import Cluster, ClusterError, ClusterSettings
-from mnist_core.history import curves, format_eta
-from mnist_core.jobs import KILLED, BusyError, JobQueue, Status
-from mnist_core.recipes import recipe_config
+from mnist_core.classroom.cluster import Cluster, ClusterError, ClusterSettings
+from mnist_core.classroom.jobs import KILLED, BusyError, JobQueue, Status
+from mnist_core.learning.recipes import recipe_config
+from mnist_core.store.checkpoints import OwnerRecord, list_checkpoints, load_checkpoint, pack_folder, save_packed
+from ui.history import curves, format_eta
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -111,11 +111,11 @@ def test_a_finished_run_is_serialised_once_the_worker_writes_nothing_and_the_app
 ):
     import distributed
 
-    from mnist_core import worker
-    from mnist_core.data import load_source
+    from mnist_core.classroom import worker
+    from mnist_core.data.sources import load_source
 
     monkeypatch.setattr(distributed, "get_worker", FakeWorker)  # worker.run here, in this process, to watch it
-    monkeypatch.setattr("mnist_core.cluster.prepare_worker_process", lambda: None)
+    monkeypatch.setattr("mnist_core.classroom.cluster.prepare_worker_process", lambda: None)
     models = tmp_path / "models"
     parent = pack_folder(trained_checkpoint)  # what the queue sends to fine-tune: read, not written
     for request, source in [
@@ -202,7 +202,7 @@ APP = """
 import sys
 import time
 from distributed import wait
-from mnist_core.cluster import Cluster, ClusterSettings
+from mnist_core.classroom.cluster import Cluster, ClusterSettings
 
 
 def train_for_a_long_time():
@@ -268,7 +268,7 @@ def test_bad_cluster_settings_get_one_clear_line(monkeypatch):
     monkeypatch.setenv("DIGIT_LAB_CLUSTER", "tcp://127.0.0.1:9")
     settings = ClusterSettings.from_environment()
     assert settings == ClusterSettings("tcp://127.0.0.1:9", 2)
-    monkeypatch.setattr("mnist_core.cluster.CONNECT_TIMEOUT_S", 2)
+    monkeypatch.setattr("mnist_core.classroom.cluster.CONNECT_TIMEOUT_S", 2)
     with pytest.raises(ClusterError, match=r"cannot reach the Dask cluster at tcp://127.0.0.1:9 \(DIGIT_LAB_CLUSTER\)"):
         Cluster(settings)
 
@@ -334,7 +334,7 @@ def test_a_run_through_a_dask_scheduler_and_worker_named_by_digit_lab_cluster(
         cluster.close()
     # A worker whose engine differs from the app's is named, with what differs.
     monkeypatch.setattr(
-        "mnist_core.cluster.engine_versions", lambda: {"python": "3.0", "torch": "0.1", "mnist_core": "other"}
+        "mnist_core.classroom.cluster.engine_versions", lambda: {"python": "3.0", "torch": "0.1", "mnist_core": "other"}
     )
     with pytest.raises(ClusterError, match=r"do not match this app.*torch 2\.\S+ \(this app: 0\.1\)"):
         Cluster()
@@ -347,5 +347,5 @@ def test_format_eta():
 
 
 def test_a_status_is_also_its_text():
-    """Benchmarks log a job's status and ui.py compares it with plain strings: a StrEnum keeps both right."""
+    """Benchmarks log a job's status and ui/runs.py compares it with plain strings: a StrEnum keeps both right."""
     assert Status.FAILED == "failed" and f"{Status.DONE}" == "done" and Status("queued") is Status.QUEUED

@@ -1,6 +1,6 @@
 """The Train page's knobs table: every knob survives a trip through a link, a value a knob does not offer is
 refused naming what it does offer, what the controls offer always trains, and the CLI's train flags come
-from the same table. Plus: no mnist_core module imports another in a circle."""
+from the same table. Plus: no mnist_core module imports another in a circle, or from a room above its own."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from mnist_core import knobs
 from mnist_core.cli import build_parser
-from mnist_core.config import TrainConfig
-from mnist_core.recipes import RECIPES, recipe_config
+from mnist_core.learning import knobs
+from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.recipes import RECIPES, recipe_config
 
 LIMITS = knobs.Limits(min_train_size=500, max_train_size=4000)  # the offline sample's training part
-PACKAGE = Path(knobs.__file__).parent
+PACKAGE = Path(knobs.__file__).parents[1]  # mnist_core
 
 
 def offered(knob: knobs.Knob) -> list:
@@ -180,19 +180,40 @@ def test_the_cli_train_flags_are_the_knobs():
     assert plain.recipe == "fast" and knobs.cli_overrides(plain) == {}
 
 
+def _module(path: Path) -> str:
+    """mnist_core/learning/config.py -> "learning.config"."""
+    return ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+
+
+MODULES = {_module(p) for p in PACKAGE.rglob("*.py") if p.stem != "__init__"}
+
+
 def _imports(path: Path) -> set[str]:
-    """The mnist_core modules a module imports, at the top or inside a function."""
+    """The mnist_core modules a module imports, at the top or inside a function, as "room.module"."""
+    here = _module(path).rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            found |= {node.module} if node.module else {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnist_core."):
-            found.add(node.module.split(".")[1])
-    return {name.split(".")[0] for name in found}
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".", 1)[1] for a in node.names if a.name.startswith("mnist_core.")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join([*here.split(".")[: len(here.split(".")) - node.level + 1], node.module or ""])
+            elif node.module == "mnist_core" or (node.module or "").startswith("mnist_core."):
+                base = node.module.partition(".")[2]
+            else:
+                continue
+            base = base.strip(".")
+            for a in node.names:  # `from mnist_core.learning import knobs` names a module; else `base` is one
+                found.add(f"{base}.{a.name}".strip(".") if f"{base}.{a.name}".strip(".") in MODULES else base)
+    return found - {""}
 
 
-def test_no_mnist_core_module_imports_another_in_a_circle():
-    graph = {p.stem: _imports(p) for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+# The rooms from the ground up: a module imports from its own room or from rooms below it, never above.
+FLOORS = {"i18n": 0, "data": 1, "learning": 2, "store": 3, "runs": 4, "insight": 5, "classroom": 5, "cli": 6}
+
+
+def test_no_mnist_core_module_imports_another_in_a_circle_or_upwards():
+    graph = {_module(p): _imports(p) for p in PACKAGE.rglob("*.py") if p.stem not in ("__init__", "__main__")}
 
     def cycle_from(start, node, path):
         for nxt in sorted(graph.get(node, ())):
@@ -206,11 +227,19 @@ def test_no_mnist_core_module_imports_another_in_a_circle():
 
     cycles = [c for name in graph if (c := cycle_from(name, name, [name]))]
     assert cycles == [], cycles
+    room = lambda module: module.split(".")[0]
+    upwards = [(a, b) for a in graph for b in graph[a] if FLOORS[room(b)] > FLOORS[room(a)]]
+    assert upwards == [], upwards
+    assert {room(m) for m in graph} == set(FLOORS)  # a new room needs its floor here
     assert graph["i18n"] == set()  # a leaf: every module may import it for its messages
-    assert graph["config"] <= {"models", "i18n"} and "config" not in graph["models"] and "knobs" not in graph["config"]
+    config = graph["learning.config"]
+    assert config <= {"learning.models", "i18n"} and "learning.config" not in graph["learning.models"]
+    assert "learning.knobs" not in config
 
 
-@pytest.mark.parametrize("module", ["config", "knobs", "recipes", "models", "cli"])
+@pytest.mark.parametrize(
+    "module", ["learning.config", "learning.knobs", "learning.recipes", "learning.models", "learning.events", "cli"]
+)
 def test_each_module_imports_on_its_own(module):
     proc = subprocess.run(
         [sys.executable, "-c", f"import mnist_core.{module}"],

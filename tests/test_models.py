@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from mnist_core.config import TrainConfig
-from mnist_core.models import MODELS, build_model, count_parameters, pickable_models, predict_probabilities
-from mnist_core.recipes import RECIPES, recipe_config
+from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.models import MODELS, build_model, count_parameters, pickable_models, predict_probabilities
+from mnist_core.learning.recipes import RECIPES, recipe_config
 
 
 def dense(*sizes: int) -> int:
@@ -200,8 +200,8 @@ class EarlierPooledCNN(nn.Module):
 def test_checkpoints_of_the_earlier_pooled_reading_load_and_answer_as_before(sample, tmp_path):
     """Models saved as cnn-pooled before the faithful reading existed still load under that name and give the
     same scores on real digits; new runs cannot pick it any more."""
-    from mnist_core.checkpoints import load_checkpoint, save_checkpoint
-    from mnist_core.data import normalize
+    from mnist_core.data.sources import normalize
+    from mnist_core.store.checkpoints import load_checkpoint, save_checkpoint
 
     torch.manual_seed(3)
     old = EarlierPooledCNN().eval()

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from conftest import keep_some
-from mnist_core import my_digits
-from mnist_core.data import DataError, load_source
-from mnist_core.my_digits import Collection, CollectionError, collection_names
+from mnist_core.data.sources import DataError, load_source
+from mnist_core.store import collections as my_digits
+from mnist_core.store.collections import Collection, CollectionError, collection_names
 
 
 def png_bytes(digit: int = 3) -> bytes:
@@ -62,8 +62,8 @@ def test_names_digits_and_paths_outside_the_collection_are_refused(tmp_path):
 
 
 def test_a_collection_is_a_dataset_read_like_drawings(tmp_path, sample, trained_checkpoint):
-    from mnist_core.checkpoints import load_checkpoint
-    from mnist_core.evaluation import evaluate
+    from mnist_core.learning.evaluation import evaluate
+    from mnist_core.store.checkpoints import load_checkpoint
 
     c = Collection("real", tmp_path)
     labels = keep_some(c, sample, per_digit=5)

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import ui
 from conftest import as_drawing, open_page
 from harness.browser import REPO
-from mnist_core import owners
-from mnist_core.checkpoints import CheckpointError, delete_checkpoint, list_checkpoints, rename_checkpoint
-from mnist_core.owners import Person, may_manage
+from mnist_core.store import owners
+from mnist_core.store.checkpoints import CheckpointError, delete_checkpoint, list_checkpoints, rename_checkpoint
+from mnist_core.store.owners import Person, may_manage
+from ui import identity
 
 
 def test_only_the_maker_or_the_host_may_manage_a_model(monkeypatch):
@@ -40,9 +40,11 @@ def test_the_browser_is_known_by_its_cookie_token_however_it_is_masked(token):
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(token))
         return f"2|{mask.hex()}|{masked.hex()}|1764547200"
 
-    assert ui._browser_secret(cookie(b"\x01\x02\x03\x04")) == ui._browser_secret(cookie(b"\xaa\xbb\xcc\xdd"))
-    assert ui._browser_secret(cookie(b"\x00\x00\x00\x00")) == token.hex()
-    assert ui._browser_secret(None) is None and ui._browser_secret("garbage") is None
+    assert identity._browser_secret(cookie(b"\x01\x02\x03\x04")) == identity._browser_secret(
+        cookie(b"\xaa\xbb\xcc\xdd")
+    )
+    assert identity._browser_secret(cookie(b"\x00\x00\x00\x00")) == token.hex()
+    assert identity._browser_secret(None) is None and identity._browser_secret("garbage") is None
 
 
 def _owned_by(models, secret: str, name: str):
@@ -121,8 +123,8 @@ def test_a_name_typed_once_is_kept_when_the_tab_is_refreshed(app, models_dir, sh
 
 
 def test_a_collection_is_changed_only_by_the_student_who_started_it(tmp_path, sample):
-    from mnist_core.data import load_source
-    from mnist_core.my_digits import Collection, CollectionError
+    from mnist_core.data.sources import load_source
+    from mnist_core.store.collections import Collection, CollectionError
 
     alice, bob = Person(owners.browser_id("a"), "Alice"), Person(owners.browser_id("b"), "Bob")
     digit = as_drawing(sample.test.images[0].numpy())
@@ -145,7 +147,7 @@ def test_a_collection_is_changed_only_by_the_student_who_started_it(tmp_path, sa
 
 
 def test_on_a_shared_server_my_digits_shows_someone_elses_collection_locked(app, models_dir, shared):
-    from mnist_core.my_digits import Collection
+    from mnist_core.store.collections import Collection
 
     theirs = Collection("my-digits")
     theirs.keep(np.full((28, 28), 255, np.uint8), 3, by=Person(owners.browser_id("alice-secret"), "Alice"))

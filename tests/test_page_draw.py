@@ -5,9 +5,9 @@ Drawing strokes and uploading files need a real browser: see test_browser_draw.p
 
 import time
 
-import ui
 from conftest import open_page
-from mnist_core.jobs import Status
+from mnist_core.classroom.jobs import Status
+from ui import runs
 
 
 def _texts(elements) -> str:
@@ -27,7 +27,7 @@ def test_quick_training_saves_a_model_and_the_canvas_appears(app, models_dir):
     open_page(app, "draw")
     app.button(key="draw_quick_train").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    queue = ui.job_queue()  # the same process-wide queue the page used (cache_resource)
+    queue = runs.job_queue()  # the same process-wide queue the page used (cache_resource)
     job = queue.get(app.session_state["draw_quick_job"])
     assert job is not None and job.config.model == "fast-strided" and job.split == "train"
     assert app.get("progress"), "a running quick training shows a progress bar"
@@ -50,9 +50,9 @@ def test_quick_training_saves_a_model_and_the_canvas_appears(app, models_dir):
 
 
 def test_a_run_started_elsewhere_is_shown_instead_of_the_quick_training_button(app, models_dir, sample):
-    from mnist_core.recipes import recipe_config
+    from mnist_core.learning.recipes import recipe_config
 
-    queue = ui.job_queue()
+    queue = runs.job_queue()
     open_page(app, "draw")  # fills the caches: the queue is the one the page uses
     # Small batches for the most epochs training accepts: minutes of work on any CPU, so the run is still going when
     # the page is drawn, whatever the machine; the test stops it at the end.
@@ -78,7 +78,7 @@ def test_with_a_model_an_empty_canvas_gets_a_prompt_not_a_prediction(app, models
     assert not app.get("metric"), "an empty canvas must not produce a prediction"
     run_id = next(p.name for p in models_with_checkpoint.iterdir())
     box = app.selectbox(key="draw_model")
-    assert box.options == [next(c.name for c in ui.checkpoints())] and box.value == run_id
+    assert box.options == [next(c.name for c in runs.checkpoints())] and box.value == run_id
 
 
 def test_every_control_explains_itself(app, models_with_checkpoint):

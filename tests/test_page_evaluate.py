@@ -12,9 +12,9 @@ import torch
 from safetensors.torch import save as st_save
 
 from conftest import SHARED_RAW, open_page
-from mnist_core import evaluation_views as ev
-from mnist_core.checkpoints import DatasetRecord, export_checkpoint, list_checkpoints
-from mnist_core.data import DIGITS
+from mnist_core.data.sources import DIGITS
+from mnist_core.store.checkpoints import DatasetRecord, export_checkpoint, list_checkpoints
+from ui import evaluation as ev
 
 
 def _accuracy(at) -> float:

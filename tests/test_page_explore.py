@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_RAW, open_page
-from mnist_core.data import DEBIAN_FASHION_DIR, FASHION
+from mnist_core.data.sources import DEBIAN_FASHION_DIR, FASHION
 
 
 def charts(at) -> dict[str, dict]:

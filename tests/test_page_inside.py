@@ -8,8 +8,8 @@ import numpy as np
 from PIL import Image
 
 from conftest import open_page
-from mnist_core import explain as ex
-from mnist_core.checkpoints import list_checkpoints, load_checkpoint
+from mnist_core.insight import explain as ex
+from mnist_core.store.checkpoints import list_checkpoints, load_checkpoint
 
 SECTIONS = [
     "1 · From your drawing",

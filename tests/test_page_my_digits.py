@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ui
 from conftest import keep_some, open_page
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.data import load_source
-from mnist_core.evaluation import evaluate
-from mnist_core.jobs import Status
-from mnist_core.my_digits import Collection
+from mnist_core.classroom.jobs import Status
+from mnist_core.data.sources import load_source
+from mnist_core.learning.evaluation import evaluate
+from mnist_core.store.checkpoints import load_checkpoint
+from mnist_core.store.collections import Collection
+from ui import collections, runs
 
 
 @pytest.fixture
@@ -46,7 +46,9 @@ def test_each_person_names_their_own_collection(app, kept):
     open_page(app, "my_digits")
     app.text_input(key="my_digits_name_input").input("Ana").run()
     assert "Ana" in " ".join(i.value for i in app.info) and "no drawings yet" in " ".join(i.value for i in app.info)
-    assert ui.my_collection().name == "my-digits"  # other sessions keep theirs (this one's name lives in its state)
+    assert (
+        collections.my_collection().name == "my-digits"
+    )  # other sessions keep theirs (this one's name lives in its state)
     assert app.session_state["my_digits_name"] == "Ana"
     app.text_input(key="my_digits_name_input").input("../etc").run()
     assert "cannot be used" in " ".join(e.value for e in app.error)
@@ -74,14 +76,14 @@ def test_finetuning_from_the_train_page(app, kept, models_with_checkpoint, one_c
     app.number_input(key="finetune_epochs").set_value(1)
     app.button(key="finetune_start").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    job = ui.job_queue().get(app.session_state["train_job"])
+    job = runs.job_queue().get(app.session_state["train_job"])
     assert job is not None and job.parent is not None
-    assert ui.job_queue().wait(job, timeout=300) and job.status == Status.DONE, job.error
+    assert runs.job_queue().wait(job, timeout=300) and job.status == Status.DONE, job.error
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     shown = {m.label: m.value for m in app.metric}
     assert shown["Your drawings"] == f"{job.finetune.personal_after:.0%}"
     assert "Original test images" in shown
-    names = [c.name for c in ui.checkpoints()]
+    names = [c.name for c in runs.checkpoints()]
     assert any(n.endswith("+ my-digits") for n in names), names
     assert np.isclose(job.summary.accuracy, job.finetune.personal_after)

@@ -1,9 +1,10 @@
 """The Train page under AppTest: presets fill the controls, every control explains itself, Start trains."""
 
 from conftest import open_page
-from mnist_core import knobs
-from mnist_core.checkpoints import delete_checkpoint, list_checkpoints
-from mnist_core.recipes import RECIPES
+from mnist_core.learning import knobs
+from mnist_core.learning.recipes import RECIPES
+from mnist_core.store.checkpoints import delete_checkpoint, list_checkpoints
+from ui import controls
 
 
 def widgets(at):
@@ -59,6 +60,7 @@ LINK = {
 
 def test_every_knob_survives_the_address_and_a_recipe_keeps_the_learners_own(app, models_dir):
     assert set(LINK) == {k.name for k in knobs.KNOBS}  # a new knob must be added to this link too
+    assert set(controls.CONTROLS) == set(LINK)  # and the page must give it a control
     app.query_params.update(LINK)
     at = open_page(app, "train")
     assert not at.warning
@@ -72,7 +74,7 @@ def test_every_knob_survives_the_address_and_a_recipe_keeps_the_learners_own(app
     limits = knobs.Limits(500, 4000)
     for knob in knobs.KNOBS:
         if knob is not knobs.RECIPE:
-            assert control[knob.widget](key=knob.key).value == knob.read(LINK[knob.name], limits), knob.name
+            assert control[knob.widget](key=controls.key(knob)).value == knob.read(LINK[knob.name], limits), knob.name
     assert {k: at.query_params[k] for k in LINK} == LINK  # written back exactly as the link had it
     at.button(key="recipe_fast").click().run()
     assert at.selectbox(key="train_model").value == "fast-strided" and at.slider(key="train_epochs").value == 10
@@ -81,17 +83,17 @@ def test_every_knob_survives_the_address_and_a_recipe_keeps_the_learners_own(app
 
 
 def test_start_trains_saves_and_shows_test_accuracy(app, models_dir):
-    import ui
+    from ui import runs
 
     at = open_page(app, "train")
     at.slider(key="train_epochs").set_value(2).run()
     at.slider(key="train_size").set_value(2000).run()
     at.button(key="train_start").click().run()
     assert not at.exception
-    job = ui.job_queue().get(at.session_state["train_job"])
+    job = runs.job_queue().get(at.session_state["train_job"])
     assert job is not None and job.config.epochs == 2 and job.config.train_size == 2000
     assert at.button(key="train_start").disabled  # one run per session at a time
-    ui.job_queue().wait(job, 180)
+    runs.job_queue().wait(job, 180)
     at.run()
     metric = next(m for m in at.metric if m.label == "Test accuracy")
     assert float(metric.value.rstrip("%")) > 80
@@ -136,8 +138,8 @@ def test_a_link_to_a_run_the_server_no_longer_has(app, models_dir):
 
 def test_an_unreachable_cluster_is_said_on_start_and_the_other_pages_keep_working(app, models_dir, monkeypatch):
     monkeypatch.setenv("DIGIT_LAB_CLUSTER", "tcp://127.0.0.1:9")  # nothing listens on the discard port
-    monkeypatch.setattr("mnist_core.jobs._shared", None)  # this process's cluster, as on a fresh server
-    monkeypatch.setattr("mnist_core.cluster.CONNECT_TIMEOUT_S", 2)
+    monkeypatch.setattr("mnist_core.classroom.jobs._shared", None)  # this process's cluster, as on a fresh server
+    monkeypatch.setattr("mnist_core.classroom.cluster.CONNECT_TIMEOUT_S", 2)
     at = open_page(app, "train")
     assert "the Dask cluster at tcp://127.0.0.1:9" in " ".join(c.value for c in at.caption)
     at.button(key="train_start").click().run()

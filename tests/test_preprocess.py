@@ -15,10 +15,10 @@ import torch
 from PIL import Image
 from scipy.ndimage import center_of_mass, maximum_filter
 
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.inference import predict_image
-from mnist_core.models import predict_probabilities
-from mnist_core.preprocess import ImageError, ink_map, load_image, to_input, to_mnist
+from mnist_core.data.preprocess import ImageError, ink_map, load_image, to_input, to_mnist
+from mnist_core.insight.inference import predict_image
+from mnist_core.learning.models import predict_probabilities
+from mnist_core.store.checkpoints import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

