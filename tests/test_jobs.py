@@ -28,7 +28,8 @@ def tiny(**kw):
 
 
 def long_run(**kw):
-    return recipe_config("fast", **{"epochs": 30, "val_size": 200, **kw})
+    """A run only Stop ends on any machine: the most epochs at the smallest batch (its tests stop it early)."""
+    return recipe_config("fast", **{"epochs": 50, "batch_size": 8, "val_size": 200, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -49,23 +50,22 @@ def until(condition, timeout: float = 120) -> None:
 
 def test_two_runs_train_at_once_a_third_waits_and_all_are_saved_with_their_events_in_order(sample, tmp_path, cluster):
     queue = JobQueue(tmp_path, cluster=cluster)
-    jobs = [queue.submit(tiny(seed=i, epochs=3), sample, owner=f"student-{i}", owner_name=f"S{i}") for i in range(3)]
-    seen_together = False
-    while any(j.active for j in jobs):
-        running = [j for j in jobs if j.status == Status.RUNNING]
-        if len(running) == 2 and any(j.status == Status.QUEUED for j in jobs):
-            seen_together = True
-            waiting = next(j for j in jobs if j.status == Status.QUEUED)
-            assert queue.position(waiting) == 1 and len(queue.running_jobs()) == 2
-        time.sleep(0.02)
-    assert seen_together, "two runs never trained at the same time while the third waited"
-    assert [j.status for j in jobs] == [Status.DONE] * 3
+    # Two runs only Stop ends fill both workers, so the third must wait, on a machine of any speed.
+    jobs = [queue.submit(long_run(seed=i), sample, owner=f"student-{i}", owner_name=f"S{i}") for i in range(2)]
+    jobs.append(queue.submit(tiny(epochs=3), sample, owner="student-2", owner_name="S2"))
+    until(lambda: all(j.history and j.history[-1].step >= 3 for j in jobs[:2]))  # learning: a stop saves
+    assert jobs[2].status == Status.QUEUED, [(j.status, j.error) for j in jobs]
+    assert queue.position(jobs[2]) == 1 and len(queue.running_jobs()) == 2
+    for j in jobs[:2]:
+        queue.stop(j.id)
+    assert all(queue.wait(j, 120) for j in jobs)  # the third started by itself once a worker was free
+    assert [j.status for j in jobs] == [Status.STOPPED, Status.STOPPED, Status.DONE], [j.error for j in jobs]
     assert {str(c.path) for c in list_checkpoints(tmp_path)} == {j.summary.checkpoint for j in jobs}
+    assert [e.epoch for e in jobs[2].history if e.kind == "epoch"] == [0, 1, 2, 3]
     for j in jobs:
         steps = [e.step for e in j.history if e.kind == "step"]
         assert steps == sorted(steps) and len(set(steps)) == len(steps)
-        assert [e.epoch for e in j.history if e.kind == "epoch"] == [0, 1, 2, 3]
-        assert j.summary.accuracy > 0.5 and j.snapshot().owner == j.owner
+        assert j.snapshot().owner == j.owner
         _model, saved = load_checkpoint(j.summary.checkpoint)
         assert saved.record.owner == OwnerRecord(j.owner, j.owner_name)  # the model is its maker's
 

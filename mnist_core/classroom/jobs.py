@@ -232,21 +232,20 @@ class JobQueue:
         from mnist_core.classroom.worker import run
 
         client = self.cluster().client
-        free = sum(client.nthreads().values())
-        if not free:  # the workers are still starting (or none has joined the cluster yet): look again shortly
-            with self._lock:
-                if not self._closing and self._look_again is None:
-                    self._look_again = threading.Timer(0.5, self._dispatch_again)
-                    self._look_again.daemon = True
-                    self._look_again.start()
-            return
+        free = sum(client.nthreads().values())  # the workers that have joined so far
         with self._lock:
             jobs = sorted(self._jobs.values(), key=lambda j: j.created)
             free -= sum(1 for j in jobs if j.future is not None and not j.ended.is_set())
-            ready = [j for j in jobs if j.future is None and j.status == Status.QUEUED][: max(0, free)]
-            for job in ready:
+            waiting = [j for j in jobs if j.future is None and j.status == Status.QUEUED]
+            for job in waiting[: max(0, free)]:
                 job.future = client.submit(run, job.request, job.source, pure=False, key=f"digit-lab-run-{job.id}")
                 job.future.add_done_callback(lambda future, j=job: self._finish(j, future))
+            # Runs still waiting: look again shortly, not only when a run ends, since a worker that is still
+            # starting (or a lab computer that joins later) frees a place without any run ending.
+            if len(waiting) > max(0, free) and not self._closing and self._look_again is None:
+                self._look_again = threading.Timer(0.5, self._dispatch_again)
+                self._look_again.daemon = True
+                self._look_again.start()
 
     def _finish(self, job: Job, future) -> None:
         """The worker's task ended (called in a thread of Dask's): save its checkpoint here, then end the job."""
