@@ -11,16 +11,33 @@ import pytest
 from harness.browser import CHROMIUM, CHROMIUM_ARGS, REPO, Server, new_page
 from harness.shared_data import TEST_SET_RAW as SHARED_RAW
 
+# The modules that start servers, clusters or command-line processes, longest first: pytest-xdist hands each
+# module to one worker (pytest.ini), in this order, so the run does not end with one worker on a long module while
+# the other is idle.
+LONGEST_FIRST = [
+    "test_faults",
+    "test_browser_chinese",
+    "test_cli",
+    "test_browser_train",
+    "test_jobs",
+    "test_fresh_install",
+    "test_browser_evaluate",
+    "test_browser_touch",
+    "test_browser_draw",
+    "test_browser_inside",
+]
+
 
 def pytest_collection_modifyitems(config, items):
-    """For pytest-xdist's loadgroup (pytest.ini): the tests on the shared app server run in one worker, one after
-    another, and every other module's tests stay together (their module fixtures start clusters and servers once).
-    The shared server's tests go first: they are the longest part of the run."""
-    for item in items:
-        item.add_marker(
-            pytest.mark.xdist_group("shared-server" if "server" in item.fixturenames else item.module.__name__)
-        )
-    items.sort(key=lambda item: "server" not in item.fixturenames)
+    """The long modules first, in LONGEST_FIRST's order, then the other browser tests, then the rest (stable)."""
+
+    def rank(item):
+        name = item.module.__name__.rsplit(".", 1)[-1]
+        if name in LONGEST_FIRST:
+            return LONGEST_FIRST.index(name)
+        return len(LONGEST_FIRST) + (0 if item.get_closest_marker("browser") else 1)
+
+    items.sort(key=rank)
 
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -179,7 +196,7 @@ OFFLINE = {
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, trained_checkpoint):
     """The real app under `streamlit run`, offline, with one trained checkpoint in its models folder: the one server
-    every browser test shares unless a fresh start is what it is about."""
+    browser tests of one pytest-xdist worker share unless a fresh start is what it is about."""
     home = tmp_path_factory.mktemp("server")
     models = home / "models"
     models.mkdir()

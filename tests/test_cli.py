@@ -1,14 +1,17 @@
 """`python -m mnist_core` as other tools use it: train/evaluate print one JSON object as their last line,
 predict prints one JSON line per image, models lists checkpoints, and bad input exits with code 2 and
-exactly one line on stderr (no traceback)."""
+exactly one line on stderr (no traceback). Training runs as its own process once, end to end; the other commands
+run through the same `main()` in this process, which has torch loaded already."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -46,26 +49,15 @@ def run_cli(*args, dirs: Path, timeout: float = 300):
     )
 
 
-def run_cli_together(
-    commands: dict[str, list], dirs: Path, timeout: float = 300
-) -> dict[str, subprocess.CompletedProcess]:
-    """Several independent CLI calls at once (each spends most of its time importing torch)."""
-    procs = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "mnist_core", *map(str, args)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=cli_env(dirs),
-            cwd=REPO,
-        )
-        for name, args in commands.items()
-    }
-    done = {}
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=timeout)
-        done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    return done
+def run_in_process(*args, dirs: Path) -> subprocess.CompletedProcess:
+    """One command through the CLI's main() here, with the environment and output streams a process of its own
+    would have: what it prints to stdout and stderr, and its exit code."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as env, redirect_stdout(out), redirect_stderr(err):
+        env.setenv("DIGIT_LAB_MODELS", str(dirs / "models"))
+        env.setenv("DIGIT_LAB_DATA", str(dirs / "data"))
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +134,7 @@ def digit_files(trained_checkpoint, sample, dirs):
 
 @pytest.fixture(scope="module")
 def cli_runs(cli_trained, trained_checkpoint, digit_files, dirs):
-    """evaluate, models, predict and the bad-argument calls, run side by side."""
+    """evaluate, models, predict and the bad-argument calls."""
     _, trained = cli_trained
     files, _, blank = digit_files
     (dirs / "notes.txt").write_text("buy milk\n")
@@ -168,7 +160,7 @@ def cli_runs(cli_trained, trained_checkpoint, digit_files, dirs):
             for case, (args, _) in BAD_ARGS.items()
         },
     }
-    return run_cli_together(commands, dirs)
+    return {name: run_in_process(*args, dirs=dirs) for name, args in commands.items()}
 
 
 def test_train_prints_a_json_summary_as_its_last_line(cli_trained, dirs):
@@ -325,7 +317,7 @@ FINETUNE_CONTRACT = [
 
 
 def test_cli_finetune_prints_the_contract(bubble_digits, trained_checkpoint, tmp_path):
-    ok = run_cli(
+    ok = run_in_process(
         "finetune",
         "--checkpoint",
         trained_checkpoint,
