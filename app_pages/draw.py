@@ -23,7 +23,9 @@ SIDE = 280  # canvas size in screen pixels
 ZOOM = 7  # the 28x28 image is shown 7x larger, one block per pixel
 # The answer's bar against the other nine: the palette's vermillion on its sky blue, apart in hue and in lightness.
 ANSWER, OTHERS = charts.PALETTE[5], charts.PALETTE[4]
-QUICK = dict(epochs=3, train_size=4000, val_size=0)  # ~97%, about 20 s on a CPU
+# Draw's quick model: good enough to read most drawings, after a wait short enough to sit through on the page
+# (its accuracy and time are in docs/performance.md).
+QUICK = dict(epochs=3, train_size=4000, val_size=0)
 # A big digit in the result. The canvas lives in a shadow DOM that page CSS cannot reach, and its hover toolbar
 # sits over the top-right strip of the drawing area, swallowing strokes that start there: put a style inside it
 # that pins the toolbar above the drawing area (room made with a top margin), lets clicks through its transparent

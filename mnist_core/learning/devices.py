@@ -67,8 +67,8 @@ def cpu_features() -> tuple[str, ...]:
 
 
 def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX): there bf16 inference is about 1.4x
-    faster than float32 and training 1.0-1.15x (docs/performance.md); elsewhere bf16 is emulated and slower."""
+    """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX): there bf16 inference is faster than
+    float32 and training as fast or a little faster (docs/performance.md); elsewhere bf16 is emulated and slower."""
     return bool({"avx512_bf16", "amx_bf16"} & set(cpu_features()))
 
 

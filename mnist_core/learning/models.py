@@ -107,7 +107,7 @@ class ReusedConvCNN(nn.Module):
 def _conv_block(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
     # Pool before the ReLU: max and ReLU commute, so the outputs are the same as ReLU-then-pool (and
     # checkpoints saved either way load: neither layer has weights), but the ReLU and its backward pass
-    # touch a quarter of the values. 15-20% more images/s on a 2-core CPU.
+    # touch a quarter of the values, so training goes through more images a second (docs/performance.md).
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False),
         nn.BatchNorm2d(c_out),
@@ -137,7 +137,8 @@ class StridedCNN(nn.Sequential):
     """A stride-2 first convolution (28 -> 14), two conv/batch-norm/pool blocks (14 -> 7 -> 3), one linear layer.
 
     The first layer steps two pixels at a time, so nothing after it runs on the full 28x28 grid, where the fast
-    CNN spends most of its batch-norm and pooling time: 1.2x faster to the same accuracy on a 2-core CPU.
+    CNN spends most of its batch-norm and pooling time; this one reaches the same accuracy sooner on a CPU
+    (docs/performance.md).
     """
 
     def __init__(self, width: int = 16):

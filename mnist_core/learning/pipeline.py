@@ -28,9 +28,9 @@ def augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     # The same grid F.affine_grid makes, as one (2N, 3) x (3, H*W) matrix product: affine_grid's batched
-    # small matmul cost more than the sampling itself on a CPU (4x slower batching with augmentation). Each
-    # image's x and y coordinates come out as two contiguous planes, which grid_sample reads 3-4x faster than
-    # a grid with the images interleaved.
+    # small matmul cost more than the sampling itself on a CPU, making batching with augmentation several times
+    # slower. Each image's x and y coordinates come out as two contiguous planes, which grid_sample reads several
+    # times faster than a grid with the images interleaved (docs/performance.md).
     grid = (theta.to(x.dtype).reshape(n * 2, 3) @ _base_grid(h, w, x.device, x.dtype).T).view(n, 2, h, w)
     return F.grid_sample(x, grid.permute(0, 2, 3, 1), align_corners=False, padding_mode="zeros")
 
@@ -46,7 +46,8 @@ def _base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torc
 
 
 # Images prepared per call in Pipeline.batches. 512 28x28 images are 1.6 MB of float32, which stays in a CPU's
-# cache through the whole chain of ops; 2048 and more ran 2-4x slower per image on the 2-core build machine.
+# cache through the whole chain of ops; chunks of 2048 and more ran several times slower per image
+# (docs/performance.md).
 CHUNK = 512
 
 
@@ -56,8 +57,8 @@ class Pipeline:
     def __init__(self, device: torch.device, config: TrainConfig):
         self.device = device
         self.mean, self.std = config.norm_mean, config.norm_std
-        # channels_last (NHWC) speeds convolutions up on CPU (oneDNN, measured 1.4x for the fast CNN) and on
-        # CUDA; bf16 autocast pays off where the hardware multiplies bf16 (devices.use_bf16 says where and why).
+        # channels_last (NHWC) speeds convolutions up on CPU (oneDNN; docs/performance.md) and on CUDA; bf16
+        # autocast pays off where the hardware multiplies bf16 (devices.use_bf16 says where and why).
         self.channels_last = device.type in ("cpu", "cuda")
         self.amp = use_bf16(device)
 
@@ -80,8 +81,8 @@ class Pipeline:
         """Model-ready (x, y) batches in `order`, prepared CHUNK images at a time.
 
         Gathering, normalising and augmenting is a dozen small tensor ops: at batch size 64 their fixed cost
-        per call was 3/4 of the pipeline's time on a CPU. Done once per chunk of whole batches, each batch
-        is then a slice (a view, no copy).
+        per call was most of the pipeline's time on a CPU (docs/performance.md). Done once per chunk of whole
+        batches, each batch is then a slice (a view, no copy).
         """
         chunk = max(1, CHUNK // batch_size) * batch_size
         for c in range(0, len(order), chunk):
