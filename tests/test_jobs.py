@@ -34,8 +34,13 @@ def long_run(**kw):
 
 @pytest.fixture(scope="module")
 def cluster():
-    """Two worker processes on this computer: two runs at once, as with DIGIT_LAB_WORKERS=2."""
+    """Two worker processes on this computer: two runs at once, as with DIGIT_LAB_WORKERS=2. Both are up, with the
+    engine loaded, before the first test (as the app warms its cluster up), so the tests' waits are for runs."""
+    from mnist_core.classroom.worker import warm_up
+
     c = Cluster(ClusterSettings(workers=2))
+    c.wait_for_workers(timeout=240)
+    c.client.run(warm_up)
     yield c
     c.close()
 
