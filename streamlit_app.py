@@ -9,6 +9,7 @@ from ui import datasets, identity, language, runs, server
 
 st.set_page_config(page_title="Digit Lab", page_icon=":material/draw:", layout="wide")
 language.use_language()
+datasets.warm_up()
 
 
 def home():

@@ -41,7 +41,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # Two workers share this machine's cores: each trains on one thread (torch's default, one per core, made two
+    # The workers share this machine's cores: each trains on one thread (torch's default, one per core, made two
     # runs at once several times slower than one thread each), and so do the servers and CLIs they start.
     os.environ.setdefault("DIGIT_LAB_CPU_THREADS", "1")
 

@@ -3,6 +3,7 @@ which data is really in use."""
 
 from __future__ import annotations
 
+import threading
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -83,6 +84,27 @@ def in_use_line(choice: str, source: Source) -> str | None:
 def split_label(name: str) -> str:
     """A split's name ("MNIST sample / test", kept in English in records) in this run's language."""
     return " / ".join(_(part) for part in name.split(" / "))
+
+
+_warming = threading.Lock()  # held for good once the warm-up has started: once per server
+
+
+def warm_up() -> None:
+    """Load the default dataset and the charting library in the background the first time anyone opens the app,
+    so that the pages showing data (Explore above all) are quick on their first visit too."""
+    if _warming.acquire(blocking=False):
+        threading.Thread(target=_warm, name="digit-lab-data", daemon=True).start()
+
+
+def _warm() -> None:
+    try:
+        _load("mnist", None)
+        import plotly.graph_objects as go
+
+        go.Figure(go.Bar(x=[0], y=[0]))  # plotly builds its validators on the first figure
+        import sklearn.decomposition  # noqa: F401  (Explore's PCA map)
+    except Exception:  # the page that needs the data loads it again and says what is wrong
+        pass
 
 
 def load_dataset(key: str) -> Source:
