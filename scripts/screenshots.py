@@ -4,7 +4,7 @@
 
 Trains a quick model with the engine (the fast recipe, 2 epochs on the offline 5,000-digit sample) into a
 temporary models folder, so Evaluate and Draw have something to show; starts the app on that folder under
-`streamlit run` (tests/browser_helpers.Server); opens it in Debian's headless Chromium at 1400x1000, picks the
+`streamlit run` (harness.browser.Server); opens it in Debian's headless Chromium at 1400x1000, picks the
 offline sample in the sidebar and visits every page through the sidebar's navigation, as a user does; on Draw
 it writes a "7" with the mouse and waits for the prediction. My digits shows a collection of 5 real test digits per
 digit, kept as drawings (large, dark on light) before the app starts. One PNG of the visible window per page, made
