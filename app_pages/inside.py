@@ -8,6 +8,7 @@ from mnist_core.data.preprocess import ImageError, load_image
 from mnist_core.data.sources import DataError
 from mnist_core.i18n import N_, _, ngettext
 from mnist_core.insight import explain as ex
+from mnist_core.insight import robustness as rb
 from mnist_core.store.checkpoints import CheckpointError, load_checkpoint
 from ui import charts, datasets, language, pictures, runs, server
 from ui.evaluation import checkpoint_label
@@ -42,10 +43,10 @@ def explainer(path: str, created: str) -> ex.Explainer:
 
 
 @st.cache_resource
-def measured() -> ex.RobustnessStore:
+def measured() -> rb.RobustnessStore:
     """Robustness curves per (checkpoint folder, creation time, dataset) for the whole server, measured in the
     background: a few numbers each, and only the last few kept."""
-    return ex.RobustnessStore()
+    return rb.RobustnessStore()
 
 
 def bars(y, x_title: str, y_title: str, x=None, colors=None, key: str | None = None) -> None:

@@ -7,7 +7,7 @@
    and its answer, every layer's output, both attribution methods for the top three digits, and the pictures
    made of them (feature maps, filters, heatmaps). Median and p95 over `--rounds` drawings, and each part's
    median. Preparing the model once (explain.Explainer: the page keeps one per model) is reported apart.
-2. Robustness: explain.robustness for the same model on the real 10,000-image MNIST test set
+2. Robustness: robustness.robustness for the same model on the real 10,000-image MNIST test set
    (../shared/data/MNIST/raw, else the 1,000 test images of the bundled sample), in seconds.
    --architectures adds every registry architecture (untrained: the time does not depend on the weights).
 
@@ -40,7 +40,7 @@ sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 from bench_measure import canvases, shared_raw_dir  # noqa: E402
 
 from mnist_core.data.sources import load_folder, load_source  # noqa: E402
-from mnist_core.insight import explain  # noqa: E402
+from mnist_core.insight import explain, robustness  # noqa: E402
 from mnist_core.learning.models import MODELS, build_model  # noqa: E402
 from mnist_core.store.checkpoints import load_checkpoint  # noqa: E402
 from ui import pictures  # noqa: E402
@@ -105,7 +105,7 @@ def measure_split():
 
 
 def measure_robustness(model, config, split) -> dict:
-    result = explain.robustness(model, split, config)
+    result = robustness.robustness(model, split, config)
     points = len(result.shifts) + len(result.angles) - (0 in result.shifts and 0 in result.angles)
     return {
         "seconds": round(result.seconds, 2),

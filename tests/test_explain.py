@@ -15,6 +15,7 @@ from PIL import Image, ImageFilter
 from mnist_core.cli import main
 from mnist_core.data.preprocess import to_mnist, to_mnist_steps
 from mnist_core.insight import explain as ex
+from mnist_core.insight import robustness as rb
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.models import MODELS, build_model
 from mnist_core.store.checkpoints import load_checkpoint
@@ -177,21 +178,21 @@ def test_tweaks_move_turn_thicken_erase_and_speckle():
 def test_robustness_curves_fall_as_digits_move_and_turn(trained_checkpoint, sample):
     model, ckpt = load_checkpoint(trained_checkpoint)
     seen = []
-    result = ex.robustness(model, sample.test, ckpt.config, on_progress=seen.append)
+    result = rb.robustness(model, sample.test, ckpt.config, on_progress=seen.append)
     assert result.images == len(sample.test)
-    assert result.shifts == ex.SHIFTS and result.angles == ex.ANGLES
+    assert result.shifts == rb.SHIFTS and result.angles == rb.ANGLES
     assert result.shift_accuracy[0] == result.angle_accuracy[0] > 0.9
     assert result.shift_accuracy[-1] < result.shift_accuracy[0] - 0.2, "a 6-pixel shift must hurt a plain CNN"
     assert result.angle_accuracy[-1] < result.angle_accuracy[0] - 0.1, "a 45-degree turn must hurt"
     assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
-    again = ex.robustness(model, sample.test, ckpt.config)
+    again = rb.robustness(model, sample.test, ckpt.config)
     np.testing.assert_array_equal(again.shift_accuracy, result.shift_accuracy)
 
 
 def test_robustness_store_measures_in_the_background_and_keeps_only_the_last_few(trained_checkpoint, sample):
     model, ckpt = load_checkpoint(trained_checkpoint)
     few = sample.test.subset(torch.arange(40))
-    store = ex.RobustnessStore(keep=2)
+    store = rb.RobustnessStore(keep=2)
     entries = [store.start(key, model, few, ckpt.config) for key in "abc"]
     assert store.start("a", model, few, ckpt.config) is entries[0], "measured once per key"
     deadline = time.time() + 120
@@ -199,7 +200,7 @@ def test_robustness_store_measures_in_the_background_and_keeps_only_the_last_few
         time.sleep(0.05)
     assert all(e.result is not None and e.done == pytest.approx(1.0) for e in entries), [e.error for e in entries]
     np.testing.assert_array_equal(
-        entries[0].result.shift_accuracy, ex.robustness(model, few, ckpt.config).shift_accuracy
+        entries[0].result.shift_accuracy, rb.robustness(model, few, ckpt.config).shift_accuracy
     )
     store.start("d", model, few, ckpt.config)  # three finished ones, keep=2: the least recently used goes
     assert store.get("a") is None and store.get("b") is entries[1] and store.get("c") is entries[2]
