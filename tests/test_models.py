@@ -23,6 +23,11 @@ def conv(c_in: int, c_out: int, k: int, bias: bool = True) -> int:
 
 # Parameter counts worked out by hand from each network's description (layer sizes in its title).
 EXPECTED_PARAMETERS = {
+    "linear": dense(784, 10),  # 784-10
+    "mlp-64": dense(784, 64, 10),  # 784-64-10
+    "mlp-64-no-relu": dense(784, 64, 10),  # the same layers; only the ReLU between them is gone
+    "mlp-256": dense(784, 256, 256, 10),  # 784-256-256-10
+    "mlp-256-dropout": dense(784, 256, 256, 10),  # dropout has no weights
     "mlp-64x3": dense(784, 64, 64, 64, 10),  # 784-64-64-64-10
     "mlp-128-64": dense(784, 128, 64, 10),  # 784-128-64-10
     "cnn-small": conv(1, 10, 5) + conv(10, 20, 3) + dense(20 * 10 * 10, 500, 10),  # conv10, conv20, fc500
@@ -41,6 +46,19 @@ EXPECTED_PARAMETERS = {
     + 2 * (16 + 32 + 64)
     + dense(64 * 9, 10),
 }
+
+
+def test_without_relu_two_layers_are_one_linear_map_and_dropout_acts_only_in_training():
+    torch.manual_seed(0)
+    plain, dropout = build_model("mlp-64-no-relu"), build_model("mlp-256-dropout")
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.allclose(
+        plain(x + x) - plain(torch.zeros_like(x)), 2 * (plain(x) - plain(torch.zeros_like(x))), atol=1e-4
+    )
+    dropout.eval()
+    assert torch.equal(dropout(x), dropout(x))
+    dropout.train()
+    assert not torch.equal(dropout(x), dropout(x))
 
 
 def test_the_registry_has_the_tutorial_networks_and_the_fast_default():

@@ -19,17 +19,34 @@ from mnist_core.i18n import N_
 class MLP(nn.Module):
     """Flatten the 28x28 image into 784 numbers and pass them through fully connected layers."""
 
-    def __init__(self, hidden: tuple[int, ...]):
+    def __init__(self, hidden: tuple[int, ...], relu: bool = True, dropout: float = 0.0):
         super().__init__()
         sizes = (28 * 28, *hidden)
         self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
         self.out = nn.Linear(sizes[-1], 10)
+        self.relu = relu  # off: the layers stack into one linear map, which Learn's ReLU lesson shows
+        self.dropout = nn.Dropout(dropout) if dropout else None
 
     def forward(self, x):
         x = x.flatten(1)
         for layer in self.hidden:
-            x = F.relu(layer(x))
+            x = layer(x)
+            if self.relu:
+                x = F.relu(x)
+            if self.dropout is not None:
+                x = self.dropout(x)
         return self.out(x)
+
+
+class Linear(nn.Module):
+    """One fully connected layer, 784 -> 10: each digit's score is a weighted sum of the pixels plus a bias."""
+
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(28 * 28, 10)
+
+    def forward(self, x):
+        return self.out(x.flatten(1))
 
 
 class SmallCNN(nn.Module):
@@ -185,6 +202,41 @@ MODELS: dict[str, ModelSpec] = {
             ),
             FastCNN,
             "Digit Lab",
+        ),
+        ModelSpec(
+            "linear",
+            N_("One layer 784-10"),
+            N_("Every pixel connects straight to the ten digits: one weight per pixel and digit, and a bias."),
+            Linear,
+            "seed tutorial: how a fully connected layer works",
+        ),
+        ModelSpec(
+            "mlp-64",
+            N_("MLP 784-64-10"),
+            N_("One hidden layer of 64 neurons with ReLU between the layers."),
+            lambda: MLP((64,)),
+            "Learn: why ReLU",
+        ),
+        ModelSpec(
+            "mlp-64-no-relu",
+            N_("MLP 784-64-10 without ReLU"),
+            N_("The same layers with nothing between them: together they are no more than one linear layer."),
+            lambda: MLP((64,), relu=False),
+            "Learn: why ReLU",
+        ),
+        ModelSpec(
+            "mlp-256",
+            N_("MLP 784-256-256-10"),
+            N_("Two wide hidden layers: enough weights to learn a few hundred images by heart."),
+            lambda: MLP((256, 256)),
+            "Learn: overfitting and dropout",
+        ),
+        ModelSpec(
+            "mlp-256-dropout",
+            N_("MLP 784-256-256-10 with dropout"),
+            N_("The same wide layers, with half of the hidden neurons switched off at random in each training step."),
+            lambda: MLP((256, 256), dropout=0.5),
+            "Learn: overfitting and dropout",
         ),
         ModelSpec(
             "mlp-64x3",
