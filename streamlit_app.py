@@ -77,6 +77,7 @@ def training_line() -> None:
 train_page = st.Page("app_pages/train.py", title=_("Train"), icon=":material/model_training:")
 pages = [
     st.Page(home, title=_("Home"), icon=":material/home:", default=True),
+    st.Page("app_pages/learn.py", title=_("Learn"), icon=":material/school:"),
     st.Page("app_pages/explore.py", title=_("Explore"), icon=":material/search:"),
     train_page,
     st.Page("app_pages/evaluate.py", title=_("Evaluate"), icon=":material/analytics:"),

@@ -45,6 +45,7 @@ class Server:
             **os.environ,
             "DIGIT_LAB_MODELS": str(models),
             "DIGIT_LAB_MY_DIGITS": str(models.parent / "my_digits"),
+            "DIGIT_LAB_PROGRESS": str(models.parent / "progress"),
             "PYTHONUNBUFFERED": "1",
             # Training takes one of the build machine's two cores, leaving the other to the browser and the app.
             "DIGIT_LAB_CPU_THREADS": "1",

@@ -141,6 +141,7 @@ def models_dir(tmp_path, monkeypatch):
     path.mkdir()
     monkeypatch.setenv("DIGIT_LAB_MODELS", str(path))
     monkeypatch.setenv("DIGIT_LAB_MY_DIGITS", str(tmp_path / "my_digits"))
+    monkeypatch.setenv("DIGIT_LAB_PROGRESS", str(tmp_path / "progress"))
     return path
 
 
