@@ -25,11 +25,14 @@ def home():
             "**Evaluate** to inspect mistakes, and **Draw** to test it with your own handwriting. **Inside** shows "
             "what the network sees in a digit and why it answers what it answers."
         )
+        + " "
+        + _("New to neural networks? **Learn** takes you through them in short lessons that you do, not read.")
     )
-    cols = st.columns(5)
+    cols = st.columns(6)
     for col, page in zip(
         cols,
         [
+            ("app_pages/learn.py", _("Learn step by step"), ":material/school:"),
             ("app_pages/explore.py", _("Explore the data"), ":material/search:"),
             ("app_pages/train.py", _("Train a model"), ":material/model_training:"),
             ("app_pages/evaluate.py", _("Evaluate it"), ":material/analytics:"),

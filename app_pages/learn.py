@@ -20,4 +20,6 @@ else:
         n = min(max(int(st.query_params.get("step", "1")), 1), len(lesson.steps))
     except ValueError:
         n = 1
+    # The address names the step shown (a lessons-list link may arrive without it), so a copied link opens it.
+    st.query_params["lesson"], st.query_params["step"] = lesson.slug, str(n)
     view.lesson_page(lesson, n, learner)

@@ -289,3 +289,22 @@ def clear(page):
     expect(page.get_by_text(PROMPT)).to_be_visible()
     expect(prediction(page)).to_have_count(0)
     page.wait_for_function(f"() => ({WHITE_PIXELS})() === 0", timeout=10_000)  # "Clear must wipe the drawing"
+
+
+# ----- screens -----
+
+# What scrolls sideways (the page itself, or a container holding the page: tables, charts and code may scroll
+# inside themselves), and which visible controls stick out to the right of the screen.
+SIDEWAYS = """() => {
+  const main = document.querySelector('[data-testid=stMain]');
+  const holders = [document.scrollingElement];
+  for (let e = main; e; e = e.parentElement) holders.push(e);
+  const inside = [...main.querySelectorAll('*')].filter(e =>
+      !e.closest('.js-plotly-plot, [data-testid=stDataFrame], [data-testid=stTable], [data-testid=stCode], pre'));
+  const scrolling = [...holders, ...inside].filter(e => e && e.scrollWidth > e.clientWidth + 1
+      && (e === document.scrollingElement || ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)));
+  const outside = [...main.querySelectorAll('button, input:not([type=range]), textarea, [role=slider], canvas, img, h1')]
+    .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > window.innerWidth + 1; });
+  return { scrolling: scrolling.map(e => e.getAttribute('data-testid') || e.tagName),
+           outside: outside.map(e => (e.innerText || e.alt || e.getAttribute('aria-label') || e.tagName).slice(0, 40)) };
+}"""

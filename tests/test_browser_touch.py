@@ -4,32 +4,26 @@ read, and every page usable at those sizes (nothing wider than the screen, no si
 import pytest
 from playwright.sync_api import expect
 
-from harness.browser import CANVAS, STEP_TIMEOUT_MS, assert_no_exception, expect_digit, goto, open_draw, wait_idle
+from harness.browser import (
+    CANVAS,
+    SIDEWAYS,
+    STEP_TIMEOUT_MS,
+    assert_no_exception,
+    expect_digit,
+    goto,
+    open_draw,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 
 SIZES = {"phone": {"width": 390, "height": 844}, "tablet": {"width": 820, "height": 1180}}
-PAGES = ["", "explore", "train", "evaluate", "draw", "my_digits", "inside"]
+PAGES = ["", "learn", "explore", "train", "evaluate", "draw", "my_digits", "inside"]
 
 # Every element that scrolls (the document and Streamlit's own scrolling containers): where each one is.
 SCROLLS = """() => [document.scrollingElement, ...document.querySelectorAll('*')]
   .filter(e => e && (e === document.scrollingElement || e.scrollHeight > e.clientHeight + 1))
   .map(e => [e.scrollLeft, e.scrollTop])"""
-# What scrolls sideways (the page itself, or a container holding the page: tables, charts and code may scroll
-# inside themselves), and which visible controls stick out to the right of the screen.
-SIDEWAYS = """() => {
-  const main = document.querySelector('[data-testid=stMain]');
-  const holders = [document.scrollingElement];
-  for (let e = main; e; e = e.parentElement) holders.push(e);
-  const inside = [...main.querySelectorAll('*')].filter(e =>
-      !e.closest('.js-plotly-plot, [data-testid=stDataFrame], [data-testid=stTable], [data-testid=stCode], pre'));
-  const scrolling = [...holders, ...inside].filter(e => e && e.scrollWidth > e.clientWidth + 1
-      && (e === document.scrollingElement || ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)));
-  const outside = [...main.querySelectorAll('button, input:not([type=range]), textarea, [role=slider], canvas, img, h1')]
-    .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.right > window.innerWidth + 1; });
-  return { scrolling: scrolling.map(e => e.getAttribute('data-testid') || e.tagName),
-           outside: outside.map(e => (e.innerText || e.alt || e.getAttribute('aria-label') || e.tagName).slice(0, 40)) };
-}"""
 
 
 def touch_page(browser, size: str):

@@ -6,14 +6,23 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.data.sources import Source, Split
+from mnist_core.i18n import _
 from ui import datasets
 
 
 def lesson_source() -> Source:
-    source = datasets.load_dataset("mnist")
-    if source.notice:
-        st.caption(":material/cloud_off: " + source.notice)
-    return source
+    return datasets.load_dataset("mnist")
+
+
+def sample_line() -> None:
+    """Say once, on the lessons list, when the lessons use the bundled sample instead of full MNIST."""
+    if lesson_source().key != "mnist":
+        st.caption(
+            ":material/cloud_off: "
+            + _(
+                "The lessons use the bundled sample of {n:,} real MNIST digits: full MNIST is not on this computer."
+            ).format(n=sum(len(s) for s in (lesson_source().train, lesson_source().test) if s is not None))
+        )
 
 
 def learning_split() -> Split:

@@ -10,6 +10,7 @@ from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.recipes import RECIPES
 from mnist_core.store.progress import Progress
 from ui import identity
+from ui.learn.data import sample_line
 from ui.learn.lesson import Guess, Lesson
 from ui.learn.tutorials import TUTORIALS
 
@@ -33,6 +34,7 @@ def lessons_list(lessons: tuple[Lesson, ...], done: frozenset[tuple[str, int]]) 
             "grew out of, and lets you try it: a few short steps, each with something to move, press or draw."
         )
     )
+    sample_line()
     for lesson in lessons:
         ticked = sum((lesson.slug, n) in done for n in range(1, len(lesson.steps) + 1))
         next_step = next((n for n in range(1, len(lesson.steps) + 1) if (lesson.slug, n) not in done), 1)
@@ -53,7 +55,8 @@ def lessons_list(lessons: tuple[Lesson, ...], done: frozenset[tuple[str, int]]) 
 def lesson_page(lesson: Lesson, n: int, learner: Progress) -> None:
     """Step n (from 1) of `lesson`: the steps as ticked links, the step itself, then back and next."""
     done = learner.done()
-    st.page_link(PAGE, label=_("All lessons"), icon=":material/arrow_back:")
+    # A button, not a link: a link to this same page keeps the address's ?lesson=.
+    st.button(_("All lessons"), icon=":material/arrow_back:", on_click=_to_list, type="tertiary")
     st.title(_(lesson.title))
     st.caption(
         _("From the tutorial: ")
@@ -88,6 +91,11 @@ def lesson_page(lesson: Lesson, n: int, learner: Progress) -> None:
             )
     if n == len(lesson.steps):
         ending(lesson, (lesson.slug, n) in done)
+
+
+def _to_list() -> None:
+    for name in ("lesson", "step"):
+        st.query_params.pop(name, None)
 
 
 def _go(lesson: Lesson, to: int, done_step: int | None) -> None:

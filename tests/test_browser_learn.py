@@ -1,0 +1,86 @@
+"""Learn in a real browser: every step of every lesson opened by its link, its question answered and its widget
+shown, in English on a desktop and in Chinese on a phone (all in Chinese, nothing wider than the screen); Next
+through a lesson ticks its steps on the lessons list. Training widgets are pressed in the AppTest tests."""
+
+import pytest
+from playwright.sync_api import expect
+
+from harness.browser import SIDEWAYS, VIEWPORT, assert_no_exception, goto, wait_idle
+from harness.chinese import BUTTONS, CJK, WORDS, english_left
+from ui.learn.lessons import LESSONS
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+
+
+def walk(page, server, lang: str) -> list[str]:
+    """Open every step by its link and answer its question; the problems found, as lines."""
+    problems = []
+    for lesson in LESSONS:
+        for n, step in enumerate(lesson.steps, start=1):
+            goto(page, server, f"learn?lesson={lesson.slug}&step={n}&lang={lang}")
+            box = page.locator(f".st-key-step-{lesson.slug}-{n}")
+            expect(box).to_be_visible()
+            if step.guess is not None:
+                box.get_by_role("radiogroup").locator("label").first.click()
+                wait_idle(page)
+                expect(box.locator("[data-testid=stAlert]").first).to_be_visible()  # right, or the right answer
+            assert_no_exception(page)
+            where = f"{lesson.slug} step {n} ({lang})"
+            if lang == "zh":
+                texts = box.locator("h3, p, label, button").evaluate_all(WORDS)
+                texts += page.locator(BUTTONS).evaluate_all(WORDS)
+                left = [f"{t!r}" for t in texts if english_left(t)]
+                if left or not any(CJK.search(t) for t in texts):
+                    problems.append(f"{where}: English left in " + "; ".join(left))
+                found = page.evaluate(SIDEWAYS)
+                if found["scrolling"] or found["outside"]:
+                    problems.append(f"{where}: wider than the phone: {found}")
+    return problems
+
+
+def test_every_step_of_every_lesson_in_english_on_a_desktop(browser, server):
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        assert walk(context.new_page(), server, "en") == []
+    finally:
+        context.close()
+
+
+def test_every_step_of_every_lesson_in_chinese_on_a_phone(browser, server):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        assert walk(context.new_page(), server, "zh") == []
+    finally:
+        context.close()
+
+
+def test_next_through_a_lesson_ticks_its_steps_on_the_list(browser, server):
+    context = browser.new_context(viewport=VIEWPORT)
+    lesson = LESSONS[0]
+    try:
+        page = context.new_page()
+        goto(page, server, "learn")
+        expect(page.locator(f".st-key-lesson-{lesson.slug}")).to_contain_text(f"0 of {len(lesson.steps)} steps done")
+        page.locator(f".st-key-lesson-{lesson.slug}").get_by_role("link").click()
+        for n, step in enumerate(lesson.steps, start=1):
+            box = page.locator(f".st-key-step-{lesson.slug}-{n}")
+            expect(box).to_be_visible()
+            if step.guess is not None:
+                box.get_by_role("radiogroup").locator("label").first.click()
+                wait_idle(page)
+            last = n == len(lesson.steps)
+            page.get_by_role("button", name="Finish the lesson" if last else "Next step").click()
+            wait_idle(page)
+        expect(page.locator(f".st-key-end-{lesson.slug}")).to_contain_text("Lesson done")
+        page.get_by_role("button", name="All lessons").click()
+        wait_idle(page)
+        done = f"{len(lesson.steps)} of {len(lesson.steps)} steps done"
+        expect(page.locator(f".st-key-lesson-{lesson.slug}")).to_contain_text(done)
+        page.reload()  # kept for this browser, not only this session
+        wait_idle(page)
+        expect(page.locator(f".st-key-lesson-{lesson.slug}")).to_contain_text(done)
+        assert_no_exception(page)
+    finally:
+        context.close()
