@@ -16,7 +16,7 @@ from mnist_core.learning.models import MODELS, count_parameters
 from mnist_core.learning.recipes import RECIPES, recipe_config
 from mnist_core.runs.train import planned_steps
 from mnist_core.store.collections import Collection, CollectionError, collection_names
-from ui import charts, collections, controls, datasets, identity, language, runs
+from ui import charts, collections, controls, datasets, identity, language, pytorch_code, runs
 from ui.history import curves, format_eta
 
 st.title(_("Train a model"))
@@ -121,6 +121,7 @@ config = knobs.config_from_settings(settings, limits)
 # language than English it also holds ?lang=, so the shared link opens in the same language.
 st.query_params.update(knobs.link_params(settings, language=i18n.current()))
 st.caption(_("The address bar holds these settings: copy the link to share them."))
+pytorch_code.show_code(config, key="train_code")  # the run Start would train, as a script to read and run
 
 job = runs.own_job()
 if job is None and "run" in st.query_params:

@@ -1,7 +1,9 @@
-"""`python -m mnist_core`: train, evaluate, predict, explain, fine-tune, list models, benchmark.
+"""`python -m mnist_core`: train, evaluate, predict, explain, fine-tune, show a run's PyTorch code, list models,
+benchmark.
 
 Contract other tools rely on: `train`, `evaluate` and `finetune` print one JSON object as their last line,
-`predict` prints one JSON object per image; bad input exits with code 2 and one line on stderr.
+`predict` prints one JSON object per image, `code` prints a standalone Python script (or writes it to `--out`);
+bad input exits with code 2 and one line on stderr.
 
 Only the light modules are imported up front, so `--help` and bad arguments answer at once; torch and
 the data/checkpoint code load once a command actually runs.
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 from mnist_core.data.splits import SPLITS
+from mnist_core.i18n import DEFAULT, LANGUAGES
 from mnist_core.learning.config import DEVICES, ConfigError
 from mnist_core.learning.events import EventKind
 from mnist_core.learning.knobs import add_cli_flags, bounded, cli_overrides
@@ -56,10 +59,7 @@ def _progress_bar():
 
 
 def cmd_train(args) -> dict:
-    overrides = {
-        **cli_overrides(args),
-        **{k: v for k, v in {"device": args.device, "cpu_threads": args.threads}.items() if v is not None},
-    }
+    overrides = _knob_overrides(args)
     from mnist_core.data.sources import load_source
     from mnist_core.learning.devices import resolve_device
     from mnist_core.store.checkpoints import CheckpointError, default_models_dir
@@ -89,6 +89,31 @@ def cmd_train(args) -> dict:
         config, source, args.split, eval_source, args.eval_split, on_event=_progress_bar(), models_dir=args.out
     )
     return outcome.summary().to_dict()
+
+
+def _knob_overrides(args) -> dict:
+    """The config fields `train` and `code` take from their flags: the knobs', the device and the CPU threads."""
+    return {
+        **cli_overrides(args),
+        **{k: v for k, v in {"device": args.device, "cpu_threads": args.threads}.items() if v is not None},
+    }
+
+
+def cmd_code(args) -> None:
+    """The run `train` would do with the same flags, as a standalone PyTorch script
+    (mnist_core/learning/pytorch_script.py)."""
+    config = recipe_config(args.recipe, **_knob_overrides(args)).validate()
+    from mnist_core.learning.pytorch_script import pytorch_script
+
+    script = pytorch_script(config, args.lang)
+    if args.out is None:
+        sys.stdout.write(script)
+        return
+    try:
+        Path(args.out).write_text(script, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {args.out}: {e.strerror or e}") from None
+    print(f"wrote {args.out}; run it with: python {args.out} --data-dir FOLDER", file=sys.stderr)
 
 
 def cmd_evaluate(args) -> dict:
@@ -249,6 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="folder for checkpoints (default: models/)")
     t.add_argument("--data-dir", help="where idx files are found and downloaded (default: data/)")
     t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("code", help="print the standalone PyTorch script of the run `train` would do")
+    add_cli_flags(c)  # the same knob flags as `train`, so the same flags give the same run
+    c.add_argument("--device", choices=DEVICES, help="the device the script picks by default")
+    c.add_argument("--threads", type=bounded(int, "cpu_threads"), help="CPU threads (0 = one per core)")
+    c.add_argument("--lang", default=DEFAULT, choices=list(LANGUAGES), help="the language of the script's comments")
+    c.add_argument("--out", help="write the script to this file instead of printing it")
+    c.set_defaults(func=cmd_code)
 
     e = sub.add_parser("evaluate", help="score a saved checkpoint on a dataset")
     e.add_argument("--checkpoint", required=True)
