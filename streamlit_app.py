@@ -28,19 +28,16 @@ def home():
         + " "
         + _("New to neural networks? **Learn** takes you through them in short lessons that you do, not read.")
     )
-    cols = st.columns(6)
-    for col, page in zip(
-        cols,
-        [
+    with st.container(horizontal=True, key="home_links"):  # as wide as their labels, wrapping on a phone
+        for page, label, icon in [
             ("app_pages/learn.py", _("Learn step by step"), ":material/school:"),
             ("app_pages/explore.py", _("Explore the data"), ":material/search:"),
             ("app_pages/train.py", _("Train a model"), ":material/model_training:"),
             ("app_pages/evaluate.py", _("Evaluate it"), ":material/analytics:"),
             ("app_pages/draw.py", _("Draw a digit"), ":material/draw:"),
             ("app_pages/inside.py", _("Look inside"), ":material/neurology:"),
-        ],
-    ):
-        col.page_link(page[0], label=page[1], icon=page[2])
+        ]:
+            st.page_link(page, label=label, icon=icon)
 
 
 def training_line() -> None:

@@ -40,4 +40,4 @@ def show_code(config: TrainConfig, key: str) -> None:
                 file=script_filename(config)
             ),
         )
-        st.code(script, language="python")
+        st.code(script, language="python", wrap_lines=True, height=480)  # a box of its own: the page stays short
