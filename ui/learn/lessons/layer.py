@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from torch import nn
 
+from mnist_core.data.sources import Split
 from mnist_core.i18n import N_, _
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.models import MODELS, count_parameters
@@ -21,9 +22,8 @@ from mnist_core.lessons.basics import (
     weight_pictures,
 )
 from ui import charts, pictures
-from ui.learn.data import held_out_split, learning_split
 from ui.learn.lesson import Guess, Lesson, Step
-from ui.learn.live_training import Run, train_button
+from ui.learn.live_training import Run, splits, train_button
 
 SHARED = "learn-linear"  # the session's trained 784-10 layer, which the softmax lesson reads its scores from
 
@@ -32,8 +32,9 @@ LINEAR = TrainConfig(
     model="linear",
     epochs=4,
     batch_size=64,
-    lr=0.005,
-    optimizer="adam",
+    lr=0.05,
+    optimizer="sgd",  # plain steps draw the clearest digit-shaped weights (Adam's come out speckled)
+    momentum=0.0,
     weight_decay=0.0,
     scheduler="none",
     augment=False,
@@ -49,9 +50,9 @@ def shared_linear() -> nn.Module | None:
     return run.model if run is not None else None
 
 
-def train_linear(key: str, redraw=None) -> Run | None:
+def train_linear(key: str, learn: Split, held: Split, redraw=None) -> Run | None:
     """The 784-10 layer's Train button; what it trains is shared with the other steps and lessons."""
-    run = train_button(LINEAR, key, learning_split(), held_out_split(), redraw, every=5)
+    run = train_button(LINEAR, key, learn, held, redraw, every=5)
     if run is not None and run.step > 0:
         st.session_state[SHARED] = run
     return run
@@ -65,7 +66,7 @@ def weights_picture(model: nn.Module, zoom: int = 4) -> np.ndarray:
 
 
 def neuron(key: str) -> None:
-    split = learning_split()
+    split, _held = splits()
     index = st.slider(_("Which image"), 0, len(split) - 1, 0, key=f"{key}-image")
     label = int(split.labels[index])
     trained = shared_linear()
@@ -107,7 +108,7 @@ def training(key: str) -> None:
             width="stretch",
         )
 
-    run = train_linear(key, redraw)
+    run = train_linear(key, *splits(), redraw)
     if run is None:
         st.image(
             weights_picture(fresh_model("linear", LINEAR.seed)),
@@ -118,15 +119,15 @@ def training(key: str) -> None:
 
 
 def accuracy(key: str) -> None:
+    learn, held = splits()
     model = shared_linear()
     if model is None:
         st.info(_("This step needs the trained layer: press Train here (or in step 2)."))
-        run = train_linear(key)
+        run = train_linear(key, learn, held)
         model = shared_linear() if run is not None else None
         if model is None:
             return
     run: Run = st.session_state[SHARED]
-    held = held_out_split()
     z = logits(model, held.images)
     answers = z.argmax(1)
     right = int((answers == held.labels).sum())

@@ -21,10 +21,9 @@ from mnist_core.lessons.basics import (
     untrained_start,
 )
 from ui import charts
-from ui.learn.data import held_out_split, learning_split
 from ui.learn.lesson import Guess, Lesson, Step
 from ui.learn.lessons.softmax import score_sliders
-from ui.learn.live_training import Run, train_button
+from ui.learn.live_training import Run, splits, train_button
 
 NO_MENUS = {"displayModeBar": False}
 
@@ -68,7 +67,7 @@ STARTERS = ("linear", "mlp-128-64", "mlp-64x3")
 def untrained(key: str) -> None:
     name = st.selectbox(_("Network"), STARTERS, index=1, format_func=lambda m: _(MODELS[m].title), key=f"{key}-model")
     seed = st.slider(_("Random seed of its first weights"), 0, 20, 0, key=f"{key}-seed")
-    held = held_out_split()
+    _learn, held = splits()
     start = untrained_start(name, seed, held)
     c1, c2 = st.columns(2)
     c1.metric(
@@ -92,7 +91,7 @@ def training(key: str) -> None:
         if run.val_acc:
             st.caption(_("Held-out accuracy: {acc}").format(acc=" → ".join(f"{a:.1%}" for a in run.val_acc)))
 
-    run = train_button(SGD, key, learning_split(), held_out_split(), redraw, every=4)
+    run = train_button(SGD, key, *splits(), redraw, every=4)
     if run is not None and run.step > 0:
         st.session_state[TRAINED] = run
     else:
@@ -107,7 +106,7 @@ def two_ways(key: str) -> None:
         if run is not None
         else _("Scored by an untrained network: train one in step 3 to see smaller losses.")
     )
-    split = learning_split()
+    split, _held = splits()
     batch = st.slider(_("Which batch of 64 training images"), 0, len(split) // 64 - 1, 0, key=f"{key}-batch")
     images, labels = split.images[batch * 64 : batch * 64 + 64], split.labels[batch * 64 : batch * 64 + 64]
     z = logits(model, images, SGD.norm_mean, SGD.norm_std)

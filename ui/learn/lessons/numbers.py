@@ -15,14 +15,14 @@ from mnist_core.learning.training import train
 from mnist_core.lessons.basics import MEAN, STD, first_linear, flat, normalized, to_tensor
 from ui import charts
 from ui.learn import view
-from ui.learn.data import held_out_split, learning_split
 from ui.learn.lesson import Guess, Lesson, Step
+from ui.learn.live_training import splits
 
 NO_MENUS = {"displayModeBar": False}
 
 
-def _pick_image(key: str):
-    split = learning_split()
+def _pick_image(key: str, split=None):
+    split = splits()[0] if split is None else split
     index = st.slider(_("Which image"), 0, len(split) - 1, 0, key=f"{key}-image")
     return split.images[index], int(split.labels[index])
 
@@ -127,7 +127,8 @@ def to_tensor_widget(key: str) -> None:
 
 
 def normalize_widget(key: str) -> None:
-    image, label = _pick_image(key)
+    learn, _held = splits()
+    image, label = _pick_image(key, learn)
     raw = image.numpy()
     ink = to_tensor(image[None])[0, 0].numpy()
     after = normalized(image[None])[0, 0].numpy()
@@ -144,7 +145,7 @@ def normalize_widget(key: str) -> None:
         alt=_("The digit after Normalize: paper in light blue below zero, ink in red above it."),
     )
     st.caption(_("Hover over (or tap) a pixel: its number before and after Normalize."))
-    batch = normalized(learning_split().images)
+    batch = normalized(learn.images)
     st.markdown(
         _(
             "This digit now goes from **{lo:.4f}** (paper) to **{hi:.4f}** (full ink). Over all {n:,} training "
@@ -197,6 +198,7 @@ def why_normalize(key: str) -> None:
         pressed = st.button(_("Train all three"), key=f"{key}-train", type="primary", icon=":material/play_arrow:")
         st.button(_("Stop"), key=f"{key}-stop", icon=":material/stop:")
     bar = st.empty()
+    learn, held = splits()
     results: dict = st.session_state.setdefault(f"{key}-results", {})
     if pressed:
         results.clear()
@@ -212,7 +214,7 @@ def why_normalize(key: str) -> None:
                         ),
                     )
 
-            run = train(config, learning_split(), held_out_split(), on_event)
+            run = train(config, learn, held, on_event)
             last = [e for e in run.history if e.kind == EventKind.EPOCH][-1]
             results[name] = (last.val_acc, last.val_loss)
         bar.empty()

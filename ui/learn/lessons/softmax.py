@@ -12,9 +12,9 @@ import streamlit as st
 from mnist_core.i18n import N_, _
 from mnist_core.lessons.basics import logits, softmax
 from ui import charts
-from ui.learn.data import held_out_split
 from ui.learn.lesson import Guess, Lesson, Step
 from ui.learn.lessons.layer import shared_linear, train_linear
+from ui.learn.live_training import splits
 
 TUTORIAL_SCORES = (1.0, 5.0, 3.0)  # tutorial 001's three output values
 NO_MENUS = {"displayModeBar": False}
@@ -38,6 +38,7 @@ def probability_bars(groups: dict[str, np.ndarray], title: str, alt: str, names=
             marker_color=charts.PALETTE[i],
         )
     fig.update_yaxes(range=[0, 1.05])
+    fig.update_xaxes(type="category")  # every class labelled, none read as a number line
     fig.update_layout(showlegend=len(groups) > 1)
     charts.style(fig, title, "", _("probability"), 300)
     st.plotly_chart(fig, config=NO_MENUS, alt=alt)
@@ -100,14 +101,14 @@ def scale(key: str) -> None:
 
 
 def real_scores(key: str) -> None:
+    learn, held = splits()
     model = shared_linear()
     if model is None:
         st.info(_("This needs a trained network: press Train to train the 784 -> 10 layer of the layer lesson."))
-        train_linear(key)
+        train_linear(key, learn, held)
         model = shared_linear()
         if model is None:
             return
-    held = held_out_split()
     index = st.slider(_("Which held-out image"), 0, len(held) - 1, 0, key=f"{key}-image")
     label = int(held.labels[index])
     z = logits(model, held.images[index][None])[0].numpy()
@@ -117,6 +118,7 @@ def real_scores(key: str) -> None:
         caption=_("A held-out {label}").format(label=label),
     )
     fig = go.Figure(go.Bar(x=[str(d) for d in range(10)], y=z, text=[f"{v:.1f}" for v in z]))
+    fig.update_xaxes(type="category")
     charts.style(fig, _("The layer's ten scores (logits)"), _("digit"), _("score"), 260)
     st.plotly_chart(fig, config=NO_MENUS, alt=_("Ten bars: the network's raw score for each digit."))
     probability_bars(
