@@ -77,6 +77,15 @@ def test_a_step_asks_first_then_shows_its_widget_and_next_ticks_it(app):
     assert f"{len(done)} of {len(FIRST.steps)} steps done" in line
 
 
+def test_an_answer_is_still_there_when_the_learner_comes_back_to_its_step(app):
+    lesson = next(lesson for lesson in LESSONS if len(lesson.steps) > 1 and lesson.steps[0].guess is not None)
+    at = open_step(open_page(app, "learn"), lesson.slug, 1)
+    at.radio[0].set_value(lesson.steps[0].guess.answer).run()
+    at = open_step(at, lesson.slug, 2)
+    at = open_step(at, lesson.slug, 1)
+    assert at.radio[0].value == lesson.steps[0].guess.answer and at.success
+
+
 def test_a_link_to_no_lesson_lists_them_all_and_a_step_out_of_range_shows_the_nearest(app):
     at = open_step(open_page(app, "learn"), "no-such-lesson", 1)
     assert "There is no lesson called “no-such-lesson”" in at.info[0].value and at.title[0].value == "Learn"

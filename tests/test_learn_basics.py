@@ -96,15 +96,20 @@ def test_an_untrained_network_starts_at_chance(sample):
     assert 0.02 < start.accuracy < 0.25 and abs(start.p_true - 0.1) < 0.02
 
 
-def test_a_watchable_model_is_trained_in_place(sample, one_cpu_thread):
+def test_a_model_trained_in_place_is_the_one_the_lesson_watches(sample, one_cpu_thread):
     from mnist_core.learning.training import train
     from ui.learn.lessons.layer import LINEAR
 
-    model = basics.watchable(basics.fresh_model("linear", 0))
+    model = basics.fresh_model("linear", 0)
     before = basics.weight_pictures(model)
     seen = []
     result = train(
-        LINEAR, sample.train, sample.test, lambda e: seen.append(basics.weight_pictures(model)), initial=model
+        LINEAR,
+        sample.train,
+        sample.test,
+        lambda e: seen.append(basics.weight_pictures(model)),
+        initial=model,
+        in_place=True,
     )
     assert result.model is model
     assert not np.allclose(before, basics.weight_pictures(model)) and not np.allclose(seen[1], seen[-1])

@@ -210,9 +210,11 @@ def train(
     on_event: Callable[[Event], None] | None = None,
     stop: threading.Event | None = None,
     initial: nn.Module | None = None,
+    in_place: bool = False,
 ) -> TrainResult:
     """Train a fresh model from `config` (or a copy of `initial`, to fine-tune it) on `train_split`, scoring
-    `val_split` after every epoch.
+    `val_split` after every epoch. With `in_place`, `initial` itself is trained: a lesson redraws its weights
+    while the run goes on, and keeps what it learned when the run is stopped.
 
     `on_event` gets an Event after every reported step and epoch; setting `stop` ends the run at the
     next batch, and the result then has `stopped=True` with the model as it was.
@@ -234,7 +236,11 @@ def train(
     generator = torch.Generator().manual_seed(config.seed)
     with _SEED_LOCK:
         torch.manual_seed(config.seed)
-        model = pipeline.place(build_model(config.model) if initial is None else copy.deepcopy(initial))
+        if initial is None:
+            model = build_model(config.model)
+        else:
+            model = initial if in_place else copy.deepcopy(initial)
+        model = pipeline.place(model)
     optimizer = _optimizer(config, model.parameters(), device)
     steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
     scheduler, tick_every = _scheduler(config, optimizer, steps_per_epoch)

@@ -123,10 +123,3 @@ def fresh_model(model_name: str, seed: int) -> nn.Module:
     """A model as `train` builds it for this seed, before its first step."""
     torch.manual_seed(seed)
     return build_model(model_name)
-
-
-def watchable(model: nn.Module) -> nn.Module:
-    """The model itself, marked so that `train(config, ..., initial=model)` trains it in place instead of a copy:
-    a lesson can then redraw its weights while training goes on, and keep what it learned if the run is stopped."""
-    model.__deepcopy__ = lambda memo: model  # train() deep-copies `initial` so fine-tuning leaves a saved model be
-    return model

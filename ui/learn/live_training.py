@@ -15,7 +15,7 @@ from mnist_core.i18n import _
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.events import Event, EventKind
 from mnist_core.learning.training import train
-from mnist_core.lessons.basics import fresh_model, watchable
+from mnist_core.lessons.basics import fresh_model
 from ui.learn import view
 from ui.learn.data import lesson_source
 
@@ -61,7 +61,7 @@ def train_button(
     bar, area = st.empty(), st.empty()
     run: Run | None = st.session_state.get(f"{key}-run")
     if pressed:
-        run = Run(watchable(fresh_model(config.model, config.seed)), config)
+        run = Run(fresh_model(config.model, config.seed), config)
         st.session_state[f"{key}-run"] = run
 
         def on_event(event: Event) -> None:
@@ -86,7 +86,7 @@ def train_button(
                     with area.container():
                         redraw(run)
 
-        train(config, train_split, val_split, on_event, initial=run.model)
+        train(config, train_split, val_split, on_event, initial=run.model, in_place=True)
         run.done = True
     if run is not None:
         if run.done:

@@ -106,13 +106,17 @@ def _go(lesson: Lesson, to: int, done_step: int | None) -> None:
 
 
 def guess_first(guess: Guess, key: str) -> bool:
-    """The step's question; True once the learner has picked an answer (then the widget may show what happens)."""
+    """The step's question; True once the learner has picked an answer (then the widget may show what happens).
+    The answer is kept apart from the radio, whose own state Streamlit drops once the learner goes to another step."""
+    answered = f"{key}-answered"
     picked = st.radio(
         _(guess.question),
         range(len(guess.choices)),
         format_func=lambda i: _(guess.choices[i]),
-        index=None,
+        index=st.session_state.get(answered),
         key=f"{key}-guess",
+        on_change=_remember,
+        args=(answered, f"{key}-guess"),
     )
     if picked is None:
         st.caption(_("Pick an answer first: then the widget below shows what really happens."))
@@ -125,6 +129,10 @@ def guess_first(guess: Guess, key: str) -> bool:
             icon=":material/lightbulb:",
         )
     return True
+
+
+def _remember(answered: str, radio: str) -> None:
+    st.session_state[answered] = st.session_state[radio]
 
 
 def ending(lesson: Lesson, finished: bool) -> None:
