@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ui.learn.lesson import Lesson
-from ui.learn.lessons import numbers
+from ui.learn.lessons import activations, batches, gradients, numbers
 
-LESSONS: tuple[Lesson, ...] = (numbers.LESSON,)
+LESSONS: tuple[Lesson, ...] = (numbers.LESSON, gradients.LESSON, activations.LESSON, batches.LESSON)
 BY_SLUG: dict[str, Lesson] = {lesson.slug: lesson for lesson in LESSONS}

@@ -1,0 +1,1 @@
+"""The numeric side of Learn's lessons (no Streamlit here): trainers and small computations a lesson's widget runs."""
