@@ -14,9 +14,8 @@ from mnist_core.learning.models import build_model
 from mnist_core.learning.pipeline import Pipeline
 from mnist_core.lessons.activations import hidden_values, merged_layer
 from ui import charts
-from ui.learn.data import learning_split
 from ui.learn.lesson import Guess, Lesson, Step
-from ui.learn.lessons.side_by_side import base_config, code_for_each, train_side_by_side
+from ui.learn.lessons.side_by_side import base_config, code_for_each, train_side_by_side, training_images
 
 
 def relu_of_a_number(key: str) -> None:
@@ -49,7 +48,7 @@ def _model(name: str, seed: int = 0):
 
 
 def _inputs(key: str) -> tuple[torch.Tensor, int, np.ndarray]:
-    split = learning_split()
+    split = training_images()
     index = st.slider(_("Which image"), 0, len(split) - 1, 0, key=f"{key}-image")
     config = base_config()
     x = Pipeline(torch.device("cpu"), config).inputs(split.images[index : index + 1])
@@ -120,8 +119,9 @@ def with_and_without(key: str) -> None:
             _("Both learn from the same 2,000 images for 10 epochs, from the same seed, scored on 1,000 others.")
         )
     elif all(c.accuracy for c in curves):
-        for c in curves:
-            st.metric(c.label, f"{c.accuracy[-1]:.1%}", help=_("held-out accuracy after the last epoch"))
+        with st.container(horizontal=True):
+            for c in curves:
+                st.metric(c.label, f"{c.accuracy[-1]:.1%}", help=_("held-out accuracy after the last epoch"))
     code_for_each(runs, key)
 
 

@@ -14,8 +14,8 @@ from mnist_core.learning.recipes import recipe_config
 from mnist_core.lessons.stepper import DIVERGE_FACTOR, Stepper, StepResult, diverged_at
 from ui import charts, pictures
 from ui.learn import view
-from ui.learn.data import learning_split
 from ui.learn.lesson import Guess, Lesson, Step
+from ui.learn.lessons.side_by_side import training_images
 
 RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # a log scale of learning rates
 
@@ -60,7 +60,7 @@ def rate_label(lr: float) -> str:
 def before_and_after_backward(key: str) -> None:
     config = recipe_config("tutorial-mlp-sgd", train_size=2000, val_size=0, cpu_threads=1, device="cpu", epochs=1)
     state = f"{key}-after"
-    stepper = Stepper(config, learning_split())
+    stepper = Stepper(config, training_images())
     st.markdown(_("Before `loss.backward()`, the first layer's gradient is:"))
     st.code(f"model[0].weight.grad  ->  {stepper.grad}", language="python")
     with st.container(horizontal=True):
@@ -97,7 +97,7 @@ def one_update(key: str) -> None:
     config = step_config(lr=lr)
     state = f"{key}-result"
     if st.button(_("Take one step"), type="primary", key=f"{key}-step"):
-        st.session_state[state] = Stepper(config, learning_split()).step()
+        st.session_state[state] = Stepper(config, training_images()).step()
     result: StepResult | None = st.session_state.get(state)
     if result is None:
         st.caption(_("Press the button: one batch, its gradient, and SGD's change to every weight."))
@@ -136,8 +136,13 @@ def loss_chart(series: list[tuple[str, list[float]]], title: str) -> go.Figure:
             line=dict(color=charts.PALETTE[i], dash=("solid", "dash", "dot")[i % 3]),
             marker=dict(symbol=charts.SYMBOLS[i], size=5),
         )
-    fig.update_yaxes(type="log")  # a diverging loss grows by factors: a log scale keeps the calm steps readable
-    return charts.style(fig, title, _("step"), _("loss (log scale)"))
+    finite = [x for _name, losses in series for x in losses if np.isfinite(x) and x > 0]
+    log = bool(finite) and max(finite) > 20 * min(finite)
+    if log:
+        fig.update_yaxes(type="log")  # a diverging loss grows by factors: a log scale keeps the calm steps readable
+    if max(len(losses) for _name, losses in series) <= 10:
+        fig.update_xaxes(dtick=1)  # steps are whole numbers
+    return charts.style(fig, title, _("step"), _("loss (log scale)") if log else _("loss"))
 
 
 def divergence_note(losses: list[float]) -> None:
@@ -170,7 +175,7 @@ def step_by_step(key: str) -> None:
         if st.button(_("Start again"), icon=":material/restart_alt:", key=f"{key}-reset"):
             st.session_state.pop(state, None)
     if state not in st.session_state:
-        st.session_state[state] = (Stepper(step_config(lr=lr), learning_split()), None)
+        st.session_state[state] = (Stepper(step_config(lr=lr), training_images()), None)
     stepper, result = st.session_state[state]
     if step or ten:
         stepper.set_lr(lr)
@@ -201,7 +206,7 @@ def step_by_step(key: str) -> None:
         loss_chart([(_("loss"), stepper.losses)], _("The loss of every step so far")),
         key=f"{key}-losses",
         config={"displayModeBar": False},
-        alt=_("The loss of each step so far, on a log scale."),
+        alt=_("The loss of each step so far."),
     )
     gradient, weights, change = st.tabs([_("Gradient"), _("Weights now"), _("Change")])
     with gradient:
@@ -234,7 +239,8 @@ def hundred_times(key: str) -> None:
     state = f"{key}-losses"
     configs = [step_config(lr=lr), step_config(lr=lr * 100)]
     if st.button(_("Take 30 steps with both"), type="primary", key=f"{key}-run"):
-        st.session_state[state] = [(c.lr, Stepper(c, learning_split()).run(30)) for c in configs]
+        split = training_images()
+        st.session_state[state] = [(c.lr, Stepper(c, split).run(30)) for c in configs]
     runs = st.session_state.get(state)
     if runs is None:
         st.caption(_("Both start from the same weights and read the same 30 batches."))
@@ -246,7 +252,7 @@ def hundred_times(key: str) -> None:
         ),
         key=f"{key}-chart",
         config={"displayModeBar": False},
-        alt=_("The loss of each of 30 steps at two learning rates, on a log scale."),
+        alt=_("The loss of each of 30 steps at two learning rates."),
     )
     for r, losses in runs:
         at = diverged_at(losses)
@@ -278,7 +284,8 @@ def three_optimizers(key: str) -> None:
     state = f"{key}-losses"
     configs = [step_config(model="mlp-64", batch_size=32, **fields) for _name, fields in OPTIMIZERS]
     if st.button(_("Train the three for {n} steps").format(n=steps), type="primary", key=f"{key}-run"):
-        st.session_state[state] = [Stepper(c, learning_split()).run(steps) for c in configs]
+        split = training_images()
+        st.session_state[state] = [Stepper(c, split).run(steps) for c in configs]
     runs = st.session_state.get(state)
     if runs is None:
         st.caption(_("The same network, the same starting weights and the same batches of 32 for all three."))
@@ -288,7 +295,7 @@ def three_optimizers(key: str) -> None:
         loss_chart(list(zip(names, runs)), _("MLP 784-64-10: the loss of each step")),
         key=f"{key}-chart",
         config={"displayModeBar": False},
-        alt=_("The loss of each step for SGD, SGD with momentum and Adam, on a log scale."),
+        alt=_("The loss of each step for SGD, SGD with momentum and Adam."),
     )
     st.dataframe(
         pd.DataFrame(
@@ -369,7 +376,7 @@ LESSON = Lesson(
                 answer=2,
                 why=N_("Steps that big overshoot: the loss climbs instead of falling."),
             ),
-            alt=N_("The loss of each of 30 steps at two learning rates, on a log scale."),
+            alt=N_("The loss of each of 30 steps at two learning rates."),
         ),
         Step(
             title=N_("SGD, momentum and Adam"),
@@ -385,7 +392,7 @@ LESSON = Lesson(
                 answer=0,
                 why=N_("Plain SGD only ever uses this batch's gradient, so its small steps add up slowly."),
             ),
-            alt=N_("The loss of each step for SGD, SGD with momentum and Adam, on a log scale."),
+            alt=N_("The loss of each step for SGD, SGD with momentum and Adam."),
         ),
     ),
 )

@@ -1,5 +1,6 @@
-"""Two or three small trainings run one after the other on the same images and drawn on one chart, for lessons that
-compare settings (ReLU or not, two batch sizes): trained when a button is pressed, stoppable, kept per widget key."""
+"""What the training lessons share: their images, and two or three small trainings run one after the other on the
+same images and drawn on one chart, for lessons that compare settings (ReLU or not, two batch sizes): trained when
+a button is pressed, stoppable, kept per widget key."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 import streamlit as st
 
+from mnist_core.data.sources import Split
 from mnist_core.i18n import _
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.events import Event, EventKind
@@ -17,6 +19,16 @@ from ui.learn import view
 from ui.learn.data import held_out_split, learning_split
 
 DASHES = ("solid", "dash", "dot")
+
+
+def lesson_images() -> tuple[Split, Split]:
+    """The images to learn from and the held-out ones, saying where they come from (when it is the sample) once."""
+    with st.empty():  # each split says so as it loads; in an empty slot only the last saying stays
+        return learning_split(), held_out_split()
+
+
+def training_images() -> Split:
+    return lesson_images()[0]
 
 
 @dataclass
@@ -42,9 +54,11 @@ class Curve:
 def chart(curves: list[Curve], x: str = "epoch", y: str = "accuracy") -> go.Figure:
     fig = go.Figure()
     for i, c in enumerate(curves):
+        # From the first epoch on: the untrained network's chance-level score would squash the gaps that matter.
+        first = 1 if c.epochs and c.epochs[0] == 0 else 0
         fig.add_scatter(
-            x=c.epochs if x == "epoch" else c.seconds,
-            y=[a * 100 for a in c.accuracy] if y == "accuracy" else c.loss,
+            x=(c.epochs if x == "epoch" else c.seconds)[first:],
+            y=[a * 100 for a in c.accuracy][first:] if y == "accuracy" else c.loss[first:],
             name=c.label,
             mode="lines+markers",
             line=dict(color=charts.PALETTE[i], dash=DASHES[i % len(DASHES)]),
@@ -72,6 +86,7 @@ def train_side_by_side(
     if start:
         curves = [Curve(label) for label, _config in runs]
         st.session_state[state] = curves
+        train_split, val_split = lesson_images()
         bar = st.progress(0.0, text=_("Training…"))
         for i, ((label, config), curve) in enumerate(zip(runs, curves)):
 
@@ -84,9 +99,12 @@ def train_side_by_side(
                             label=label, epoch=event.epoch, epochs=config.epochs
                         ),
                     )
-                    live.plotly_chart(chart(curves, x, y), config={"displayModeBar": False})
+                    # Each redraw its own key: two draws of the same points in one run must not share an id.
+                    live.plotly_chart(
+                        chart(curves, x, y), key=f"{key}-live-{i}-{event.epoch}", config={"displayModeBar": False}
+                    )
 
-            train(config, learning_split(), held_out_split(), on_event=report)
+            train(config, train_split, val_split, on_event=report)
             curve.finished = True
         bar.empty()
     curves = st.session_state.get(state)
