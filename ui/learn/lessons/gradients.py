@@ -139,7 +139,9 @@ def loss_chart(series: list[tuple[str, list[float]]], title: str) -> go.Figure:
     finite = [x for _name, losses in series for x in losses if np.isfinite(x) and x > 0]
     log = bool(finite) and max(finite) > 20 * min(finite)
     if log:
-        fig.update_yaxes(type="log")  # a diverging loss grows by factors: a log scale keeps the calm steps readable
+        fig.update_yaxes(
+            type="log", dtick=1
+        )  # ticks at 1, 10, 100...; a diverging loss grows by factors: a log scale keeps the calm steps readable
     if max(len(losses) for _name, losses in series) <= 10:
         fig.update_xaxes(dtick=1)  # steps are whole numbers
     return charts.style(fig, title, _("step"), _("loss (log scale)") if log else _("loss"))
@@ -187,7 +189,7 @@ def step_by_step(key: str) -> None:
         view.code_behind(stepper.config, f"{key}-code")
         return
     with st.container(horizontal=True):
-        st.metric(_("Step"), result.step)
+        st.metric(_("Steps taken"), result.step)
         previous = stepper.losses[-2] if len(stepper.losses) > 1 else None
         st.metric(
             _("Loss on this batch"),

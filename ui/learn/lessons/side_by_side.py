@@ -64,6 +64,8 @@ def chart(curves: list[Curve], x: str = "epoch", y: str = "accuracy") -> go.Figu
             line=dict(color=charts.PALETTE[i], dash=DASHES[i % len(DASHES)]),
             marker=dict(symbol=charts.SYMBOLS[i]),
         )
+    if x == "epoch":
+        fig.update_xaxes(dtick=1)  # epochs are whole numbers
     return charts.style(
         fig,
         _("Held-out accuracy") if y == "accuracy" else _("Held-out loss"),
