@@ -139,9 +139,8 @@ def loss_chart(series: list[tuple[str, list[float]]], title: str) -> go.Figure:
     finite = [x for _name, losses in series for x in losses if np.isfinite(x) and x > 0]
     log = bool(finite) and max(finite) > 20 * min(finite)
     if log:
-        fig.update_yaxes(
-            type="log", dtick=1
-        )  # ticks at 1, 10, 100...; a diverging loss grows by factors: a log scale keeps the calm steps readable
+        # A diverging loss grows by factors: on a log scale (ticks at 1, 10, 100) the calm steps stay readable.
+        fig.update_yaxes(type="log", dtick=1)
     if max(len(losses) for _name, losses in series) <= 10:
         fig.update_xaxes(dtick=1)  # steps are whole numbers
     return charts.style(fig, title, _("step"), _("loss (log scale)") if log else _("loss"))
