@@ -1,1 +1,1 @@
-"""The numeric work behind Learn's lessons, kept apart from Streamlit so it can be tested on its own."""
+"""The numbers behind Learn's lessons (no Streamlit here): trainers and small computations a lesson's widget runs."""

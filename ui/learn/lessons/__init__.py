@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from ui.learn.lesson import Lesson
-from ui.learn.lessons import layer, loss, numbers, softmax
+from ui.learn.lessons import activations, batches, gradients, layer, loss, numbers, softmax
 
-LESSONS: tuple[Lesson, ...] = (numbers.LESSON, layer.LESSON, softmax.LESSON, loss.LESSON)
+LESSONS: tuple[Lesson, ...] = (
+    numbers.LESSON,
+    layer.LESSON,
+    softmax.LESSON,
+    loss.LESSON,
+    gradients.LESSON,
+    activations.LESSON,
+    batches.LESSON,
+)
 BY_SLUG: dict[str, Lesson] = {lesson.slug: lesson for lesson in LESSONS}
