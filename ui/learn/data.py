@@ -25,12 +25,15 @@ def sample_line() -> None:
         )
 
 
+def splits() -> tuple[Split, Split]:
+    """The images lessons train on, and the ones kept apart to score on."""
+    source = lesson_source()
+    return source.split(source.training_split), source.split("test" if source.test is not None else "all")
+
+
 def learning_split() -> Split:
-    """The images lessons train on."""
-    return lesson_source().split("train" if lesson_source().train is not None else "all")
+    return splits()[0]
 
 
 def held_out_split() -> Split:
-    """Images kept apart from training, to score on."""
-    source = lesson_source()
-    return source.split("test" if source.test is not None else "all")
+    return splits()[1]

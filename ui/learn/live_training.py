@@ -17,14 +17,6 @@ from mnist_core.learning.events import Event, EventKind
 from mnist_core.learning.training import train
 from mnist_core.lessons.basics import fresh_model
 from ui.learn import view
-from ui.learn.data import lesson_source
-
-
-def splits() -> tuple[Split, Split]:
-    """The images lessons train on and the ones kept apart to score on, with the dataset's notice (if any) shown
-    once: data.learning_split and held_out_split each show it again."""
-    source = lesson_source()
-    return source.split(source.training_split), source.split("test" if source.test is not None else "all")
 
 
 @dataclass

@@ -14,8 +14,9 @@ from mnist_core.learning.models import build_model
 from mnist_core.learning.pipeline import Pipeline
 from mnist_core.lessons.activations import hidden_values, merged_layer
 from ui import charts
+from ui.learn.data import learning_split
 from ui.learn.lesson import Guess, Lesson, Step
-from ui.learn.lessons.side_by_side import base_config, code_for_each, train_side_by_side, training_images
+from ui.learn.lessons.side_by_side import base_config, code_for_each, train_side_by_side
 
 
 def relu_of_a_number(key: str) -> None:
@@ -48,7 +49,7 @@ def _model(name: str, seed: int = 0):
 
 
 def _inputs(key: str) -> tuple[torch.Tensor, int, np.ndarray]:
-    split = training_images()
+    split = learning_split()
     index = st.slider(_("Which image"), 0, len(split) - 1, 0, key=f"{key}-image")
     config = base_config()
     x = Pipeline(torch.device("cpu"), config).inputs(split.images[index : index + 1])

@@ -15,9 +15,10 @@ from mnist_core.learning.training import train
 from mnist_core.lessons.stepper import Stepper
 from ui import charts
 from ui.learn import view
+from ui.learn.data import learning_split
 from ui.learn.lesson import Guess, Lesson, Step
 from ui.learn.lessons.gradients import batch_picture
-from ui.learn.lessons.side_by_side import base_config, code_for_each, train_side_by_side, training_images
+from ui.learn.lessons.side_by_side import base_config, code_for_each, train_side_by_side
 
 SIZES = (8, 16, 32, 64, 128, 256, 512, 1024)
 IMAGES = 2000  # the lesson's training images
@@ -25,7 +26,7 @@ IMAGES = 2000  # the lesson's training images
 
 def a_batch(key: str) -> None:
     size = st.select_slider(_("Batch size"), SIZES, value=32, key=f"{key}-size")
-    stepper = Stepper(base_config(model="linear", batch_size=size), training_images())
+    stepper = Stepper(base_config(model="linear", batch_size=size), learning_split())
     n = len(stepper.labels)
     steps = stepper.steps_per_epoch
     last = n - (steps - 1) * size
@@ -48,7 +49,7 @@ def a_batch(key: str) -> None:
 
 def epochs_shuffled(key: str) -> None:
     size = 64
-    stepper = Stepper(base_config(model="linear", batch_size=size), training_images())
+    stepper = Stepper(base_config(model="linear", batch_size=size), learning_split())
     rows = []
     for epoch in range(1, 4):
         first = stepper.next_batch()
@@ -118,7 +119,7 @@ def images_per_second(key: str) -> None:
     state = f"{key}-speeds"
     sizes = (8, 32, 128, 512)
     if st.button(_("Time one epoch at each batch size"), type="primary", key=f"{key}-run"):
-        split = training_images()
+        split = learning_split()
         st.session_state[state] = [
             (size, train(base_config(model="mlp-64", batch_size=size, epochs=1, val_size=0), split)) for size in sizes
         ]

@@ -14,8 +14,8 @@ from mnist_core.learning.recipes import recipe_config
 from mnist_core.lessons.stepper import DIVERGE_FACTOR, Stepper, StepResult, diverged_at
 from ui import charts, pictures
 from ui.learn import view
+from ui.learn.data import learning_split
 from ui.learn.lesson import Guess, Lesson, Step
-from ui.learn.lessons.side_by_side import training_images
 
 RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # a log scale of learning rates
 
@@ -60,7 +60,7 @@ def rate_label(lr: float) -> str:
 def before_and_after_backward(key: str) -> None:
     config = recipe_config("tutorial-mlp-sgd", train_size=2000, val_size=0, cpu_threads=1, device="cpu", epochs=1)
     state = f"{key}-after"
-    stepper = Stepper(config, training_images())
+    stepper = Stepper(config, learning_split())
     st.markdown(_("Before `loss.backward()`, the first layer's gradient is:"))
     st.code(f"model[0].weight.grad  ->  {stepper.grad}", language="python")
     with st.container(horizontal=True):
@@ -97,7 +97,7 @@ def one_update(key: str) -> None:
     config = step_config(lr=lr)
     state = f"{key}-result"
     if st.button(_("Take one step"), type="primary", key=f"{key}-step"):
-        st.session_state[state] = Stepper(config, training_images()).step()
+        st.session_state[state] = Stepper(config, learning_split()).step()
     result: StepResult | None = st.session_state.get(state)
     if result is None:
         st.caption(_("Press the button: one batch, its gradient, and SGD's change to every weight."))
@@ -176,7 +176,7 @@ def step_by_step(key: str) -> None:
         if st.button(_("Start again"), icon=":material/restart_alt:", key=f"{key}-reset"):
             st.session_state.pop(state, None)
     if state not in st.session_state:
-        st.session_state[state] = (Stepper(step_config(lr=lr), training_images()), None)
+        st.session_state[state] = (Stepper(step_config(lr=lr), learning_split()), None)
     stepper, result = st.session_state[state]
     if step or ten:
         stepper.set_lr(lr)
@@ -240,7 +240,7 @@ def hundred_times(key: str) -> None:
     state = f"{key}-losses"
     configs = [step_config(lr=lr), step_config(lr=lr * 100)]
     if st.button(_("Take 30 steps with both"), type="primary", key=f"{key}-run"):
-        split = training_images()
+        split = learning_split()
         st.session_state[state] = [(c.lr, Stepper(c, split).run(30)) for c in configs]
     runs = st.session_state.get(state)
     if runs is None:
@@ -285,7 +285,7 @@ def three_optimizers(key: str) -> None:
     state = f"{key}-losses"
     configs = [step_config(model="mlp-64", batch_size=32, **fields) for _name, fields in OPTIMIZERS]
     if st.button(_("Train the three for {n} steps").format(n=steps), type="primary", key=f"{key}-run"):
-        split = training_images()
+        split = learning_split()
         st.session_state[state] = [Stepper(c, split).run(steps) for c in configs]
     runs = st.session_state.get(state)
     if runs is None:

@@ -22,8 +22,9 @@ from mnist_core.lessons.basics import (
     weight_pictures,
 )
 from ui import charts, pictures
+from ui.learn.data import splits
 from ui.learn.lesson import Guess, Lesson, Step
-from ui.learn.live_training import Run, splits, train_button
+from ui.learn.live_training import Run, train_button
 
 SHARED = "learn-linear"  # the session's trained 784-10 layer, which the softmax lesson reads its scores from
 

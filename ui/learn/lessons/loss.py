@@ -21,9 +21,10 @@ from mnist_core.lessons.basics import (
     untrained_start,
 )
 from ui import charts
+from ui.learn.data import splits
 from ui.learn.lesson import Guess, Lesson, Step
 from ui.learn.lessons.softmax import score_sliders
-from ui.learn.live_training import Run, splits, train_button
+from ui.learn.live_training import Run, train_button
 
 NO_MENUS = {"displayModeBar": False}
 

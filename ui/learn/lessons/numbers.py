@@ -15,8 +15,8 @@ from mnist_core.learning.training import train
 from mnist_core.lessons.basics import MEAN, STD, first_linear, flat, normalized, to_tensor
 from ui import charts
 from ui.learn import view
+from ui.learn.data import splits
 from ui.learn.lesson import Guess, Lesson, Step
-from ui.learn.live_training import splits
 
 NO_MENUS = {"displayModeBar": False}
 

@@ -9,26 +9,15 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 import streamlit as st
 
-from mnist_core.data.sources import Split
 from mnist_core.i18n import _
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.events import Event, EventKind
 from mnist_core.learning.training import train
 from ui import charts
 from ui.learn import view
-from ui.learn.data import held_out_split, learning_split
+from ui.learn.data import splits
 
 DASHES = ("solid", "dash", "dot")
-
-
-def lesson_images() -> tuple[Split, Split]:
-    """The images to learn from and the held-out ones, saying where they come from (when it is the sample) once."""
-    with st.empty():  # each split says so as it loads; in an empty slot only the last saying stays
-        return learning_split(), held_out_split()
-
-
-def training_images() -> Split:
-    return lesson_images()[0]
 
 
 @dataclass
@@ -88,7 +77,7 @@ def train_side_by_side(
     if start:
         curves = [Curve(label) for label, _config in runs]
         st.session_state[state] = curves
-        train_split, val_split = lesson_images()
+        train_split, val_split = splits()
         bar = st.progress(0.0, text=_("Training…"))
         for i, ((label, config), curve) in enumerate(zip(runs, curves)):
 

@@ -12,9 +12,9 @@ import streamlit as st
 from mnist_core.i18n import N_, _
 from mnist_core.lessons.basics import logits, softmax
 from ui import charts
+from ui.learn.data import splits
 from ui.learn.lesson import Guess, Lesson, Step
 from ui.learn.lessons.layer import shared_linear, train_linear
-from ui.learn.live_training import splits
 
 TUTORIAL_SCORES = (1.0, 5.0, 3.0)  # tutorial 001's three output values
 NO_MENUS = {"displayModeBar": False}
