@@ -117,6 +117,7 @@ with st.sidebar:
             st.caption(_("This server opens folders inside: ") + ", ".join(f"`{p}`" for p in folders.allowed_folders()))
     datasets.dataset_in_use_room()
     identity.who_box()
+    st.caption(server.mode_line())
     st.caption(_("Computing on: **{device}**").format(device=server.device_label()))
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also
     # on pages that otherwise never rerun (Explore, Evaluate). Not beside the Train page's own live view of
@@ -131,6 +132,7 @@ with st.sidebar:
 
 # Streamlit drops the address's ?run= when the page changes: put it back on every page while this session's run
 # goes on, so a refresh anywhere finds the run again (the new session reads it here, the Train page shows it).
+# Only its own run (runs.own_job): a run watched through someone else's link is not carried to other pages.
 if own is not None:
     st.session_state["train_job"] = own.id
     if own.active:

@@ -19,6 +19,7 @@ from mnist_core.store.checkpoints import (
 )
 from ui import charts, datasets, identity, language, runs, server
 from ui import evaluation as ev
+from ui.text import plain
 
 ANY = -1
 SPLIT_LABELS = {"test": N_("test"), "train": N_("train"), "all": N_("all")}  # the radio's values stay the keys
@@ -42,13 +43,13 @@ def _import_upload():
         path = import_checkpoint(uploaded.getvalue(), owner=OwnerRecord(me.id, me.name))
         st.session_state["eval_upload_msg"] = (
             "success",
-            _("Imported **{name}** as a new saved model.").format(name=uploaded.name),
+            _("Imported **{name}** as a new saved model.").format(name=plain(uploaded.name, 80)),
         )
         st.session_state["eval_model"] = path.name
     except CheckpointError as e:
         st.session_state["eval_upload_msg"] = (
             "error",
-            _("**{name}** was refused: {error}").format(name=uploaded.name, error=e),
+            _("**{name}** was refused: {error}").format(name=plain(uploaded.name, 80), error=e),
         )
     st.session_state["eval_upload_n"] = st.session_state.get("eval_upload_n", 0) + 1  # empty the uploader
 
@@ -268,14 +269,14 @@ _show(st.session_state.pop("eval_flash", None))
 me = identity.person()
 st.dataframe(ev.comparison_table(ckpts, me.id), hide_index=True)
 st.caption(_("Accuracy and training time as recorded when each model was saved, on the data named in Dataset."))
-with st.expander(_("Manage **{name}**: rename, delete, download").format(name=ckpt.name)):
+with st.expander(_("Manage **{name}**: rename, delete, download").format(name=plain(ckpt.name))):
     mine = may_change(ckpt.record, me)
     if not mine:
         maker = ev.made_by(ckpt, me.id)
         st.caption(
             (
                 _(":material/lock: Made by {name}: only they, or the teacher, can rename or delete it.").format(
-                    name=maker
+                    name=plain(maker)
                 )
                 if maker
                 else _(":material/lock: Only the teacher can rename or delete this model.")
@@ -294,7 +295,7 @@ with st.expander(_("Manage **{name}**: rename, delete, download").format(name=ck
     if r2.button(_("Rename"), key="eval_rename", disabled=not mine, help=_("Save the new name.")):
         try:
             rename_checkpoint(ckpt.path, new_name, by=me)
-            st.session_state["eval_flash"] = ("success", _("Renamed to **{name}**.").format(name=new_name.strip()))
+            st.session_state["eval_flash"] = ("success", _("Renamed to **{name}**.").format(name=plain(new_name)))
             st.rerun()
         except (CheckpointError, OSError) as e:
             st.error(_("Could not rename it: {error}").format(error=e))
@@ -322,12 +323,12 @@ with st.expander(_("Manage **{name}**: rename, delete, download").format(name=ck
             st.session_state["eval_confirm"] = run_id
             st.rerun()
     else:
-        st.warning(_("Delete **{name}** for good? This cannot be undone.").format(name=ckpt.name))
+        st.warning(_("Delete **{name}** for good? This cannot be undone.").format(name=plain(ckpt.name)))
         yes_col, no_col, _spare = st.columns([1, 1, 3])
         if yes_col.button(_("Yes, delete it"), key="eval_delete_yes", type="primary"):
             try:
                 delete_checkpoint(ckpt.path, by=me)
-                st.session_state["eval_flash"] = ("success", _("Deleted **{name}**.").format(name=ckpt.name))
+                st.session_state["eval_flash"] = ("success", _("Deleted **{name}**.").format(name=plain(ckpt.name)))
             except (CheckpointError, OSError) as e:
                 st.session_state["eval_flash"] = ("error", _("Could not delete it: {error}").format(error=e))
             st.session_state.pop("eval_confirm", None)

@@ -12,6 +12,7 @@ from mnist_core.insight import robustness as rb
 from mnist_core.store.checkpoints import CheckpointError, load_checkpoint
 from ui import charts, datasets, language, pictures, runs, server
 from ui.evaluation import checkpoint_label
+from ui.text import chart_text, plain
 
 INPUTS = [N_("Your drawing"), N_("Upload a photo"), N_("A dataset image")]  # the radio's values; shown with _()
 STEP_WORDS = [
@@ -192,7 +193,9 @@ def measuring(models: list[tuple[str, tuple]]) -> None:
         if state is not None and not state.over:
             st.progress(
                 state.done,
-                text=_("Moving and turning the test images for {name}… {done:.0%}").format(name=name, done=state.done),
+                text=_("Moving and turning the test images for {name}… {done:.0%}").format(
+                    name=plain(name), done=state.done
+                ),
             )
 
 
@@ -394,7 +397,9 @@ with st.container(key="inside_robustness", border=True):
     for r in picked:
         if states[r] is not None and states[r].error is not None:
             st.error(
-                _("**{name}** could not be measured: {error}").format(name=saved[r].name, error=_(states[r].error))
+                _("**{name}** could not be measured: {error}").format(
+                    name=plain(saved[r].name), error=_(states[r].error)
+                )
             )
     missing = [r for r in picked if states[r] is None or states[r].error is not None]
     if missing and st.button(
@@ -414,7 +419,7 @@ with st.container(key="inside_robustness", border=True):
             try:
                 net = explainer(*keys[r][:2])
             except CheckpointError as e:
-                st.error(_("**{name}** cannot be used: {error}").format(name=saved[r].name, error=e))
+                st.error(_("**{name}** cannot be used: {error}").format(name=plain(saved[r].name), error=e))
                 refused = True
                 continue
             states[r] = store.start(keys[r], net.model, test, saved[r].config)
@@ -438,7 +443,7 @@ with st.container(key="inside_robustness", border=True):
                         x=list(getattr(states[r].result, what)),
                         y=getattr(states[r].result, f"{what[:-1]}_accuracy") * 100,
                         mode="lines+markers",
-                        name=saved[r].name,
+                        name=chart_text(saved[r].name),
                         marker=dict(symbol=charts.SYMBOLS[i % len(charts.SYMBOLS)]),  # each model by shape too
                     )
                     for i, r in enumerate(done)

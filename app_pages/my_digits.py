@@ -8,6 +8,7 @@ from mnist_core.data.preprocess import ImageError, load_image, to_mnist
 from mnist_core.i18n import _
 from mnist_core.store.collections import DEFAULT_NAME, Collection, CollectionError, collection_names
 from ui import charts, collections, datasets, identity, language, server
+from ui.text import plain
 
 SHOWN_PER_DIGIT = 12  # the newest drawings of each digit in the gallery
 
@@ -73,7 +74,7 @@ if not may_change:
     st.caption(
         _(
             ":material/lock: **{name}** is {owner}'s collection: you can look at it and train on it, not change it."
-        ).format(name=collection.name, owner=owner.name or _("someone else"))
+        ).format(name=collection.name, owner=plain(owner.name) or _("someone else"))
     )
 drawings = collection.drawings()
 counts = [0] * 10

@@ -18,6 +18,7 @@ from mnist_core.runs.train import planned_steps
 from mnist_core.store.collections import Collection, CollectionError, collection_names
 from ui import charts, collections, controls, datasets, identity, language, pytorch_code, runs
 from ui.history import curves, format_eta
+from ui.text import chart_text
 
 st.title(_("Train a model"))
 source = datasets.current_source()
@@ -123,7 +124,8 @@ st.query_params.update(knobs.link_params(settings, language=i18n.current()))
 st.caption(_("The address bar holds these settings: copy the link to share them."))
 pytorch_code.show_code(config, key="train_code")  # the run Start would train, as a script to read and run
 
-job = runs.own_job()
+own = runs.own_job()
+job = own or runs.linked_job()  # on a shared server another's run, shown read-only: its link was shared
 if job is None and "run" in st.query_params:
     st.warning(
         _(
@@ -133,9 +135,11 @@ if job is None and "run" in st.query_params:
         icon=":material/link_off:",
     )
     del st.query_params["run"]
-if job is not None:  # remember it in both places: the session survives page switches, the URL a refresh
-    st.session_state["train_job"] = st.query_params["run"] = job.id
-busy = job is not None and job.active
+if own is not None:  # remember it in both places: the session survives page switches, the URL a refresh
+    st.session_state["train_job"] = st.query_params["run"] = own.id
+busy = own is not None and own.active  # only this person's own run keeps their Start disabled
+me = identity.person()
+can_stop = job is not None and job.may_stop(me)
 st.subheader(_("3 · Train"))
 try:
     st.caption(_("Runs train on {where}; each browser session has one run at a time.").format(where=queue.describe()))
@@ -151,7 +155,6 @@ if b1.button(
     help=_("Train a fresh model with these settings. You can switch pages while it runs."),
 ):
     try:
-        me = identity.person()
         job = queue.submit(config, source, split, owner=me.id, owner_name=me.name)
     except (ConfigError, ValueError, RuntimeError) as e:  # RuntimeError: the cluster cannot be reached
         st.error(_("Cannot start: {error}").format(error=e))
@@ -160,14 +163,19 @@ if b1.button(
     st.session_state["train_link_problems"] = []
     st.query_params["run"] = job.id  # a browser refresh finds the run again through the URL
     st.rerun()
-if b2.button(
+if job is not None and not can_stop:  # someone else's run, through its link: no Stop, and say whose it is
+    st.info(runs.whose_run_line(job), icon=":material/visibility:")
+elif b2.button(
     _("Stop"),
     key="train_stop",
     icon=":material/stop:",
-    disabled=not busy,
+    disabled=job is None or not job.active,
     help=_("Stop after the current batch and keep what was learned."),
 ):
-    queue.stop(job.id)
+    try:
+        queue.stop(job.id, by=me)
+    except ValueError as e:  # NotYoursError: the engine refuses too, whatever the page shows
+        st.error(_("Cannot stop: {error}").format(error=e))
 
 
 # The live charts are redrawn every LIVE_EVERY_S while the browser often shares the CPU with training, so they
@@ -216,7 +224,7 @@ def accuracy_figure(c, overlays: list, epochs: int) -> go.Figure:
             x=o.epoch,
             y=o.val_acc * 100,
             mode="lines",
-            name=_("earlier: {name}").format(name=ckpt.name),
+            name=chart_text(_("earlier: {name}").format(name=ckpt.name)),
             line=dict(dash="dot"),
         )
     fig.add_scatter(
@@ -259,6 +267,13 @@ def show_run(job_id: str, overlays: list) -> None:
     last = snap.last
     if j.stopping:
         st.info(_("**Stopped.** Scoring and saving what it learned…"), icon=":material/stop_circle:")
+    elif snap.status == Status.QUEUED and not runs.is_mine(j):  # someone else's run, watched through its link
+        st.info(
+            _("This run is number {position} in line and starts by itself as soon as a computer is free.").format(
+                position=queue.position(j)
+            ),
+            icon=":material/hourglass_top:",
+        )
     elif snap.status == Status.QUEUED:
         training = len(queue.running_jobs())
         st.info(
@@ -395,7 +410,6 @@ def finetune_section(saved: list, busy: bool) -> None:
         )
         if st.button(_("Fine-tune"), key="finetune_start", icon=":material/school:", disabled=busy):
             ckpt = next(c for c in saved if c.run_id == parent)
-            me = identity.person()
             try:
                 drawings = datasets.load_dataset(str(Collection(collection).path))
                 job = queue.submit(
@@ -405,6 +419,7 @@ def finetune_section(saved: list, busy: bool) -> None:
                     owner=me.id,
                     parent=str(ckpt.path),
                     owner_name=me.name,
+                    replay_folders=runs.replay_folders(),
                 )
             except (ConfigError, DataError, CollectionError, ValueError, RuntimeError) as e:
                 st.error(_("Cannot fine-tune: {error}").format(error=e))
@@ -428,7 +443,7 @@ if job is not None:
     # One fragment for the whole live view: every redraw is a script run that the browser pays for with a
     # re-render of the page, whatever that redraw changes, so one timer costs less than several.
     # Once Stop is pressed, a redraw every second shows the result as soon as it is saved.
-    every = (1.0 if job.stopping else LIVE_EVERY_S) if busy else None
+    every = (1.0 if job.stopping else LIVE_EVERY_S) if job.active else None
     language.fragment(run_every=every)(show_run)(job.id, overlays)
 else:  # the empty charts show what is coming (and load the chart library before training needs the CPU)
     st.info(_("Press **Start training** to train a model with the settings above. The charts below fill in live."))

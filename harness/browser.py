@@ -37,9 +37,13 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, models: Path, env: dict[str, str] | None = None):
+    """The app under `streamlit run` on `address`: 127.0.0.1 is a learner's own computer; any other loopback address
+    (all of 127.0.0.0/8 reaches this machine only) is a shared classroom server to the app (ui.server)."""
+
+    def __init__(self, models: Path, env: dict[str, str] | None = None, address: str = "127.0.0.1"):
         self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.address = address
+        self.url = f"http://{address}:{self.port}"
         self.models = models
         env = {
             **os.environ,
@@ -66,7 +70,7 @@ class Server:
                 "--server.port",
                 str(self.port),
                 "--server.address",
-                "127.0.0.1",
+                address,
             ],
             cwd=REPO,
             env=env,

@@ -19,6 +19,7 @@ LONGEST_FIRST = [
     "test_browser_chinese",
     "test_cli",
     "test_browser_train",
+    "test_browser_shared_run",
     "test_jobs",
     "test_fresh_install",
     "test_browser_evaluate",

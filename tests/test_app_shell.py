@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 
+import pytest
 import tomllib
 
 from conftest import open_page
@@ -92,3 +93,29 @@ def test_every_upload_has_a_limit_within_the_servers_cap(app, models_dir):
     pages = ("evaluate", "my_digits")
     limits = {name: [u.proto.max_upload_size_mb for u in open_page(app, name).get("file_uploader")] for name in pages}
     assert limits == {"evaluate": [server.MODEL_MB], "my_digits": [server.ZIP_MB]}
+
+
+@pytest.mark.parametrize(
+    "address, setting, shared, line",
+    [
+        ("localhost", None, False, "On this computer only"),
+        ("127.0.0.1", "1", True, "Shared server"),  # a reverse proxy in front of 127.0.0.1
+        ("0.0.0.0", None, True, "Shared server"),
+        ("127.0.0.2", None, True, "Shared server"),  # loopback, but not this computer's usual address
+        ("0.0.0.0", "0", False, "Not shared (DIGIT_LAB_SHARED=0)"),  # the host's own devices only
+        ("localhost", "yes", True, "Shared server"),  # a value it does not know errs on the safe side
+    ],
+)
+def test_shared_mode_follows_the_address_unless_the_host_says(address, setting, shared, line, monkeypatch):
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    if setting is None:
+        monkeypatch.delenv(server.SHARED_ENV, raising=False)
+    else:
+        monkeypatch.setenv(server.SHARED_ENV, setting)
+    config.set_option("server.address", address)
+    try:
+        assert server.shared_server() is shared and line in server.mode_line()
+    finally:
+        config.set_option("server.address", before)

@@ -362,3 +362,28 @@ def test_what_a_worker_sends_is_checked_like_an_upload_and_saved_as_sent(models_
         assert "\n" not in str(err.value) and os.listdir(models_dir) == []
     path = save_packed(good)
     assert (path / "weights.safetensors").read_bytes() == good.weights and read_record(path).name == "test mlp-64x3"
+
+
+def test_the_weights_are_on_disk_before_the_folder_is_renamed_into_place(trained_checkpoint, models_dir, monkeypatch):
+    """After a power cut a listed checkpoint must not hold an empty weights file: each file is fsynced before the
+    folder's rename makes it visible, and the models folder after it."""
+    import mnist_core.store.checkpoints as checkpoints
+
+    steps, fsync, replace = [], os.fsync, os.replace
+
+    def synced(fd):
+        steps.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def renamed(src, dst):
+        steps.append(("rename", str(dst)))
+        replace(src, dst)
+
+    monkeypatch.setattr(checkpoints.os, "fsync", synced)
+    monkeypatch.setattr(checkpoints.os, "replace", renamed)
+    path = checkpoints.import_checkpoint(checkpoints.export_checkpoint(trained_checkpoint))
+    made = [i for i, (kind, where) in enumerate(steps) if kind == "rename" and where == str(path)]
+    assert len(made) == 1, steps
+    before, after = steps[: made[0]], steps[made[0] + 1 :]
+    assert any(kind == "fsync" and where.endswith(checkpoints.WEIGHTS) for kind, where in before), steps
+    assert ("fsync", str(models_dir)) in after, steps

@@ -47,3 +47,41 @@ def test_too_few_drawings_are_refused(tmp_path, trained_checkpoint, bubble_digit
     Image.open(next((bubble_digits / "3").iterdir())).save(tmp_path / "few" / "3" / "a.png")
     with pytest.raises(DataError, match="keep at least 4"):
         finetune(trained_checkpoint, load_source(str(tmp_path / "few")), models_dir=tmp_path)
+
+
+def test_an_upload_never_makes_fine_tuning_read_a_server_path(bubble_digits, trained_checkpoint, tmp_path):
+    """A model trained on a folder names it in its record; uploaded elsewhere, that path is left out on import (the
+    title stays), and on a shared server a record's folder is replayed only from inside the allowed folders."""
+    import json
+    import shutil
+
+    from mnist_core.runs.finetune import gather
+    from mnist_core.store.checkpoints import export_checkpoint, import_checkpoint
+
+    made_on_a_folder = tmp_path / "made" / trained_checkpoint.name
+    shutil.copytree(trained_checkpoint, made_on_a_folder)
+    meta = json.loads((made_on_a_folder / "meta.json").read_text())
+    meta["dataset"].update(source=str(bubble_digits), eval_source="/etc", title="bubbles")
+    (made_on_a_folder / "meta.json").write_text(json.dumps(meta))
+    record = read_record(made_on_a_folder)
+    drawings = load_source(str(bubble_digits))
+
+    # As uploaded: no path is kept, so nothing is replayed, and the note says why without naming one.
+    uploaded = read_record(import_checkpoint(export_checkpoint(made_on_a_folder), tmp_path / "models"))
+    assert uploaded.dataset.source is None and uploaded.dataset.eval_source is None
+    assert uploaded.dataset.title == "bubbles" and uploaded.dataset.split == record.dataset.split
+    data = gather(uploaded, drawings, folders=())
+    assert data.replay is None and "does not say which data" in data.note[1]["error"]
+    # The app's own datasets stay, as named.
+    meta["dataset"].update(source="mnist-sample", eval_source=None)
+    (made_on_a_folder / "meta.json").write_text(json.dumps(meta))
+    sample_made = read_record(import_checkpoint(export_checkpoint(made_on_a_folder), tmp_path / "models"))
+    assert sample_made.dataset.source == "mnist-sample"
+
+    # A record's folder outside the allow-list is refused before it is opened; inside, it is replayed.
+    data = gather(record, drawings, folders=(tmp_path / "elsewhere",))
+    assert data.replay is None and "only opens folders inside" in data.note[1]["error"]
+    meta["dataset"].update(source=str(bubble_digits), eval_source=None)
+    (made_on_a_folder / "meta.json").write_text(json.dumps(meta))
+    data = gather(read_record(made_on_a_folder), drawings, folders=(bubble_digits.parent,))
+    assert data.note is None and len(data.replay) > 0

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from mnist_core.classroom.cluster import Cluster, ClusterError, ClusterSettings
-from mnist_core.classroom.jobs import KILLED, BusyError, JobQueue, Status
+from mnist_core.classroom.jobs import KILLED, BusyError, Job, JobQueue, NotYoursError, Status
 from mnist_core.learning.recipes import recipe_config
 from mnist_core.store.checkpoints import OwnerRecord, list_checkpoints, load_checkpoint, pack_folder, save_packed
+from mnist_core.store.owners import Person
 from ui.history import curves, format_eta
 
 REPO = Path(__file__).resolve().parent.parent
@@ -151,6 +152,27 @@ def test_one_session_has_one_run_at_a_time(sample, tmp_path, cluster):
     assert queue.wait(first, 120) and queue.wait(other, 120)
     again = queue.submit(tiny(epochs=1), sample, owner="alice")  # and alice again, once hers is over
     assert queue.wait(again, 120) and again.status == Status.DONE, again.error
+
+
+def test_only_whoever_started_a_run_or_the_host_may_stop_it(sample, tmp_path):
+    """The rule holds in the queue itself, not only on the page: a waiting run (no cluster needed) is refused to
+    another student and stopped by its owner; the host's admin token, or the host's own code (by=None), stops any."""
+    queue = JobQueue(tmp_path, cluster=object())  # never reached: these runs are not sent to a worker
+    runs = {}
+    for owner in ("alice", "bob", ""):
+        runs[owner] = Job(tiny(), sample, owner=owner, owner_name=owner.title())
+        queue._jobs[runs[owner].id] = runs[owner]
+    alice, bob, host = Person("alice"), Person("bob"), Person("teacher", admin=True)
+    with pytest.raises(NotYoursError, match="only the person who started this run, or the teacher, can stop it"):
+        queue.stop(runs["alice"].id, by=bob)
+    assert runs["alice"].status == Status.QUEUED and not runs["alice"].stop_flag.is_set()  # untouched
+    with pytest.raises(NotYoursError):
+        queue.stop(runs[""].id, by=alice)  # a run without an owner is the host's
+    queue.stop(runs["alice"].id, by=alice)
+    queue.stop(runs["bob"].id, by=host)
+    queue.stop(runs[""].id)
+    assert all(j.status == Status.STOPPED for j in runs.values())
+    assert runs["alice"].may_stop(alice) and not runs["alice"].may_stop(bob) and runs["alice"].may_stop(None)
 
 
 def test_stop_ends_a_running_run_early_and_saves_it_and_a_waiting_one_never_starts(sample, tmp_path, cluster):

@@ -151,3 +151,43 @@ def test_an_unreachable_cluster_is_said_on_start_and_the_other_pages_keep_workin
         at.switch_page(f"app_pages/{page}.py").run()
         assert not at.exception and not at.error, page
         assert at.title, page
+
+
+def test_on_a_shared_server_a_runs_link_shows_it_to_others_read_only(app, models_dir, shared, sample, monkeypatch):
+    """Another student who opens a run's link sees it, whose it is and its settings, with no Stop, and may start
+    their own; its owner (the same browser) gets Stop back, and the engine refuses the others' Stop too."""
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import REPO
+    from mnist_core.classroom.jobs import Job, JobQueue, Status
+    from mnist_core.learning.recipes import recipe_config
+    from mnist_core.store.owners import browser_id
+    from ui import runs
+
+    monkeypatch.setattr(JobQueue, "warm", lambda self: None)  # no cluster: the run below waits, never sent
+    app.run()
+    job = Job(recipe_config("fast", epochs=7), sample, owner=browser_id("alice's browser"), owner_name="Alice *A*")
+    runs.job_queue()._jobs[job.id] = job
+    link = {"run": job.id, "epochs": "7", "recipe": "fast"}
+
+    other = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    other.session_state["dataset"] = "mnist-sample"
+    other.query_params.update(link)
+    at = open_page(other, "train")
+    assert not any(b.key == "train_stop" for b in at.button)  # no Stop to press
+    assert not at.button(key="train_start").disabled  # their own Start is free
+    info = " ".join(i.value for i in at.info)
+    assert "This is Alice \\*A\\*'s run: you can watch it here" in info  # the typed name shown as written
+    assert "number 1 in line" in info and "yours is" not in info
+    assert at.slider(key="train_epochs").value == 7  # the link's settings
+    assert "Shared server: each student's runs and models are their own." in " ".join(c.value for c in at.caption)
+    assert "train_job" not in at.session_state  # not adopted: other pages do not carry its ?run=
+
+    owner = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+    owner.session_state["dataset"] = "mnist-sample"
+    owner.session_state["browser_secret"] = "alice's browser"  # Alice's own browser, in another tab
+    owner.query_params.update(link)
+    at = open_page(owner, "train")
+    assert at.button(key="train_start").disabled and not at.button(key="train_stop").disabled
+    at.button(key="train_stop").click().run()
+    assert not at.exception and job.status == Status.STOPPED

@@ -3,13 +3,16 @@ models."""
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from mnist_core.classroom.jobs import Job, JobQueue
+from mnist_core.data.folders import allowed_folders
 from mnist_core.i18n import _
 from mnist_core.store.checkpoints import Checkpoint, list_checkpoints
+from mnist_core.store.collections import default_root
+from ui.identity import person
+from ui.server import shared_server
+from ui.text import plain
 
 
 @st.cache_resource
@@ -19,8 +22,37 @@ def job_queue() -> JobQueue:
 
 
 def own_job() -> Job | None:
-    """This session's training run: the one it started, or the one the Train page's address names (?run=)."""
-    return job_queue().get(st.session_state.get("train_job") or st.query_params.get("run"))
+    """This session's training run: the one it started, or the one the address names (?run=) when it is this
+    person's (on a learner's own computer every run is: each tab is the same person)."""
+    queue = job_queue()
+    job = queue.get(st.session_state.get("train_job"))
+    if job is None:
+        job = linked_job()
+    return job if job is not None and is_mine(job) else None
+
+
+def linked_job() -> Job | None:
+    """The run the address names (?run=), whoever started it: a shared link shows it, read-only to others."""
+    return job_queue().get(st.query_params.get("run"))
+
+
+def is_mine(job: Job) -> bool:
+    """Whether this session's person started `job`: on a shared server only their own browser did (the teacher
+    may stop it, but it does not become theirs: their own Start stays free)."""
+    return not shared_server() or (bool(job.owner) and job.owner == person().id)
+
+
+def whose_run_line(job: Job) -> str:
+    """For someone watching another person's run through its link: whose it is, and that they can start their own."""
+    if job.owner_name:
+        return _(
+            "This is {name}'s run: you can watch it here, and train your own with **Start training** (the settings "
+            "above are theirs; change any you like)."
+        ).format(name=plain(job.owner_name, 40))
+    return _(
+        "This is another student's run: you can watch it here, and train your own with **Start training** (the "
+        "settings above are theirs; change any you like)."
+    )
 
 
 def last_run_line(job: Job | None) -> str | None:
@@ -28,7 +60,7 @@ def last_run_line(job: Job | None) -> str | None:
     if job is None:
         return None
     if job.status == "failed":
-        return _("Last run failed: {reason}").format(reason=_plain(job.error or _("no reason given"), 160))
+        return _("Last run failed: {reason}").format(reason=plain(job.error or _("no reason given"), 160))
     summary = job.summary
     if summary is None or summary.accuracy is None:  # stopped before its first step: nothing to score or save
         return _("Last run: stopped before it had learned anything (nothing was saved)")
@@ -37,12 +69,14 @@ def last_run_line(job: Job | None) -> str | None:
     return _("Last run: done, {accuracy:.2%} test accuracy").format(accuracy=summary.accuracy)
 
 
-def _plain(text: str, limit: int) -> str:
-    """`text` on one line, at most `limit` characters, shown as written (no Markdown)."""
-    text = " ".join(text.split())
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return re.sub(r"([\\`*_[\]<>$~|])", r"\\\1", text)
-
-
 def checkpoints() -> list[Checkpoint]:
     return list_checkpoints()
+
+
+def replay_folders() -> tuple[str, ...] | None:
+    """The folders a fine-tune may replay its parent's data from besides the app's own datasets: on a shared server
+    the host's allowed folders and the My digits collections (a parent's record may come from an upload), on a
+    learner's own computer any (None)."""
+    if not shared_server():
+        return None
+    return tuple(str(p) for p in (*allowed_folders(), default_root().resolve()))

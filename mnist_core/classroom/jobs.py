@@ -29,6 +29,7 @@ from mnist_core.learning.events import Event
 from mnist_core.runs.finetune import FinetuneSummary
 from mnist_core.runs.train import RunSummary
 from mnist_core.store.checkpoints import CheckpointError, OwnerRecord, pack_folder, save_packed
+from mnist_core.store.owners import Person, may_manage
 
 _ids = itertools.count(1)
 _registry: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()  # job id -> job, for events
@@ -55,6 +56,10 @@ ACTIVE = (Status.QUEUED, Status.RUNNING)
 
 class BusyError(ValueError):
     """One browser session has at most one run waiting or training, so a class shares the computers fairly."""
+
+
+class NotYoursError(ValueError):
+    """On a shared server a run is stopped only by whoever started it, or the host: a shared link shows it, read-only."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,11 @@ class Job:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    def may_stop(self, person: Person | None) -> bool:
+        """Whether `person` may stop this run (owners.may_manage, the rule for models); None stands for the host's
+        own code (the command line, tests, the server's shutdown)."""
+        return person is None or may_manage(person, self.owner)
 
     def owner_record(self) -> OwnerRecord | None:
         """Who the saved model belongs to: None for a run started without an owner (the command line, tests)."""
@@ -198,9 +208,11 @@ class JobQueue:
         owner: str = "",
         parent: str | None = None,
         owner_name: str = "",
+        replay_folders: tuple[str, ...] | None = None,
     ) -> Job:
         """Queue a run: training `config` on `source`'s `split`, or, given a `parent` checkpoint folder,
-        fine-tuning it on all of `source` for `config.epochs` epochs with `config.seed` (mnist_core.runs.finetune)."""
+        fine-tuning it on all of `source` for `config.epochs` epochs with `config.seed` (mnist_core.runs.finetune),
+        replaying the parent's data only from the app's own datasets or `replay_folders` (None: any folder)."""
         from mnist_core.classroom.worker import RunRequest
 
         if self._closing:
@@ -217,7 +229,7 @@ class JobQueue:
             raise ValueError(str(e)) from None
         self.cluster()  # reached, or a clear error, before the run is queued
         job = Job(config, source, split, owner, owner_name, parent)
-        job.request = RunRequest(job.id, replace(config), split, packed_parent)
+        job.request = RunRequest(job.id, replace(config), split, packed_parent, replay_folders)
         with self._lock:
             self._jobs[job.id] = job
             _registry[job.id] = job
@@ -314,17 +326,23 @@ class JobQueue:
             return 0
         return 1 + sum(j.status == Status.QUEUED and j.created < job.created for j in self.jobs())
 
-    def stop(self, job_id: str) -> None:
-        """A running run ends after its current batch and is saved, marked stopped; a waiting one never starts."""
+    def stop(self, job_id: str, by: Person | None = None) -> None:
+        """A running run ends after its current batch and is saved, marked stopped; a waiting one never starts.
+        `by`, when given, must be whoever started it or the host (Job.may_stop); None is the host's own code."""
         job = self._jobs.get(job_id)
         if job is None or not job.active:
             return
+        if not job.may_stop(by):
+            raise NotYoursError(_("only the person who started this run, or the teacher, can stop it"))
         job.stop_flag.set()
-        if job.status == Status.QUEUED:
-            if job.future is not None:
-                job.future.cancel()
-            job.end(Status.STOPPED)
-        threading.Thread(target=self._tell_workers, args=(job.id,), daemon=True).start()
+        with self._lock:  # _dispatch sends waiting runs under this lock: this one is sent now or never
+            sent = job.future is not None
+            if job.status == Status.QUEUED:
+                if sent:
+                    job.future.cancel()
+                job.end(Status.STOPPED)
+        if sent:  # a run never sent to a worker has no worker to tell
+            threading.Thread(target=self._tell_workers, args=(job.id,), daemon=True).start()
 
     def _tell_workers(self, job_id: str) -> None:
         from mnist_core.classroom.worker import stop

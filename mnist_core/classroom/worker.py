@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mnist_core.data.sources import Source
 from mnist_core.learning.config import TrainConfig
@@ -31,6 +32,9 @@ class RunRequest:
     config: TrainConfig
     split: str = "train"
     parent: PackedCheckpoint | None = None  # a saved model to fine-tune (checkpoints.pack_folder)
+    # The folders a fine-tune may replay its parent's data from besides the app's own datasets (None: any, on a
+    # learner's own computer): the app's allow-list, since a parent's record may come from an upload.
+    replay_folders: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -102,6 +106,7 @@ def run(request: RunRequest, source: Source) -> RunResult:
                 seed=request.config.seed,
                 on_event=on_event,
                 stop=flag,
+                folders=None if request.replay_folders is None else tuple(map(Path, request.replay_folders)),
             )
             summary, finetuned, model, record = tuned.summary.run_summary(), tuned.summary, tuned.model, tuned.record
         else:

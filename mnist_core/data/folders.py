@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mnist_core.data.sources import DataError
+from mnist_core.data.sources import SOURCES, DataError
 from mnist_core.i18n import _
 
 ENV = "DIGIT_LAB_DATA_FOLDERS"
@@ -30,3 +30,12 @@ def check_folder(path: str, allowed: tuple[Path, ...]) -> Path:
     raise DataError(
         _("this server only opens folders inside the ones its host allowed ({places})").format(places=places)
     )
+
+
+def check_dataset(src: str, allowed: tuple[Path, ...] | None) -> str:
+    """A dataset a saved model's record names (what fine-tuning replays), if the app may open it: one of the app's
+    own datasets by name, or a folder inside `allowed` (None: any folder, on a learner's own computer). A record may
+    come from an upload, so on a shared server it must not make the app read a path the host never allowed."""
+    if src in SOURCES or allowed is None:
+        return src
+    return str(check_folder(src, allowed))

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from mnist_core.data.folders import check_dataset
 from mnist_core.data.sources import DataError, Source, Split, hold_out, load_source, subsample
 from mnist_core.i18n import N_, _
 from mnist_core.learning.evaluation import evaluate
@@ -94,13 +95,14 @@ class FinetuneData:
     note: tuple[str, dict] | None = None
 
 
-def parent_data(record: ModelRecord) -> tuple[Split, Split]:
-    """(training part, held-out part) of the data a model was trained and scored on, as its record names them."""
+def parent_data(record: ModelRecord, folders: tuple[Path, ...] | None = None) -> tuple[Split, Split]:
+    """(training part, held-out part) of the data a model was trained and scored on, as its record names them:
+    one of the app's own datasets, or a folder inside `folders` (None: any folder, as on a learner's own computer)."""
     ds = record.dataset
     if not ds.source:
         raise DataError(_("this model's record does not say which data it learned from"))
-    source = load_source(ds.source, download=False)
-    eval_source = load_source(ds.eval_source, download=False) if ds.eval_source else None
+    source = load_source(check_dataset(ds.source, folders), download=False)
+    eval_source = load_source(check_dataset(ds.eval_source, folders), download=False) if ds.eval_source else None
     seed = ds.seed if ds.seed is not None else record.config.seed
     data = split_for_run(source, ds.split or "train", seed, eval_source, ds.eval_split or "test")
     return data.train, data.held_out
@@ -112,8 +114,10 @@ def gather(
     personal_eval: Source | None = None,
     reference: Split | None = None,
     seed: int = 0,
+    folders: tuple[Path, ...] | None = None,
 ) -> FinetuneData:
-    """The personal train/eval parts and the parent's data to replay and to score on."""
+    """The personal train/eval parts and the parent's data to replay and to score on (from `folders`, see
+    parent_data)."""
     drawings = personal.split("all")
     if personal_eval is not None:
         train_part, eval_part = drawings, personal_eval.split("all")
@@ -127,7 +131,7 @@ def gather(
         train_part, eval_part = hold_out(drawings, PERSONAL_HOLD_OUT, seed)
     note = None
     try:
-        replay, parent_held_out = parent_data(record)
+        replay, parent_held_out = parent_data(record, folders)
     except DataError as e:
         replay = parent_held_out = None
         note = (
@@ -195,11 +199,13 @@ def finetune_model(
     seed: int = 0,
     on_event: Callable[[Event], None] | None = None,
     stop: threading.Event | None = None,
+    folders: tuple[Path, ...] | None = None,
 ) -> Tuned:
     """Fine-tune `model`, saved under `record` (whose run id the new record names as its parent), on a collection;
-    the new model and its record are returned unsaved (a Dask worker sends them to the app)."""
+    the new model and its record are returned unsaved (a Dask worker sends them to the app). The parent's data is
+    replayed only from the app's own datasets or `folders` (parent_data)."""
     started = time.perf_counter()
-    data = gather(record, personal, personal_eval, reference, seed)
+    data = gather(record, personal, personal_eval, reference, seed, folders)
     config = replace(
         record.config,
         epochs=epochs,

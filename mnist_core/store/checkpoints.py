@@ -24,7 +24,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import load_file, save
 from torch import nn
 
-from mnist_core.data.sources import REPO_ROOT
+from mnist_core.data.sources import REPO_ROOT, SOURCES
 from mnist_core.i18n import N_, _
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.events import Event
@@ -267,6 +267,28 @@ def _write_json_atomic(path: Path, data: dict) -> None:
         raise
 
 
+def _write_synced(path: Path, data: bytes) -> None:
+    """Write `data` and wait until it is on disk: after a power cut the renamed folder must not hold an empty file."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sync_folder(folder: Path) -> None:
+    """Put a rename in `folder` on disk too; a system that cannot open folders (Windows) has no need to."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _cpu_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
 
@@ -300,9 +322,10 @@ def _write_checkpoint(weights: bytes, record: ModelRecord, models_dir: str | Pat
             raise CheckpointError(_("a checkpoint named {name} already exists").format(name=run_id))
         tmp = Path(tempfile.mkdtemp(dir=models_dir, prefix=".saving-"))
         os.chmod(tmp, 0o755)  # mkdtemp makes it owner-only; a checkpoint is an ordinary, shareable folder
-        (tmp / WEIGHTS).write_bytes(weights)
+        _write_synced(tmp / WEIGHTS, weights)
         _write_json_atomic(tmp / META, record.to_dict())
         os.replace(tmp, final)  # the one step that makes it visible
+        _sync_folder(models_dir)
     except OSError as e:
         raise CheckpointError(
             _("could not save the checkpoint in {folder}: {error}").format(
@@ -504,7 +527,15 @@ def import_checkpoint(data: bytes, models_dir: str | Path | None = None, owner: 
     """A user's upload, saved as a new model named "... (uploaded)" that belongs to `owner` (whoever uploaded it)."""
     model, record = _read_export(data, _("uploaded file"))
     name = _("{name} (uploaded)").format(name=record.name or default_name(record))[:80]
-    return save_checkpoint(model, record.model_copy(update={"name": name, "created": None, "owner": owner}), models_dir)
+    update = {"name": name, "created": None, "owner": owner, "dataset": _without_paths(record.dataset)}
+    return save_checkpoint(model, record.model_copy(update=update), models_dir)
+
+
+def _without_paths(dataset: DatasetRecord) -> DatasetRecord:
+    """An upload's dataset record with every folder path left out (its title stays, to read): a path names a folder
+    of someone else's computer, and fine-tuning would make this server read it. The app's own datasets stay."""
+    paths = {k: None for k in ("source", "eval_source") if getattr(dataset, k) and getattr(dataset, k) not in SOURCES}
+    return dataset.model_copy(update=paths) if paths else dataset
 
 
 @dataclass(frozen=True)
