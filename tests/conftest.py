@@ -20,6 +20,7 @@ LONGEST_FIRST = [
     "test_cli",
     "test_browser_train",
     "test_jobs",
+    "test_cluster_tls",
     "test_fresh_install",
     "test_browser_evaluate",
     "test_browser_touch",
