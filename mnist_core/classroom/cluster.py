@@ -251,6 +251,8 @@ class Cluster:
         else:
             logging.getLogger("distributed").setLevel(logging.WARNING)  # not a line per worker event in the log
             with dask.config.set(EMBEDDED):
+                # Plain TCP on 127.0.0.1, not Security.temporary(): off the network either way, and TLS made the
+                # start and every run's submit slower (docs/performance.md).
                 # No dashboard; the scheduler's small HTTP server (health, metrics) still starts, on a free port
                 # rather than on 8787, where a second app or test cluster on this computer would collide.
                 self._scheduler = LocalCluster(
