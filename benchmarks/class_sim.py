@@ -5,8 +5,8 @@
 For each way of running them, the time until the last run is saved and each run's wait (submitted -> first step):
 - sequential: one run after another in this process, as the app's old thread queue did;
 - embedded-1 / embedded-2: the app's job queue on its embedded cluster with DIGIT_LAB_WORKERS=1 / 2;
-- cluster-2: `dask scheduler` + `dask worker --nworkers 2 --nthreads 1` started here on 127.0.0.1, through
-  DIGIT_LAB_CLUSTER (what a teacher starts), ended by their process ids.
+- cluster-2: `dask scheduler` + `dask worker --nworkers 2 --nthreads 1` started here on 127.0.0.1 over TLS with
+  keys made here, through DIGIT_LAB_CLUSTER (what a teacher starts), ended by their process ids.
 The cluster's start (workers importing torch) is done and timed before the runs are submitted, as a running
 server has done it by the time a class arrives. Prints a table, then one JSON line. A benchmark: nothing asserted.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -68,26 +67,17 @@ def on_queue(configs, source, models: Path, cluster) -> list[tuple[float, float]
     return [(first.get(j.id, end), end) for j, end in zip(jobs, ends)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def loopback_cluster(workers: int, keys: Path) -> tuple[str, list[subprocess.Popen]]:
+    """The class's lab cluster over TLS, with keys made here, as the README's class section starts it."""
+    from harness import lab_cluster
+    from mnist_core.classroom.keys import make_keys
 
-
-def loopback_cluster(workers: int) -> tuple[str, list[subprocess.Popen]]:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "DASK_LOGGING__DISTRIBUTED": "warning"}
-    env.setdefault("DIGIT_LAB_CPU_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-    dask = str(Path(sys.executable).parent / "dask")
-    procs = [
-        subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], env=env),
-        subprocess.Popen(
-            [dask, "worker", f"tcp://127.0.0.1:{port}", "--nworkers", str(workers), "--nthreads", "1"]
-            + ["--host", "127.0.0.1", "--no-dashboard"],
-            env=env,
-        ),
-    ]
-    return f"tcp://127.0.0.1:{port}", procs
+    make_keys(keys)
+    threads = os.environ.get("DIGIT_LAB_CPU_THREADS") or str(max(1, (os.cpu_count() or 1) // workers))
+    quiet = {"DASK_LOGGING__DISTRIBUTED": "warning", "DIGIT_LAB_CPU_THREADS": threads}
+    address, scheduler = lab_cluster.start_scheduler(keys, keys / "scheduler.log", **quiet)
+    worker = lab_cluster.start_worker(address, keys, keys / "worker.log", "--nworkers", str(workers), **quiet)
+    return address, [scheduler, worker]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                 elif mode.startswith("embedded-"):
                     cluster = Cluster(ClusterSettings(workers=int(mode.split("-")[1])))
                 elif mode.startswith("cluster-"):
-                    address, procs = loopback_cluster(int(mode.split("-")[1]))
+                    address, procs = loopback_cluster(int(mode.split("-")[1]), Path(tmp) / "keys")
                     while True:
                         try:
-                            cluster = Cluster(ClusterSettings(address=address))
+                            cluster = Cluster(ClusterSettings(address=address, keys=Path(tmp) / "keys"))
                             break
                         except Exception:  # not up yet, or no worker yet
                             time.sleep(1)

@@ -1,9 +1,10 @@
 """`python -m mnist_core`: train, evaluate, predict, explain, fine-tune, show a run's PyTorch code, list models,
-benchmark.
+benchmark, make a lab cluster's keys.
 
 Contract other tools rely on: `train`, `evaluate` and `finetune` print one JSON object as their last line,
-`predict` prints one JSON object per image, `code` prints a standalone Python script (or writes it to `--out`);
-bad input exits with code 2 and one line on stderr.
+`predict` prints one JSON object per image, `code` prints a standalone Python script (or writes it to `--out`),
+`cluster-keys` prints the files it wrote, one a line, then what to do with them; bad input exits with code 2 and
+one line on stderr.
 
 Only the light modules are imported up front, so `--help` and bad arguments answer at once; torch and
 the data/checkpoint code load once a command actually runs.
@@ -259,6 +260,14 @@ def cmd_bench(args) -> None:
         raise SystemExit(rc if rc > 0 else 128 - rc)
 
 
+def cmd_cluster_keys(args) -> None:
+    from mnist_core.classroom.keys import make_keys, next_steps
+
+    for path in make_keys(args.dir, force=args.force):
+        print(path)
+    print(next_steps(args.dir))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m mnist_core", description="Digit Lab engine: train and use MNIST models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -335,6 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--recipes", action="store_true", help="also train the seed tutorials' recipes (takes minutes)")
     b.add_argument("--seeds", type=int, help="seeds for the time to accuracy, reported as their median (default 3)")
     b.set_defaults(func=cmd_bench)
+
+    k = sub.add_parser("cluster-keys", help="make a class's certificate authority and its lab cluster's TLS keys")
+    k.add_argument("dir", metavar="DIR", help="the folder for the keys (made if missing)")
+    k.add_argument("--force", action="store_true", help="replace the keys already in DIR (a new authority)")
+    k.set_defaults(func=cmd_cluster_keys)
     return parser
 
 

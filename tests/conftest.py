@@ -21,6 +21,7 @@ LONGEST_FIRST = [
     "test_browser_train",
     "test_browser_shared_run",
     "test_jobs",
+    "test_cluster_tls",
     "test_fresh_install",
     "test_browser_evaluate",
     "test_browser_touch",

@@ -1,10 +1,9 @@
 """The app's training queue on a real Dask cluster (an embedded LocalCluster of two worker processes, and a
-`dask scheduler` + `dask worker` started here on 127.0.0.1), and the chart curves built from its events."""
+`dask scheduler` + `dask worker` started here on 127.0.0.1 over TLS), and the chart curves built from its events."""
 
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness import lab_cluster
 from mnist_core.classroom.cluster import Cluster, ClusterError, ClusterSettings
 from mnist_core.classroom.jobs import KILLED, BusyError, Job, JobQueue, NotYoursError, Status
+from mnist_core.classroom.keys import make_keys
 from mnist_core.learning.recipes import recipe_config
 from mnist_core.store.checkpoints import OwnerRecord, list_checkpoints, load_checkpoint, pack_folder, save_packed
 from mnist_core.store.owners import Person
@@ -287,57 +288,42 @@ def test_curves_from_a_real_history(sample, tmp_path, cluster):
     assert len(thin.step) <= 5 and thin.step[-1] == c.step[-1]
 
 
-def test_bad_cluster_settings_get_one_clear_line(monkeypatch):
+def test_bad_cluster_settings_get_one_clear_line(monkeypatch, tmp_path):
     monkeypatch.setenv("DIGIT_LAB_WORKERS", "two")
     with pytest.raises(ClusterError, match="DIGIT_LAB_WORKERS must be a whole number"):
         ClusterSettings.from_environment()
     monkeypatch.setenv("DIGIT_LAB_WORKERS", "2")
-    monkeypatch.setenv("DIGIT_LAB_CLUSTER", "tcp://127.0.0.1:9")
+    monkeypatch.setenv("DIGIT_LAB_CLUSTER", "tls://127.0.0.1:9")
+    monkeypatch.setenv("DIGIT_LAB_CLUSTER_KEYS", str(tmp_path))
+    make_keys(tmp_path)
     settings = ClusterSettings.from_environment()
-    assert settings == ClusterSettings("tcp://127.0.0.1:9", 2)
+    assert settings == ClusterSettings("tls://127.0.0.1:9", 2, tmp_path)
     monkeypatch.setattr("mnist_core.classroom.cluster.CONNECT_TIMEOUT_S", 2)
-    with pytest.raises(ClusterError, match=r"cannot reach the Dask cluster at tcp://127.0.0.1:9 \(DIGIT_LAB_CLUSTER\)"):
+    with pytest.raises(ClusterError, match=r"cannot reach the Dask cluster at tls://127.0.0.1:9 \(DIGIT_LAB_CLUSTER\)"):
         Cluster(settings)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def dask_cluster_on_loopback(tmp_path_factory):
-    """`dask scheduler` and one `dask worker --nthreads 1`, as a teacher starts them, on 127.0.0.1; ended by pid."""
-    address = f"tcp://127.0.0.1:{free_port()}"
-    logs = tmp_path_factory.mktemp("dask")
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PYTHONPATH": str(REPO), "DIGIT_LAB_CPU_THREADS": "1"}
-    started = []
+    """`dask scheduler` and one `dask worker --nthreads 1`, as a teacher starts them with the class's keys (TLS), on
+    127.0.0.1; ended by pid. Yields the address, the logs' folder and the keys' folder."""
+    logs, keys = tmp_path_factory.mktemp("dask"), tmp_path_factory.mktemp("keys")
+    make_keys(keys)
+    address, scheduler = lab_cluster.start_scheduler(keys, logs / "scheduler.log")
+    started = [scheduler]
     try:
-        for name, args in [
-            ("scheduler", ["--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"]),
-            ("worker", [address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]),
-        ]:
-            log = open(logs / f"{name}.log", "w")
-            started.append(
-                subprocess.Popen([str(bin_dir / "dask"), name, *args], cwd=REPO, env=env, stdout=log, stderr=log)
-            )
-        yield address, logs
+        started.append(lab_cluster.start_worker(address, keys, logs / "worker.log", DIGIT_LAB_CPU_THREADS="1"))
+        yield address, logs, keys
     finally:
-        for proc in reversed(started):
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        lab_cluster.end(*started)
 
 
 def test_a_run_through_a_dask_scheduler_and_worker_named_by_digit_lab_cluster(
     sample, tmp_path, dask_cluster_on_loopback, monkeypatch
 ):
-    address, logs = dask_cluster_on_loopback
+    address, logs, keys = dask_cluster_on_loopback
     monkeypatch.setenv("DIGIT_LAB_CLUSTER", address)
+    monkeypatch.setenv("DIGIT_LAB_CLUSTER_KEYS", str(keys))
     end = time.time() + 120
     while True:  # the worker joins once it has started (it imports the engine's dependencies first)
         try:

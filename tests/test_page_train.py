@@ -136,16 +136,22 @@ def test_a_link_to_a_run_the_server_no_longer_has(app, models_dir):
     assert "run" not in at.query_params
 
 
-def test_an_unreachable_cluster_is_said_on_start_and_the_other_pages_keep_working(app, models_dir, monkeypatch):
-    monkeypatch.setenv("DIGIT_LAB_CLUSTER", "tcp://127.0.0.1:9")  # nothing listens on the discard port
+def test_an_unreachable_cluster_is_said_on_start_and_the_other_pages_keep_working(
+    app, models_dir, monkeypatch, tmp_path
+):
+    from mnist_core.classroom.keys import make_keys
+
+    make_keys(tmp_path)
+    monkeypatch.setenv("DIGIT_LAB_CLUSTER", "tls://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("DIGIT_LAB_CLUSTER_KEYS", str(tmp_path))
     monkeypatch.setattr("mnist_core.classroom.jobs._shared", None)  # this process's cluster, as on a fresh server
     monkeypatch.setattr("mnist_core.classroom.cluster.CONNECT_TIMEOUT_S", 2)
     at = open_page(app, "train")
-    assert "the Dask cluster at tcp://127.0.0.1:9" in " ".join(c.value for c in at.caption)
+    assert "the Dask cluster at tls://127.0.0.1:9" in " ".join(c.value for c in at.caption)
     at.button(key="train_start").click().run()
     assert not at.exception
     error = " ".join(e.value for e in at.error)
-    assert "Cannot start: cannot reach the Dask cluster at tcp://127.0.0.1:9 (DIGIT_LAB_CLUSTER)" in error
+    assert "Cannot start: cannot reach the Dask cluster at tls://127.0.0.1:9 (DIGIT_LAB_CLUSTER)" in error
     assert not at.button(key="train_start").disabled  # nothing is running: the learner may try again
     for page in ("explore", "evaluate", "draw"):
         at.switch_page(f"app_pages/{page}.py").run()
@@ -191,3 +197,15 @@ def test_on_a_shared_server_a_runs_link_shows_it_to_others_read_only(app, models
     assert at.button(key="train_start").disabled and not at.button(key="train_stop").disabled
     at.button(key="train_stop").click().run()
     assert not at.exception and job.status == Status.STOPPED
+
+
+def test_a_lab_cluster_without_tls_is_refused_on_start_with_how_to_make_keys(app, models_dir, monkeypatch):
+    monkeypatch.setenv("DIGIT_LAB_CLUSTER", "tcp://127.0.0.1:9")
+    monkeypatch.setattr("mnist_core.classroom.jobs._shared", None)
+    at = open_page(app, "train")
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    error = " ".join(e.value for e in at.error)
+    assert "Cannot start: DIGIT_LAB_CLUSTER must be a tls:// address, not tcp://127.0.0.1:9" in error
+    assert "python -m mnist_core cluster-keys DIR" in error
+    assert not at.button(key="train_start").disabled

@@ -1,8 +1,10 @@
 """Where training runs go: a Dask cluster, either embedded (a LocalCluster of worker processes on this computer,
-started the first time a run is needed) or an existing one named by $DIGIT_LAB_CLUSTER.
+started the first time a run is needed) or a class's lab cluster named by $DIGIT_LAB_CLUSTER, reached only over
+Dask's mutual TLS with the app's certificate from $DIGIT_LAB_CLUSTER_KEYS (mnist_core.classroom.keys).
 
 Worker processes run one run each at a time, at a lower CPU priority than the app, so drawing and browsing stay
-quick while training goes on. A cluster moves pickles: it must be on a trusted network (README, class section).
+quick while training goes on. A cluster runs the pickles it is sent, so a lab cluster lets in only the computers that
+hold a certificate of the class's authority; the embedded one listens on 127.0.0.1 only.
 This module is imported only when a run is needed: distributed is slow to import (docs/performance.md).
 """
 
@@ -13,6 +15,7 @@ import hashlib
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -22,7 +25,10 @@ from pathlib import Path
 
 import dask
 from distributed import Client, LocalCluster, WorkerPlugin
+from distributed.comm.core import CommClosedError, FatalCommClosedError
+from distributed.security import Security
 
+from mnist_core.classroom.keys import KeysError, check_readable
 from mnist_core.i18n import _, ngettext
 
 NICENESS = 10  # worker processes' CPU priority below the app's (Unix niceness; 0 is normal, 19 the lowest)
@@ -37,8 +43,9 @@ class ClusterError(RuntimeError):
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    address: str | None = None  # $DIGIT_LAB_CLUSTER, e.g. tcp://192.168.1.10:8786; None = embedded
+    address: str | None = None  # $DIGIT_LAB_CLUSTER, e.g. tls://192.168.1.10:8786; None = embedded
     workers: int = 1  # $DIGIT_LAB_WORKERS: runs at once on this computer (embedded only)
+    keys: Path | None = None  # $DIGIT_LAB_CLUSTER_KEYS: the cluster-keys folder holding the app's certificate
 
     @classmethod
     def from_environment(cls) -> ClusterSettings:
@@ -46,7 +53,48 @@ class ClusterSettings:
         text = os.environ.get("DIGIT_LAB_WORKERS", "").strip() or "1"
         if not text.isdigit() or not 1 <= int(text) <= 64:
             raise ClusterError(f"DIGIT_LAB_WORKERS must be a whole number of runs at once, 1 to 64, not {text!r}")
-        return cls(address, int(text))
+        keys = os.environ.get("DIGIT_LAB_CLUSTER_KEYS", "").strip()
+        return cls(address, int(text), Path(keys).expanduser() if keys else None)
+
+    def security(self) -> Security:
+        """Mutual TLS with the app's certificate, for the lab cluster; a ClusterError for any other way in, since
+        a cluster without it runs the code of anyone on the network who reaches it."""
+        scheme = self.address.split("://", 1)[0].lower() if "://" in self.address else ""
+        if scheme != "tls":
+            raise ClusterError(
+                _(
+                    "DIGIT_LAB_CLUSTER must be a tls:// address, not {address}: a Dask cluster without TLS runs "
+                    "the code of anyone who reaches it. Make the class's keys with "
+                    "`python -m mnist_core cluster-keys DIR`, start the scheduler and workers with them (README, "
+                    "class section) and set DIGIT_LAB_CLUSTER=tls://host:8786 DIGIT_LAB_CLUSTER_KEYS=DIR"
+                ).format(address=self.address)
+            )
+        if self.keys is None:
+            raise ClusterError(
+                _(
+                    "DIGIT_LAB_CLUSTER_KEYS is not set: name the folder `python -m mnist_core cluster-keys DIR` "
+                    "made, which holds this app's certificate for the cluster at {address}"
+                ).format(address=self.address)
+            )
+        try:
+            paths = check_readable(self.keys, "app", "DIGIT_LAB_CLUSTER_KEYS")
+        except KeysError as e:
+            raise ClusterError(str(e)) from None
+        security = Security(
+            require_encryption=True,
+            tls_ca_file=str(paths.ca),
+            tls_client_cert=str(paths.cert),
+            tls_client_key=str(paths.key),
+        )
+        try:  # read the files now, so a damaged or mismatched one is named before anything connects
+            security.get_connection_args("client")
+        except (ssl.SSLError, ValueError) as e:
+            raise ClusterError(
+                _("cannot use the certificate in {folder} (DIGIT_LAB_CLUSTER_KEYS): {error}").format(
+                    folder=self.keys, error=e
+                )
+            ) from None
+        return security
 
     def describe(self) -> str:
         if self.address:
@@ -178,8 +226,23 @@ class Cluster:
         self._scheduler: LocalCluster | None = None
         self._workers: subprocess.Popen | None = None
         if self.settings.address:
+            security = self.settings.security()
             try:
-                self.client = Client(self.settings.address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+                self.client = Client(
+                    self.settings.address, security=security, timeout=CONNECT_TIMEOUT_S, set_as_default=False
+                )
+            except CommClosedError as e:
+                # Fatal: the scheduler's certificate is not the class's; an SSL end: it refused this app's.
+                if not isinstance(e, FatalCommClosedError) and "SSL" not in str(e):
+                    raise ClusterError(
+                        f"cannot reach the Dask cluster at {self.settings.address} (DIGIT_LAB_CLUSTER): {e}"
+                    ) from None
+                raise ClusterError(
+                    _(
+                        "the Dask cluster at {address} and this app do not share a certificate authority: start the "
+                        "scheduler and the workers with keys from the folder DIGIT_LAB_CLUSTER_KEYS names ({folder})"
+                    ).format(address=self.settings.address, folder=self.settings.keys)
+                ) from None
             except (OSError, TimeoutError) as e:
                 raise ClusterError(
                     f"cannot reach the Dask cluster at {self.settings.address} (DIGIT_LAB_CLUSTER): {e}"
@@ -188,6 +251,8 @@ class Cluster:
         else:
             logging.getLogger("distributed").setLevel(logging.WARNING)  # not a line per worker event in the log
             with dask.config.set(EMBEDDED):
+                # Plain TCP on 127.0.0.1, not Security.temporary(): off the network either way, and TLS made the
+                # start and every run's submit slower (docs/performance.md).
                 # No dashboard; the scheduler's small HTTP server (health, metrics) still starts, on a free port
                 # rather than on 8787, where a second app or test cluster on this computer would collide.
                 self._scheduler = LocalCluster(
