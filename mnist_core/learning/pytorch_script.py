@@ -482,12 +482,24 @@ def script_filename(config: TrainConfig) -> str:
     return f"digit_lab_{re.sub(r'[^0-9A-Za-z]+', '_', stem)}.py"
 
 
+def _parse(text: str, tries: int = 3) -> ast.Module:
+    """ast.parse, tried again on Python 3.11's spurious "AST constructor recursion depth mismatch": its AST
+    converter keeps one depth count for all threads (CPython gh-106905), and Streamlit parses every page it runs."""
+    for attempt in range(tries):
+        try:
+            return ast.parse(text)
+        except SystemError:
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 @cache
 def _models_module() -> tuple[str, dict[str, ast.stmt], dict[str, ast.stmt], dict[str, ast.expr]]:
     """models.py parsed once: its source, its top-level definitions and imports by the names they bind, and each
     registered model's build expression (ModelSpec's `build`) by the model's name."""
     text = Path(models.__file__).read_text(encoding="utf-8")
-    tree = ast.parse(text)
+    tree = _parse(text)
     definitions: dict[str, ast.stmt] = {}
     imports: dict[str, ast.stmt] = {}
     for node in tree.body:
