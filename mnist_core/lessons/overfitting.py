@@ -71,7 +71,11 @@ class Curves:
 @dataclass(frozen=True)
 class Hidden:
     values: np.ndarray  # (units,) the first hidden layer's outputs, as the next layer receives them
-    off: int  # how many of them dropout set to 0 (0 in eval mode)
+    dropped: np.ndarray  # (units,) True where dropout switched the neuron off (none in eval mode)
+
+    @property
+    def off(self) -> int:
+        return int(self.dropped.sum())
 
 
 @torch.no_grad()
@@ -87,7 +91,7 @@ def first_hidden(model: nn.Module, x: torch.Tensor, training: bool, seed: int = 
             torch.manual_seed(seed)
             out = dropout(active)[0]
             torch.manual_seed(seed)  # the same draw on ones: which neurons it switched off, silent ones included
-            off = int((dropout(torch.ones_like(active)) == 0).sum())
+            dropped = (dropout(torch.ones_like(active)) == 0)[0]
     finally:
         dropout.eval()
-    return Hidden(out.numpy(), off)
+    return Hidden(out.numpy(), dropped.numpy())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
@@ -176,11 +177,13 @@ def one_window(key: str) -> None:
         grid(conv.ink(image28)[0, 0].numpy(), _("The window on the input"), f"{key}-input-map", False, (row, col, 3))
     with right:
         grid(fmap, _("The pixel it makes in the map"), f"{key}-map", True, (row, col, 1))
-    rows = [
-        "| " + " | ".join(f"{p:.2f} × {k:g}" for p, k in zip(w.patch[i], np.asarray(weights)[i])) + " |"
-        for i in range(3)
-    ]
-    st.markdown("| | | |\n|---|---|---|\n" + "\n".join(rows))
+    st.table(
+        pd.DataFrame(
+            [[f"{p:.2f} × {k:g}" for p, k in zip(w.patch[i], np.asarray(weights)[i])] for i in range(3)],
+            index=[_("row {n}").format(n=row + i) for i in range(3)],
+            columns=[_("column {n}").format(n=col + j) for j in range(3)],
+        )
+    )
     st.markdown(
         _(
             "Ink × weight, added up: **{total:.3f}**. The feature map at row {row}, column {col}: **{value:.3f}**."

@@ -69,7 +69,7 @@ def train_runs(key: str, configs: dict[str, TrainConfig], labels: dict[str, str]
                     chart.plotly_chart(figure(runs, labels), key=f"{key}-live-{done}", config={"displayModeBar": False})
 
             train(config, split, held, on_event=on_event, score_train=True)
-        progress.empty()
+        st.rerun()  # drawn again from what is kept, with Stop back to disabled
     if not runs:
         st.caption(_("Press Train: each run takes a few seconds, and the chart grows epoch by epoch."))
         return None
@@ -126,7 +126,7 @@ def dropout_mask(key: str) -> None:
         with col:
             fig = go.Figure(
                 go.Heatmap(
-                    z=hidden.values.reshape(16, 16),
+                    z=np.where(hidden.dropped, np.nan, hidden.values).reshape(16, 16),  # off: a white gap
                     colorscale="Viridis",
                     showscale=False,
                     zmin=0,
@@ -142,8 +142,9 @@ def dropout_mask(key: str) -> None:
             )
     st.caption(
         _(
-            "The first hidden layer's 256 neurons for this image, 16 to a row. While training, dropout sets a random "
-            "half to 0 and doubles the others, so the total stays about the same; while testing it does nothing."
+            "The first hidden layer's 256 neurons for this image, 16 to a row (white: switched off). While training, "
+            "dropout sets a random half to 0 and doubles the others, so the total stays about the same; while "
+            "testing it does nothing."
         )
     )
 

@@ -97,6 +97,7 @@ def train_or_pick(key: str) -> None:
             "run_id": None,
             "seconds": outcome.result.seconds,
         }
+        st.rerun()  # drawn again from what is kept, with Stop back to disabled
     held = st.session_state.get(MODEL)
     if held is not None and held["run_id"] is None:
         st.success(
