@@ -168,8 +168,12 @@ def test_convolution_without_a_drawing_or_a_model(app, sample):
     x = sample.train.images[5].float()[None, None] / 255
     expected = F.conv2d(x, torch.tensor(conv.FILTERS["top"].weights).float()[None, None])[0, 0].numpy()
     np.testing.assert_allclose(_z(_figure(at, "convolution-1-map")), expected, atol=2e-3)
+    at.radio(key="convolution-1-input").set_value("Draw one here").run()  # the canvas, still empty
+    assert not at.exception and any("Draw a digit in the black square" in c.value for c in at.caption)
     _step(at, "convolution", 5)
     assert any("no saved convolutional network" in i.value for i in at.info)
+    [to_train] = [link for link in at.page_link if link.proto.page == "train"]  # the lesson's ending: tutorial 003
+    assert to_train.proto.query_string == "recipe=tutorial-cnn-small"
 
 
 def test_overfitting_lesson_trains_with_and_without_dropout(app):

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 from torch import nn
 
 from mnist_core.data.preprocess import to_input, to_mnist
@@ -59,12 +58,16 @@ def pick_image(key: str) -> np.ndarray | None:
         _choice()["index"] = index
         return split.images[index].numpy()
     if source == INPUTS[1]:
+        from streamlit_drawable_canvas import st_canvas  # noqa: PLC0415 (it registers itself: only in a running app)
+
+        st.space("small")  # the canvas's toolbar floats above it: room, so it does not cover the choice above
         canvas = st_canvas(
             stroke_width=18,
             stroke_color="#FFFFFF",
             background_color="#000000",
             height=SIDE,
             width=SIDE,
+            return_image_data=True,
             key=f"{key}-canvas",
         )
         drawn = canvas.image_data if canvas is not None else None
@@ -251,12 +254,6 @@ def trained_filters(key: str) -> None:
                 "(the link below), then come back: its filters show here."
             ),
             icon=":material/model_training:",
-        )
-        st.page_link(
-            "app_pages/train.py",
-            label=_("Train the tutorial's small CNN"),
-            icon=":material/model_training:",
-            query_params={"recipe": "tutorial-cnn-small"},
         )
         return
     by_id = {c.run_id: c for c in cnns}
