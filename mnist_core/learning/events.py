@@ -29,6 +29,7 @@ class Event:
     loss: float | None = None  # mean training loss since the previous step event
     train_acc: float | None = None  # training accuracy over the epoch so far (on augmented images)
     val_acc: float | None = None
+    fit_acc: float | None = None  # epoch events of train(score_train=True): accuracy on the training images, eval mode
     val_loss: float | None = None
     images_per_s: float = 0.0
     eta_s: float | None = None

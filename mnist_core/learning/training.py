@@ -134,7 +134,7 @@ class _Progress:
     def end_epoch(self) -> None:
         self.train_time += time.perf_counter() - self.t0
 
-    def scored(self, val_acc: float | None, val_loss: float | None) -> None:
+    def scored(self, val_acc: float | None, val_loss: float | None, fit_acc: float | None = None) -> None:
         """The held-out score after an epoch (epoch 0: before training, about chance)."""
         train_acc = self.epoch_correct / max(self.epoch_seen, 1) if self.epoch else None
         self._report(
@@ -147,6 +147,7 @@ class _Progress:
                 train_acc=train_acc,
                 val_acc=val_acc,
                 val_loss=val_loss,
+                fit_acc=fit_acc,
                 images_per_s=self.images_per_s,
                 elapsed_s=self.train_time,
                 eta_s=self._eta(self.train_time) if self.epoch else None,
@@ -211,13 +212,16 @@ def train(
     stop: threading.Event | None = None,
     initial: nn.Module | None = None,
     in_place: bool = False,
+    score_train: bool = False,
 ) -> TrainResult:
     """Train a fresh model from `config` (or a copy of `initial`, to fine-tune it) on `train_split`, scoring
     `val_split` after every epoch. With `in_place`, `initial` itself is trained: a lesson redraws its weights
     while the run goes on, and keeps what it learned when the run is stopped.
 
     `on_event` gets an Event after every reported step and epoch; setting `stop` ends the run at the
-    next batch, and the result then has `stopped=True` with the model as it was.
+    next batch, and the result then has `stopped=True` with the model as it was. With `score_train`, every epoch
+    event also says how many of the training images themselves the model gets right (`fit_acc`, in eval mode, without
+    augmentation or dropout): what Learn's overfitting lesson sets beside the held-out score.
     """
     config.validate()
     device = resolve_device(config.device)
@@ -247,8 +251,11 @@ def train(
     # Per-step .item() syncs are free on a CPU but stall a GPU pipeline, so report less often there.
     progress = _Progress(config, steps_per_epoch, 1 if device.type == "cpu" else 25, on_event)
 
+    def fit() -> float | None:
+        return validate(model, pipeline, images, labels)[0] if score_train else None
+
     progress.start()
-    progress.scored(*validate(model, pipeline, val_images, val_labels))
+    progress.scored(*validate(model, pipeline, val_images, val_labels), fit())
     stopped = False
     for epoch in range(1, config.epochs + 1):
         order = torch.randperm(len(labels), generator=generator).to(device)
@@ -260,7 +267,7 @@ def train(
         progress.end_epoch()
         if stopped:
             break
-        progress.scored(*validate(model, pipeline, val_images, val_labels))
+        progress.scored(*validate(model, pipeline, val_images, val_labels), fit())
     model.eval()
     progress.finish(stopped)
     return TrainResult(

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from ui.learn.lesson import Lesson
-from ui.learn.lessons import activations, batches, gradients, layer, loss, numbers, softmax
+from ui.learn.lessons import (
+    activations,
+    batches,
+    convolution,
+    gradients,
+    layer,
+    loss,
+    numbers,
+    overfitting,
+    softmax,
+    testing,
+)
 
 LESSONS: tuple[Lesson, ...] = (
     numbers.LESSON,
@@ -13,5 +24,8 @@ LESSONS: tuple[Lesson, ...] = (
     gradients.LESSON,
     activations.LESSON,
     batches.LESSON,
+    convolution.LESSON,
+    overfitting.LESSON,
+    testing.LESSON,
 )
 BY_SLUG: dict[str, Lesson] = {lesson.slug: lesson for lesson in LESSONS}
