@@ -150,12 +150,15 @@ def ending(lesson: Lesson, finished: bool) -> None:
         )
         for t in lesson.tutorials:
             tutorial = TUTORIALS[t]
-            if tutorial.recipe == lesson.recipe:
-                st.caption(
-                    _("The tutorial reports {reported}; Digit Lab measured {measured} on full MNIST.").format(
-                        reported=_(tutorial.reported), measured=_(tutorial.measured)
-                    )
-                )
+            if tutorial.recipe != lesson.recipe:
+                continue
+            reported = _(tutorial.reported)
+            if tutorial.measured is None:
+                line = _("The tutorial reports {reported}; Digit Lab has not measured it on full MNIST yet.")
+                st.caption(line.format(reported=reported))
+            else:
+                line = _("The tutorial reports {reported}; Digit Lab measured {measured} on full MNIST.")
+                st.caption(line.format(reported=reported, measured=_(tutorial.measured)))
 
 
 def code_behind(config: TrainConfig, key: str) -> None:
