@@ -17,6 +17,7 @@ from harness.shared_data import TEST_SET_RAW as SHARED_RAW
 LONGEST_FIRST = [
     "test_faults",
     "test_browser_chinese",
+    "test_browser_learn",
     "test_cli",
     "test_browser_train",
     "test_browser_shared_run",
