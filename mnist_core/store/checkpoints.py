@@ -18,7 +18,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import load_file, save
@@ -128,6 +137,11 @@ class ModelRecord(_Record):
     history: list[Event] = []  # step and epoch events, thinned for the charts
     finetune: FinetuneRecord | None = None
     owner: OwnerRecord | None = None  # None: saved by the command line, or before models had owners
+
+    @field_serializer("history")
+    def _history(self, history: list[Event]) -> list[dict]:
+        # fit_acc is only measured for a Learn lesson (train(score_train=True)): left out, a record reads as before
+        return [{k: v for k, v in e.to_dict().items() if k != "fit_acc" or v is not None} for e in history]
 
     @model_validator(mode="before")
     @classmethod
