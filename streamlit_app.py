@@ -117,6 +117,7 @@ with st.sidebar:
             st.caption(_("This server opens folders inside: ") + ", ".join(f"`{p}`" for p in folders.allowed_folders()))
     datasets.dataset_in_use_room()
     identity.who_box()
+    identity.keep_cookie()
     st.caption(server.mode_line())
     st.caption(_("Computing on: **{device}**").format(device=server.device_label()))
     # Every page shows the run's state; while one is active the line redraws itself every two seconds, also

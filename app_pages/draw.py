@@ -17,7 +17,7 @@ from mnist_core.learning.models import MODELS, predict_probabilities
 from mnist_core.learning.recipes import recipe_config
 from mnist_core.store.checkpoints import CheckpointError, load_checkpoint
 from mnist_core.store.collections import CollectionError
-from ui import charts, collections, datasets, identity, language, runs, server
+from ui import charts, collections, datasets, identity, language, quotas, runs, server
 
 SIDE = 280  # canvas size in screen pixels
 ZOOM = 7  # the 28x28 image is shown 7x larger, one block per pixel
@@ -129,6 +129,10 @@ def clear_canvas() -> None:
 def keep(image: np.ndarray, digit: int) -> None:
     """Save the drawing in the learner's collection (My digits), then start a fresh canvas for the next one."""
     collection = collections.my_collection()
+    refusal = quotas.drawing_refusal(identity.person())
+    if refusal is not None:
+        st.session_state["draw_kept"] = ("failed", refusal)
+        return
     try:
         collection.keep(image, digit, by=identity.person())
     except (CollectionError, OSError) as e:

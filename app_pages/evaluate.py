@@ -17,7 +17,7 @@ from mnist_core.store.checkpoints import (
     rename_checkpoint,
     skipped_entries,
 )
-from ui import charts, datasets, identity, language, runs, server
+from ui import charts, datasets, identity, language, quotas, runs, server
 from ui import evaluation as ev
 from ui.text import plain
 
@@ -40,6 +40,9 @@ def _import_upload():
         return
     try:
         me = identity.person()
+        refusal = quotas.model_refusal(me)
+        if refusal is not None:
+            raise CheckpointError(refusal)
         path = import_checkpoint(uploaded.getvalue(), owner=OwnerRecord(me.id, me.name))
         st.session_state["eval_upload_msg"] = (
             "success",

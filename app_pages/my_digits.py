@@ -7,7 +7,7 @@ import streamlit as st
 from mnist_core.data.preprocess import ImageError, load_image, to_mnist
 from mnist_core.i18n import _
 from mnist_core.store.collections import DEFAULT_NAME, Collection, CollectionError, collection_names
-from ui import charts, collections, datasets, identity, language, server
+from ui import charts, collections, datasets, identity, language, quotas, server
 from ui.text import plain
 
 SHOWN_PER_DIGIT = 12  # the newest drawings of each digit in the gallery
@@ -128,13 +128,23 @@ with st.expander(_("Add drawings from a zip"), icon=":material/upload:"):
     )
     if upload is not None and st.session_state.get("my_digits_added") != upload.file_id:
         try:
-            added = collection.add_zip(upload.getvalue(), by=identity.person())
-        except CollectionError as e:
+            me = identity.person()
+            room = quotas.drawing_room(me)
+            if room == 0:
+                raise CollectionError(quotas.drawing_refusal(me))
+            added = collection.add_zip(upload.getvalue(), by=me, room=room)
+        except (CollectionError, ValueError) as e:  # ValueError: the host's quota setting, said plainly
             st.error(_("**{name}** was not added: {error}.").format(name=upload.name, error=e))
         else:
             st.session_state["my_digits_added"] = upload.file_id  # a rerun must not add it again
-            st.success(_("Added {n} drawings from {name}.").format(n=added, name=upload.name))
+            st.session_state["my_digits_added_report"] = (upload.name, added)
             st.rerun()
+    report = st.session_state.get("my_digits_added_report")
+    if upload is not None and report is not None and st.session_state.get("my_digits_added") == upload.file_id:
+        name, added = report
+        st.success(_("Added {n} drawings from {name}.").format(n=added.count, name=name))
+        for line in added.skipped:
+            st.warning(_("Not added: {reason}.").format(reason=line), icon=":material/image_not_supported:")
 
 for digit in range(10):
     mine = [d for d in drawings if d.digit == digit][::-1][:SHOWN_PER_DIGIT]

@@ -16,7 +16,7 @@ from mnist_core.learning.models import MODELS, count_parameters
 from mnist_core.learning.recipes import RECIPES, recipe_config
 from mnist_core.runs.train import planned_steps
 from mnist_core.store.collections import Collection, CollectionError, collection_names
-from ui import charts, collections, controls, datasets, identity, language, pytorch_code, runs
+from ui import charts, collections, controls, datasets, identity, language, pytorch_code, quotas, runs
 from ui.history import curves, format_eta
 from ui.text import chart_text
 
@@ -154,6 +154,10 @@ if b1.button(
     disabled=busy,
     help=_("Train a fresh model with these settings. You can switch pages while it runs."),
 ):
+    refusal = quotas.model_refusal(me)
+    if refusal is not None:  # a shared server's limit per student: said where Start was pressed
+        st.error(refusal, icon=":material/inventory_2:")
+        st.stop()
     try:
         job = queue.submit(config, source, split, owner=me.id, owner_name=me.name)
     except (ConfigError, ValueError, RuntimeError) as e:  # RuntimeError: the cluster cannot be reached
@@ -409,6 +413,10 @@ def finetune_section(saved: list, busy: bool) -> None:
             )
         )
         if st.button(_("Fine-tune"), key="finetune_start", icon=":material/school:", disabled=busy):
+            refusal = quotas.model_refusal(me)
+            if refusal is not None:
+                st.error(refusal, icon=":material/inventory_2:")
+                return
             ckpt = next(c for c in saved if c.run_id == parent)
             try:
                 drawings = datasets.load_dataset(str(Collection(collection).path))

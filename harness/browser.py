@@ -120,9 +120,10 @@ STEP_TIMEOUT_MS = 120_000
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 
 
-def new_page(browser):
-    """A page in a fresh browser context (its own cookies: a new user session); close it with page.context.close()."""
-    context = browser.new_context(viewport=VIEWPORT)
+def new_page(browser, storage_state: dict | None = None):
+    """A page in a fresh browser context (its own cookies: a new user session), or in one holding the cookies of
+    `storage_state` (Playwright's, from context.storage_state()); close it with page.context.close()."""
+    context = browser.new_context(viewport=VIEWPORT, storage_state=storage_state)
     context.set_default_timeout(STEP_TIMEOUT_MS)
     return context.new_page()
 

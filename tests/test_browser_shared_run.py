@@ -2,9 +2,13 @@
 the app) belongs to whoever started it: a second browser that opens its link watches it live, read-only, and
 trains its own. (On a learner's own computer every tab is the same person: tests/test_browser_train.py.)"""
 
+import io
 import shutil
+import time
+import zipfile
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 
 from conftest import OFFLINE
@@ -71,3 +75,71 @@ def test_a_shared_link_shows_the_run_live_to_another_student_who_cannot_stop_it(
     finally:
         for p in (a, b):
             p.context.close()
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for name, content in files.items():
+            z.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _png(width: int, height: int, shade: int = 0) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (width, height), shade).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _open_collection(page, server, name: str) -> None:
+    goto(page, server, "my_digits")
+    box = page.locator(".st-key-my_digits_name_input input")
+    box.fill(name)
+    box.press("Enter")
+    wait_idle(page)
+
+
+DELETE = "[class*='st-key-my_digits_delete_'] button"
+
+
+def test_drawings_stay_yours_after_the_browser_closes_until_you_start_fresh(browser, shared_server):
+    a = new_page(browser)
+    try:
+        _open_collection(a, shared_server, "li-hua")
+        a.get_by_text("Add drawings from a zip").click()
+        upload = a.locator(".st-key-my_digits_upload input[type=file]")
+        archive = _zip({"3/a.png": _png(40, 40, 90), "4/b.png": _png(40, 40, 120), "5/huge.png": _png(7000, 7000)})
+        upload.set_input_files(files=[{"name": "mine.zip", "mimeType": "application/zip", "buffer": archive}])
+        main = a.locator("[data-testid='stMain']")
+        expect(main.get_by_text("Added 2 drawings from mine.zip.")).to_be_visible()
+        expect(main.get_by_text("5/huge.png is 7000x7000 pixels; one image may have at most 4,000,000")).to_be_visible()
+        expect(a.locator(DELETE).first).to_be_enabled()
+        state = a.context.storage_state()
+    finally:
+        a.context.close()
+    # A browser restart keeps only cookies that have an expiry: Streamlit's own (XSRF) is a session cookie.
+    state["cookies"] = [c for c in state["cookies"] if c["expires"] > 0]
+    kept = [c for c in state["cookies"] if c["name"] == "digit_lab_browser"]
+    assert kept and kept[0]["expires"] > time.time() + 300 * 86400
+
+    b = new_page(browser, storage_state=state)
+    try:
+        _open_collection(b, shared_server, "li-hua")
+        expect(b.locator(DELETE).first).to_be_enabled()  # still Li Hua's, in the reopened browser
+
+        sidebar = b.locator("[data-testid='stSidebar']")
+        sidebar.get_by_text("You", exact=True).click()
+        sidebar.get_by_role("button", name="Not me? Start fresh").click()
+        # The page writes the browser's new secret to the cookie: what the next page load will be known by.
+        b.wait_for_function(
+            "old => document.cookie.includes('digit_lab_browser=') && !document.cookie.includes(old)",
+            arg=kept[0]["value"],
+            timeout=30_000,
+        )
+        _open_collection(b, shared_server, "li-hua")
+        expect(b.locator(DELETE).first).to_be_disabled()  # the next student cannot change Li Hua's drawings
+        assert_no_exception(b)
+        fresh = [c for c in b.context.cookies() if c["name"] == "digit_lab_browser"]
+        assert fresh and fresh[0]["value"] != kept[0]["value"]
+    finally:
+        b.context.close()

@@ -93,7 +93,7 @@ def test_zip_round_trip(tmp_path, sample):
     archive = a.to_zip()
     assert sorted(zipfile.ZipFile(io.BytesIO(archive)).namelist())[0].startswith("a/0/")
     b = Collection("b", tmp_path)
-    assert b.add_zip(archive) == 20
+    assert b.add_zip(archive).count == 20
     assert b.counts() == a.counts() == [2] * 10
 
 
@@ -111,7 +111,7 @@ def test_only_images_in_digit_folders_are_taken(tmp_path):
             }
         )
     )
-    assert added == 2 and c.counts()[3] == 2 and sum(c.counts()) == 2
+    assert added.count == 2 and added.skipped == [] and c.counts()[3] == 2 and sum(c.counts()) == 2
 
 
 @pytest.mark.parametrize(
@@ -146,3 +146,43 @@ def test_an_absurdly_large_archive_is_refused_before_it_is_opened(tmp_path, monk
     monkeypatch.setattr(my_digits, "MAX_UNPACKED_BYTES", 10)
     with pytest.raises(CollectionError, match="unpacks to more than"):
         Collection("c", tmp_path).add_zip(zip_of({"3/a.png": png_bytes()}))
+
+
+def blank_png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (width, height)).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def huge_png() -> bytes:
+    """A blank 7000x7000 PNG: 49 megapixels of decoding in 47 KB."""
+    return blank_png(7000, 7000)
+
+
+def test_an_image_too_big_to_decode_is_left_out_by_its_header_and_the_rest_added(tmp_path, huge_png, monkeypatch):
+    assert len(huge_png) < 60_000
+    decoded = []
+    monkeypatch.setattr(my_digits, "load_image", lambda data: decoded.append(data) or np.zeros((40, 40), np.uint8))
+    c = Collection("c", tmp_path)
+    added = c.add_zip(zip_of({"3/a.png": png_bytes(3), "3/huge.png": huge_png, "4/b.png": png_bytes(4)}))
+    assert added.count == 2 and c.counts()[3] == 1 and c.counts()[4] == 1
+    assert added.skipped == ["3/huge.png is 7000x7000 pixels; one image may have at most 4,000,000 pixels"]
+    assert huge_png not in decoded  # refused from its header: never decoded
+
+    with pytest.raises(CollectionError, match=r"3/huge.png is 7000x7000 pixels; one image may have at most 4,000"):
+        Collection("d", tmp_path).add_zip(zip_of({"3/huge.png": huge_png}))  # nothing else: nothing added, and why
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_zip_has_a_pixel_budget_and_a_room_for_the_students_quota(tmp_path, monkeypatch):
+    monkeypatch.setattr(my_digits, "MAX_ZIP_PIXELS", 2 * 40 * 40)
+    files = {f"{d}/{d}.png": png_bytes(d) for d in range(4)}
+    added = Collection("c", tmp_path).add_zip(zip_of(files))
+    assert added.count == 2
+    assert added.skipped == ["2/2.png and the images after it: one zip may hold at most 3,200 pixels in all"]
+
+    monkeypatch.setattr(my_digits, "MAX_ZIP_PIXELS", 10**9)
+    added = Collection("d", tmp_path).add_zip(zip_of(files), room=3)
+    assert added.count == 3 and Collection("d", tmp_path).counts()[:4] == [1, 1, 1, 0]
+    assert added.skipped == ["3/3.png and the images after it: only 3 more drawings fit in what you may keep"]

@@ -3,6 +3,8 @@ the first one's model, the teacher's admin token can, and everyone can still use
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -163,3 +165,27 @@ def test_on_a_shared_server_each_browser_starts_a_collection_of_its_own(app, mod
     app.session_state["browser_secret"] = "bob-secret"
     at = open_page(app, "my_digits")
     assert at.text_input(key="my_digits_name_input").value == "my-digits-" + owners.browser_id("bob-secret")[:6]
+
+
+def test_not_me_start_fresh_forgets_this_browser_on_a_shared_computer(app, models_with_checkpoint, shared):
+    _owned_by(models_with_checkpoint, "alice-secret", "Alice")
+    at = _session(app, "alice-secret")
+    at.sidebar.text_input(key="display_name").set_value("Alice").run()
+    assert not at.button(key="eval_delete").disabled  # Alice's own model
+    assert identity.typed_names()[owners.browser_id("alice-secret")] == "Alice"
+
+    at.button(key="identity_start_fresh").click().run()
+    assert not at.exception
+    secret = at.session_state["browser_secret"]
+    assert re.fullmatch(r"[0-9a-f]{32}", secret)  # a new secret, which the page writes to the browser's cookie
+    assert at.button(key="eval_delete").disabled  # the next student cannot delete Alice's model
+    assert at.sidebar.text_input(key="display_name").value == ""
+    assert owners.browser_id("alice-secret") not in identity.typed_names()
+    assert at.session_state["dataset"] == "mnist-sample"  # the class's dataset stays chosen
+    cookie = [h.proto.body for h in at.get("html") if identity.COOKIE in h.proto.body]
+    assert cookie and f"{identity.COOKIE}={secret}; Max-Age=34560000; Path=/; SameSite=Lax" in cookie[0]
+
+
+def test_on_a_learners_own_computer_there_is_no_start_fresh(app):
+    at = open_page(app, "draw")
+    assert not [b for b in at.sidebar.button if b.key == "identity_start_fresh"]

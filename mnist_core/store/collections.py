@@ -34,6 +34,10 @@ MAX_ZIP_BYTES = 50_000_000
 MAX_ZIP_FILES = 5_000
 MAX_IMAGE_BYTES = 5_000_000  # one image, uncompressed
 MAX_UNPACKED_BYTES = 200_000_000
+# Pixels, read from each image's header before it is decoded: a blank 7000x7000 PNG is 47 KB but 49 megapixels
+# of decoding. A drawing is 280x280 (0.08 megapixels), so the budget holds an exported collection of 2,500.
+MAX_IMAGE_PIXELS = 4_000_000
+MAX_ZIP_PIXELS = 200_000_000
 OWNER_FILE = ".owner.json"  # who started a collection (a dot file: no dataset reader takes it for an image)
 
 
@@ -63,6 +67,14 @@ def collection_names(root: str | Path | None = None) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and NAME_RULE.match(p.name))
+
+
+@dataclass(frozen=True)
+class ZipAdded:
+    """What a zip added: how many drawings, and one line for each image left out because of its size."""
+
+    count: int
+    skipped: list[str]
 
 
 @dataclass(frozen=True)
@@ -184,20 +196,22 @@ class Collection:
                 z.write(drawing.path, f"{self.name}/{drawing.digit}/{drawing.path.name}")
         return buffer.getvalue()
 
-    def add_zip(self, data: bytes, by: Person | None = None) -> int:
-        """Add the images in a zip's digit folders (`[any/]<digit>/<file>`); returns how many were added.
+    def add_zip(self, data: bytes, by: Person | None = None, room: int | None = None) -> ZipAdded:
+        """Add the images in a zip's digit folders (`[any/]<digit>/<file>`), at most `room` of them (None: all);
+        says how many were added and which images were left out for their size (over MAX_IMAGE_PIXELS, or past the
+        zip's MAX_ZIP_PIXELS) or for want of room.
 
         Everything is checked before anything is written, so a refused archive leaves the collection as it was.
         Files outside digit folders and files that are not images are skipped; an archive with paths leaving
         the collection, too many files or absurd sizes is refused whole.
         """
         self.check_may_change(by)
-        images = _images_in_zip(data)
+        images, skipped = _images_in_zip(data, room)
         for digit, content in images:
             _write_atomic(self.path / str(digit) / _new_file_name(), content)
         if images:
             self._claim(by)
-        return len(images)
+        return ZipAdded(len(images), skipped)
 
     def remove(self, by: Person | None = None) -> None:
         """Delete the whole collection."""
@@ -205,8 +219,18 @@ class Collection:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def _images_in_zip(data: bytes) -> list[tuple[int, bytes]]:
-    """(digit, PNG bytes) for each image in a digit folder of the zip, after checking the whole archive."""
+def _pixels(content: bytes) -> tuple[int, int] | None:
+    """An image's width and height from its header alone (Pillow decodes nothing until asked); None if unreadable."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return image.size
+    except (OSError, ValueError, EOFError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
+def _images_in_zip(data: bytes, room: int | None = None) -> tuple[list[tuple[int, bytes]], list[str]]:
+    """(digit, PNG bytes) for each image in a digit folder of the zip, after checking the whole archive, and a line
+    for each image left out for its size."""
     if len(data) > MAX_ZIP_BYTES:
         raise CollectionError(
             _("the archive is {size:.0f} MB; the limit is {limit:.0f} MB").format(
@@ -244,14 +268,45 @@ def _images_in_zip(data: bytes) -> list[tuple[int, bytes]]:
                 )
             )
         wanted.append((int(path.parent.name), m))
-    images = []
+    images, skipped, budget = [], [], MAX_ZIP_PIXELS
     for digit, m in wanted:
+        if room is not None and len(images) >= room:
+            skipped.append(
+                _("{file} and the images after it: only {room:,} more drawings fit in what you may keep").format(
+                    file=m.filename[:80], room=room
+                )
+            )
+            break
         try:
             content = archive.read(m)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            continue  # a damaged file in a digit folder is skipped, like any other non-image
+        size = _pixels(content)
+        if size is None:
+            continue
+        width, height = size
+        if width * height > MAX_IMAGE_PIXELS:
+            skipped.append(
+                _("{file} is {width}x{height} pixels; one image may have at most {limit:,} pixels").format(
+                    file=m.filename[:80], width=width, height=height, limit=MAX_IMAGE_PIXELS
+                )
+            )
+            continue
+        if width * height > budget:
+            skipped.append(
+                _("{file} and the images after it: one zip may hold at most {limit:,} pixels in all").format(
+                    file=m.filename[:80], limit=MAX_ZIP_PIXELS
+                )
+            )
+            break
+        budget -= width * height
+        try:
             rgba = load_image(content)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, ImageError):
-            continue  # a damaged or non-image file in a digit folder is skipped, like any other non-image
+        except ImageError:
+            continue
         images.append((digit, _png(rgba)))  # stored as PNG whatever it came as
     if not images:
-        raise CollectionError(_("the archive has no images in digit folders (0/ to 9/), so nothing was added"))
-    return images
+        raise CollectionError(
+            "; ".join(skipped) or _("the archive has no images in digit folders (0/ to 9/), so nothing was added")
+        )
+    return images, skipped
