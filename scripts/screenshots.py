@@ -146,6 +146,18 @@ def main() -> None:
                 png = args.out / f"{name}.png"
                 page.screenshot(path=str(png), full_page=False)
                 save_small(png)
+            # Learn: a step with its question answered and its widget showing (the softmax of tutorial 001's scores)
+            goto(page, server, "learn?lesson=softmax&step=1")
+            step = page.locator(".st-key-step-softmax-1")
+            if step.get_by_role("radiogroup").count():
+                step.get_by_role("radiogroup").locator("label").first.click()
+            settle(page)
+            page.wait_for_timeout(1500)
+            assert_no_exception(page)
+            page.mouse.move(0, VIEWPORT["height"] - 1)
+            png = args.out / "learn.png"
+            page.screenshot(path=str(png), full_page=False)
+            save_small(png)
             browser.close()
     finally:
         if server is not None:
