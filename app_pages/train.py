@@ -301,6 +301,8 @@ def show_run(job_id: str, overlays: list) -> None:
         )
     elif snap.status == Status.FAILED:
         st.error(_("Training failed: {error}").format(error=_(snap.error) if snap.error else snap.error))
+    if snap.status == Status.QUEUED and (note := queue.no_workers_note()):
+        st.warning(note, icon=":material/report:")
     show_charts(
         curves(snap.history),
         0 if last is None else last.total_steps,

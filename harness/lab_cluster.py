@@ -33,9 +33,9 @@ def env(**extra: str) -> dict:
     return {**os.environ, "PYTHONPATH": str(REPO), **extra}
 
 
-def start_scheduler(keys: str | Path, log: Path, **extra_env: str) -> tuple[str, subprocess.Popen]:
-    """A TLS scheduler on 127.0.0.1 (its HTTP server too, on a free port), writing its log to `log`."""
-    port = free_port()
+def start_scheduler(keys: str | Path, log: Path, port: int = 0, **extra_env: str) -> tuple[str, subprocess.Popen]:
+    """A TLS scheduler on 127.0.0.1 at `port` (0: a free one; its HTTP server on a free port), logging to `log`."""
+    port = port or free_port()
     command = [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"]
     with open(log, "w") as out:
         proc = subprocess.Popen(

@@ -263,7 +263,52 @@ class Cluster:
                 )
             self.client = Client(self._scheduler, set_as_default=False)
             self._workers = self._start_workers(self._scheduler.scheduler_address)
+            self.restarts = 0  # how often the worker processes were started again after they died
+            self._closed = threading.Event()
+            threading.Thread(target=self._keep_workers, name="digit-lab-workers", daemon=True).start()
         self.client.register_plugin(WorkerSetup())
+        if self.settings.address:
+            self._fail_at_once()
+
+    def _fail_at_once(self) -> None:
+        """A dead worker fails its run once on a lab cluster too, instead of Dask starting it from scratch up to
+        three times; a function nested here travels by value, so the scheduler needs no copy of the engine."""
+
+        def no_retries(dask_scheduler) -> None:
+            dask_scheduler.allowed_failures = 0
+
+        try:
+            self.client.run_on_scheduler(no_retries)
+        except Exception:  # a scheduler that refuses: runs are retried as Dask's settings say
+            logging.getLogger(__name__).warning("could not set allowed-failures 0 on the lab scheduler")
+
+    def connected(self) -> bool:
+        return self.client.status == "running"
+
+    def reconnect(self) -> None:
+        """A new client for a lab cluster whose scheduler was lost (Dask's client closes itself after failing to
+        reconnect): the next run goes through it; a ClusterError when the scheduler is not back yet."""
+        try:
+            self.client.close(timeout=CONNECT_TIMEOUT_S)
+        except Exception:  # already closed
+            pass
+        fresh = Cluster(self.settings)
+        self.client = fresh.client
+
+    def _keep_workers(self) -> None:
+        """The embedded cluster's `dask worker` process started again when it dies (an out-of-memory kill of it, or
+        of all its workers), so the next run trains; Dask's nanny restarts a single dead worker by itself."""
+        while not self._closed.wait(1):
+            if self._workers.poll() is None:
+                continue
+            try:  # its orphaned workers too: the group started_new_session made
+                os.killpg(self._workers.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            if self._closed.is_set():
+                return
+            self._workers = self._start_workers(self._scheduler.scheduler_address)
+            self.restarts += 1
 
     def _start_workers(self, address: str) -> subprocess.Popen:
         engine_root = str(Path(__file__).resolve().parents[2])  # the folder that holds mnist_core
@@ -320,6 +365,8 @@ class Cluster:
         self.client.wait_for_workers(self.settings.workers if self._workers else 1, timeout=timeout)
 
     def close(self) -> None:
+        if self._scheduler is not None:
+            self._closed.set()
         self.client.close()
         if self._workers is not None:
             self._workers.terminate()

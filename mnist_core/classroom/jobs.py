@@ -33,11 +33,20 @@ from mnist_core.store.owners import Person, may_manage
 
 _ids = itertools.count(1)
 _registry: weakref.WeakValueDictionary[str, Job] = weakref.WeakValueDictionary()  # job id -> job, for events
-_listening: weakref.WeakSet = weakref.WeakSet()  # clusters whose run events _on_message receives
+_listening: weakref.WeakSet = weakref.WeakSet()  # Dask clients whose run events _on_message receives
 EXIT_WAIT_S = 40.0  # at interpreter exit, how long a stopped run may take to finish its batch, score and save
 KILLED = N_(  # set in a Dask thread (no interface language): the page translates it where it shows job.error
-    "the worker process training it ended unexpectedly (it may have run out of memory or been stopped); "
-    "nothing was saved. Press Start to try again."
+    "the worker training this run stopped (out of memory?), so the run ended; nothing was saved. "
+    "Press Start to try again."
+)
+LOST = N_(
+    "the app lost the connection to the cluster (its scheduler stopped or the network failed), so the run ended; "
+    "nothing was saved. Press Start to try again once the cluster is back."
+)
+NO_WORKERS_S = 60.0  # how long runs may wait with no worker at all before the page says what to check
+NO_WORKERS = N_(
+    "No computer has joined {cluster} for {seconds} seconds, so no run can start. Check that the workers are "
+    "running and reach the scheduler (the server's log names errors); the run starts by itself once one joins."
 )
 
 
@@ -97,7 +106,8 @@ class Job:
     finished: float | None = None
     stop_flag: threading.Event = field(default_factory=threading.Event)  # Stop was pressed
     ended: threading.Event = field(default_factory=threading.Event)  # set once the status is final
-    future: Any = field(default=None, repr=False)  # the Dask future of the worker's task, once it is sent
+    future: Any = field(default=None, repr=False)  # the Dask future of the worker's task, while it is out
+    sent: bool = False  # given to a worker (its future is released once it ends, with what the worker held)
     request: Any = field(default=None, repr=False)  # what is sent to a worker, kept here until one is free
     finishing: bool = False  # _finish has begun saving its result
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -170,6 +180,7 @@ class JobQueue:
         self._cluster = cluster
         self._closing = False
         self._look_again: threading.Timer | None = None  # one pending look for a worker at a time
+        self._no_workers_since: float | None = None  # runs were waiting and the cluster had no worker
         _queues.add(self)
 
     # ----- the cluster -----
@@ -184,12 +195,21 @@ class JobQueue:
         """The open cluster, connecting first if needed; a ClusterError says in one line why it cannot be used."""
         cluster = self._cluster or shared_cluster()
         with _shared_lock:
-            if cluster not in _listening:  # one subscription per client: a second would replace the first
+            if not cluster.connected():  # the scheduler was lost: a new client, or a ClusterError saying so
+                cluster.reconnect()
+            if cluster.client not in _listening:  # one subscription per client: a second would replace the first
                 from mnist_core.classroom.worker import TOPIC
 
                 cluster.client.subscribe_topic(TOPIC, _on_message)
-                _listening.add(cluster)
+                _listening.add(cluster.client)
         return cluster
+
+    def no_workers_note(self) -> str | None:
+        """What a waiting run's page says when the cluster has had no worker for NO_WORKERS_S: what to check."""
+        since = self._no_workers_since
+        if since is None or time.time() - since < NO_WORKERS_S:
+            return None
+        return _(NO_WORKERS).format(cluster=self.describe(), seconds=int(NO_WORKERS_S))
 
     def describe(self) -> str:
         from mnist_core.classroom.cluster import ClusterSettings
@@ -244,13 +264,18 @@ class JobQueue:
         from mnist_core.classroom.worker import run
 
         client = self.cluster().client
-        free = sum(client.nthreads().values())  # the workers that have joined so far
+        joined = sum(client.nthreads().values())  # the workers that have joined so far
         with self._lock:
             jobs = sorted(self._jobs.values(), key=lambda j: j.created)
-            free -= sum(1 for j in jobs if j.future is not None and not j.ended.is_set())
-            waiting = [j for j in jobs if j.future is None and j.status == Status.QUEUED]
+            free = joined - sum(1 for j in jobs if j.sent and not j.ended.is_set())
+            waiting = [j for j in jobs if not j.sent and j.status == Status.QUEUED]
+            if not waiting or joined:
+                self._no_workers_since = None
+            elif self._no_workers_since is None:
+                self._no_workers_since = time.time()
             for job in waiting[: max(0, free)]:
                 job.future = client.submit(run, job.request, job.source, pure=False, key=f"digit-lab-run-{job.id}")
+                job.sent = True
                 job.future.add_done_callback(lambda future, j=job: self._finish(j, future))
             # Runs still waiting: look again shortly, not only when a run ends, since a worker that is still
             # starting (or a lab computer that joins later) frees a place without any run ending.
@@ -283,9 +308,12 @@ class JobQueue:
             job.end(Status.FAILED, KILLED)
         except Exception as e:  # a failed run must not stop the others; the page shows the message
             if future.cancelled() or type(e).__name__ == "CancelledError":
-                job.end(Status.STOPPED)
+                # Only Stop cancels a run here; any other cancel is Dask's, on losing the scheduler.
+                job.end(Status.STOPPED) if job.stop_flag.is_set() else job.end(Status.FAILED, LOST)
             else:
                 job.end(Status.FAILED, str(e) or type(e).__name__)
+        finally:
+            job.future = None  # the task, its dataset's reference and its result leave Dask's memory
         self._dispatch_quietly()  # a worker is free: the next run in line goes to it
 
     def _dispatch_again(self) -> None:
@@ -336,10 +364,10 @@ class JobQueue:
             raise NotYoursError(_("only the person who started this run, or the teacher, can stop it"))
         job.stop_flag.set()
         with self._lock:  # _dispatch sends waiting runs under this lock: this one is sent now or never
-            sent = job.future is not None
+            sent, future = job.sent, job.future
             if job.status == Status.QUEUED:
-                if sent:
-                    job.future.cancel()
+                if future is not None:
+                    future.cancel()
                 job.end(Status.STOPPED)
         if sent:  # a run never sent to a worker has no worker to tell
             threading.Thread(target=self._tell_workers, args=(job.id,), daemon=True).start()
@@ -374,14 +402,15 @@ class JobQueue:
                     pass
         end = time.time() + timeout
         for job in active:
-            if job.future is None or job.ended.is_set():
+            future = job.future
+            if future is None or job.ended.is_set():
                 continue
             try:
-                job.future.result(timeout=max(0.0, end - time.time()))
+                future.result(timeout=max(0.0, end - time.time()))
             except Exception:  # failed, cancelled or still going: _finish says which
                 pass
-            if job.future.done():  # finished here: at interpreter exit Dask's callback thread can no longer start
-                self._finish(job, job.future)
+            if future.done():  # finished here: at interpreter exit Dask's callback thread can no longer start
+                self._finish(job, future)
             job.ended.wait(max(0.0, end - time.time()))  # Dask's callback may be the one saving it
 
     def wait(self, job: Job, timeout: float | None = None) -> bool:
