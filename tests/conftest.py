@@ -23,6 +23,7 @@ LONGEST_FIRST = [
     "test_browser_shared_run",
     "test_jobs",
     "test_cluster_tls",
+    "test_faults_cluster",
     "test_fresh_install",
     "test_browser_evaluate",
     "test_browser_touch",
