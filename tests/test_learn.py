@@ -66,6 +66,8 @@ def test_a_step_asks_first_then_shows_its_widget_and_next_ticks_it(app):
         assert len(at.get("plotly_chart")) + len(at.get("imgs")) > shown_before  # now the widget shows
         at.radio[0].set_value(step.guess.answer).run()
         assert at.success and at.success[0].value.startswith("Right.")
+    if step.alt:  # what the step's pictures show, for a screen reader
+        assert any(step.alt in h.proto.body for h in at.get("html"))
     next_button = [b for b in at.button if b.label in ("Next step", "Finish the lesson")][0]
     next_button.click().run()
     assert not at.exception

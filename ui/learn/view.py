@@ -3,6 +3,8 @@ the ticks of the steps done, and the way on to the next step or to Train."""
 
 from __future__ import annotations
 
+import html
+
 import streamlit as st
 
 from mnist_core.i18n import _
@@ -15,6 +17,7 @@ from ui.learn.lesson import Guess, Lesson
 from ui.learn.tutorials import TUTORIALS
 
 PAGE = "app_pages/learn.py"
+SCREEN_READER_ONLY = "position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap"
 
 
 def progress() -> Progress:
@@ -78,6 +81,8 @@ def lesson_page(lesson: Lesson, n: int, learner: Progress) -> None:
         st.markdown(_(step.text))
         if step.guess is None or guess_first(step.guess, f"{lesson.slug}-{n}"):
             step.widget(f"{lesson.slug}-{n}")
+            if step.alt:  # what the step's pictures show, said to a screen reader (the page already shows it)
+                st.html(f'<span style="{SCREEN_READER_ONLY}">{html.escape(_(step.alt), quote=False)}</span>')
     with st.container(horizontal=True, key=f"nav-{lesson.slug}"):
         if n > 1:
             st.button(_("Back"), icon=":material/arrow_back:", on_click=_go, args=(lesson, n - 1, None))
