@@ -12,32 +12,12 @@ import torch
 from torch.nn import functional as F
 
 from conftest import open_page
-from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.models import build_model
 from mnist_core.lessons.activations import hidden_values, merged_layer
 from mnist_core.lessons.stepper import Stepper, diverged, diverged_at
+from ui.learn.lessons.gradients import step_config as config  # the lesson's own runs
 
 SLOW = 180  # seconds an AppTest run that trains may take on a busy machine
-
-
-def config(**fields) -> TrainConfig:
-    values = dict(
-        model="linear",
-        epochs=1,
-        batch_size=16,
-        lr=0.01,
-        optimizer="sgd",
-        momentum=0.0,
-        weight_decay=0.0,
-        scheduler="none",
-        augment=False,
-        train_size=2000,
-        val_size=0,
-        seed=0,
-        cpu_threads=1,
-        device="cpu",
-    )
-    return TrainConfig(**{**values, **fields})
 
 
 # The engine: Stepper and the ReLU helpers

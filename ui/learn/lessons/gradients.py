@@ -11,6 +11,7 @@ import streamlit as st
 from mnist_core.i18n import N_, _
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.recipes import recipe_config
+from mnist_core.lessons.configs import lesson_config
 from mnist_core.lessons.stepper import DIVERGE_FACTOR, Stepper, StepResult, diverged_at
 from ui import charts, pictures
 from ui.learn import view
@@ -22,23 +23,7 @@ RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # 
 
 def step_config(**fields) -> TrainConfig:
     """The one-step-at-a-time runs: one layer 784-10, plain SGD, batches of 16 from 2,000 images."""
-    values = dict(
-        model="linear",
-        epochs=1,
-        batch_size=16,
-        lr=0.01,
-        optimizer="sgd",
-        momentum=0.0,
-        weight_decay=0.0,
-        scheduler="none",
-        augment=False,
-        train_size=2000,
-        val_size=0,
-        seed=0,
-        cpu_threads=1,
-        device="cpu",
-    )
-    return TrainConfig(**{**values, **fields})
+    return lesson_config(**{"batch_size": 16, "val_size": 0, **fields})
 
 
 def batch_picture(images: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ from torch import nn
 
 from mnist_core.data.sources import Split
 from mnist_core.i18n import N_, _
-from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.models import MODELS, count_parameters
 from mnist_core.lessons.basics import (
     first_linear,
@@ -21,6 +20,7 @@ from mnist_core.lessons.basics import (
     parameter_table,
     weight_pictures,
 )
+from mnist_core.lessons.configs import lesson_config
 from ui import charts, pictures
 from ui.learn.data import splits
 from ui.learn.lesson import Guess, Lesson, Step
@@ -28,22 +28,9 @@ from ui.learn.live_training import Run, train_button
 
 SHARED = "learn-linear"  # the session's trained 784-10 layer, which the softmax lesson reads its scores from
 
-# One layer 784 -> 10, trained in a few seconds on this machine's share of the CPU.
-LINEAR = TrainConfig(
-    model="linear",
-    epochs=4,
-    batch_size=64,
-    lr=0.05,
-    optimizer="sgd",  # plain steps draw the clearest digit-shaped weights (Adam's come out speckled)
-    momentum=0.0,
-    weight_decay=0.0,
-    scheduler="none",
-    augment=False,
-    train_size=4000,
-    val_size=1000,
-    cpu_threads=1,
-    seed=0,
-)
+# One layer 784 -> 10, trained in a few seconds; plain SGD draws the clearest digit-shaped weights (Adam's come out
+# speckled).
+LINEAR = lesson_config(epochs=4, batch_size=64, lr=0.05, train_size=4000)
 
 
 def shared_linear() -> nn.Module | None:

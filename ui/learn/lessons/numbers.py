@@ -13,6 +13,7 @@ from mnist_core.learning.events import EventKind
 from mnist_core.learning.models import build_model
 from mnist_core.learning.training import train
 from mnist_core.lessons.basics import MEAN, STD, first_linear, flat, normalized, to_tensor
+from mnist_core.lessons.configs import lesson_config
 from ui import charts
 from ui.learn import view
 from ui.learn.data import splits
@@ -174,23 +175,7 @@ SCALINGS = {
 
 def scaling_config(name: str) -> TrainConfig:
     _title, mean, std = SCALINGS[name]
-    return TrainConfig(
-        model="linear",
-        epochs=1,
-        batch_size=32,
-        lr=0.01,
-        optimizer="sgd",
-        momentum=0.0,
-        weight_decay=0.0,
-        scheduler="none",
-        augment=False,
-        train_size=1000,
-        val_size=1000,
-        norm_mean=mean,
-        norm_std=std,
-        cpu_threads=1,
-        seed=0,
-    )
+    return lesson_config(train_size=1000, norm_mean=mean, norm_std=std)
 
 
 def why_normalize(key: str) -> None:

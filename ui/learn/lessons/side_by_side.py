@@ -13,6 +13,7 @@ from mnist_core.i18n import _
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.events import Event, EventKind
 from mnist_core.learning.training import train
+from mnist_core.lessons.configs import lesson_config
 from ui import charts
 from ui.learn import view
 from ui.learn.data import splits
@@ -115,21 +116,7 @@ def train_side_by_side(
 
 def base_config(**fields) -> TrainConfig:
     """A lesson's small training: a few thousand images, no schedule or augmentation, one CPU thread."""
-    values = dict(
-        epochs=5,
-        batch_size=32,
-        lr=1e-3,
-        optimizer="adam",
-        weight_decay=0.0,
-        scheduler="none",
-        augment=False,
-        train_size=2000,
-        val_size=1000,
-        seed=0,
-        cpu_threads=1,
-        device="cpu",
-    )
-    return TrainConfig(**{**values, **fields}).validate()
+    return lesson_config(**{"epochs": 5, "lr": 1e-3, "optimizer": "adam", **fields})
 
 
 def code_for_each(runs: list[tuple[str, TrainConfig]], key: str) -> None:
