@@ -69,11 +69,11 @@ def test_typed_filters(text, ok):
 
 def test_training_can_score_its_own_images_each_epoch(sample, one_cpu_thread):
     curves = of.Curves()
-    result = train(of.lesson_config(epochs=12), sample.train, sample.test, on_event=curves.add, score_train=True)
+    result = train(of.overfit_config(epochs=12), sample.train, sample.test, on_event=curves.add, score_train=True)
     assert curves.epochs == list(range(13)) and curves.done
     assert curves.fit[-1] == 1.0  # 500 images learned by heart
     assert curves.gap > 0.05 and curves.first_perfect() is not None
-    assert all(e.fit_acc is None for e in train(of.lesson_config(epochs=1), sample.train).history)
+    assert all(e.fit_acc is None for e in train(of.overfit_config(epochs=1), sample.train).history)
     assert result.n_train == of.TRAIN_SIZE
 
 

@@ -12,27 +12,19 @@ from torch.nn import functional as F
 
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.events import Event, EventKind
+from mnist_core.lessons.configs import lesson_config
 
 TRAIN_SIZE = 500
 HELD_OUT = 1000
 
-BASE = TrainConfig(
-    model="mlp-256",
-    epochs=30,
-    batch_size=50,
-    lr=1e-3,
-    optimizer="adam",
-    weight_decay=0.0,  # another regulariser: left out, so dropout is the only one
-    scheduler="none",
-    augment=False,  # likewise: new variants of the images every epoch would hide the learning by heart
-    train_size=TRAIN_SIZE,
-    val_size=HELD_OUT,
-    cpu_threads=1,
-    seed=0,
+# Two regularisers are left out so dropout is the only one: weight decay, and augmentation (new variants of the
+# images every epoch would hide the learning by heart).
+BASE = lesson_config(
+    model="mlp-256", epochs=30, batch_size=50, lr=1e-3, optimizer="adam", train_size=TRAIN_SIZE, val_size=HELD_OUT
 )
 
 
-def lesson_config(dropout: bool = False, normalise: bool = True, epochs: int = BASE.epochs) -> TrainConfig:
+def overfit_config(dropout: bool = False, normalise: bool = True, epochs: int = BASE.epochs) -> TrainConfig:
     """The lesson's run: mlp-256 (or its dropout twin) on 500 images, with Normalize or with the raw 0-1 ink."""
     config = replace(BASE, model="mlp-256-dropout" if dropout else "mlp-256", epochs=epochs)
     return config if normalise else replace(config, norm_mean=0.0, norm_std=1.0)

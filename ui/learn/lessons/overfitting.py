@@ -87,7 +87,7 @@ def gap_line(curves: of.Curves, label: str) -> str:
 
 
 def learning_by_heart(key: str) -> None:
-    configs = {"plain": of.lesson_config()}
+    configs = {"plain": of.overfit_config()}
     labels = {"plain": N_("Without dropout")}
     runs = train_runs(key, configs, labels)
     view.code_behind(configs["plain"], f"{key}-code")
@@ -114,7 +114,7 @@ def dropout_mask(key: str) -> None:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # the same starting weights every time: only the dropout changes
         model = build_model("mlp-256-dropout").eval()
-    config = of.lesson_config(dropout=True)
+    config = of.overfit_config(dropout=True)
     x = to_input(split.images[index].numpy(), config.norm_mean, config.norm_std).float()
     training = of.first_hidden(model, x, training=True, seed=draws)
     testing = of.first_hidden(model, x, training=False)
@@ -150,7 +150,7 @@ def dropout_mask(key: str) -> None:
 
 
 def with_and_without(key: str) -> None:
-    configs = {"plain": of.lesson_config(), "dropout": of.lesson_config(dropout=True)}
+    configs = {"plain": of.overfit_config(), "dropout": of.overfit_config(dropout=True)}
     labels = {"plain": N_("Without dropout"), "dropout": N_("With dropout")}
     runs = train_runs(key, configs, labels)
     view.code_behind(configs["dropout"], f"{key}-code")
@@ -173,7 +173,7 @@ def with_and_without(key: str) -> None:
 
 
 def normalise_or_not(key: str) -> None:
-    configs = {"normalised": of.lesson_config(), "raw": of.lesson_config(normalise=False)}
+    configs = {"normalised": of.overfit_config(), "raw": of.overfit_config(normalise=False)}
     labels = {"normalised": N_("With Normalize"), "raw": N_("Without Normalize")}
     runs = train_runs(key, configs, labels)
     view.code_behind(configs["raw"], f"{key}-code")
