@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from mnist_core.data.splits import SPLITS
@@ -86,10 +87,25 @@ def cmd_train(args) -> dict:
         f"training {config.model} on {n_train:,} images of {source.title}; held out: {data.held_out_name}",
         file=sys.stderr,
     )
+    bar, first_step = _progress_bar(), []
+
+    def on_event(event) -> None:
+        if event.kind == EventKind.STEP and not first_step:
+            first_step.append(time.time())
+        bar(event)
+
     outcome = train_and_save(
-        config, source, args.split, eval_source, args.eval_split, on_event=_progress_bar(), models_dir=args.out
+        config, source, args.split, eval_source, args.eval_split, on_event=on_event, models_dir=args.out
     )
-    return outcome.summary().to_dict()
+    # How long this command took to start training (interpreter, imports, data): docs/performance.md follows it.
+    startup = {"startup_s": round(first_step[0] - _process_started(), 2)} if first_step else {}
+    return {**outcome.summary().to_dict(), **startup}
+
+
+def _process_started() -> float:
+    import psutil  # distributed's own dependency
+
+    return psutil.Process().create_time()
 
 
 def _knob_overrides(args) -> dict:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,12 @@ def pytest_collection_modifyitems(config, items):
 
     items.sort(key=rank)
 
+
+if "DIGIT_LAB_CACHE" not in os.environ:
+    # Unzipped idx files (mnist_core/data/idx.py) go to a folder of this test process's own, removed at its end, not
+    # to the user's cache: the tests write many small idx files of their own.
+    os.environ["DIGIT_LAB_CACHE"] = _CACHE = tempfile.mkdtemp(prefix="digit-lab-test-cache-")
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # The workers share this machine's cores: each trains on one thread (torch's default, one per core, made two

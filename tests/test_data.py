@@ -4,13 +4,17 @@ Fashion-MNIST, and the offline fallback of `mnist`. Damaged files are covered in
 from __future__ import annotations
 
 import gzip
+import os
 import socket
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
+from harness.browser import REPO
 from mnist_core.data.sources import (
     DEBIAN_FASHION_DIR,
     DIGITS,
@@ -92,6 +96,45 @@ def test_a_folder_of_idx_files_loads_exactly_what_was_written(tmp_path, real_dig
     assert np.array_equal(source.train.images.numpy(), images[:40])
     assert np.array_equal(source.test.labels.numpy(), labels[40:])
     assert source.test.labels.dtype == torch.int64
+
+
+def test_a_gz_is_unzipped_once_and_a_changed_file_is_read_again(tmp_path, real_digits, monkeypatch):
+    images, labels = real_digits
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(tmp_path / "cache"))
+    data, gz = tmp_path / "data", tmp_path / "data" / "t10k-images-idx3-ubyte.gz"
+    write_split(data, "t10k", images[:30], labels[:30], gz=True)
+    assert np.array_equal(load_folder(data).test.images.numpy(), images[:30])
+    assert len(list((tmp_path / "cache" / "idx").glob("t10k-*.npy"))) == 2
+    # The same file (same size and time) is read from the cache: garbage in its place is not even looked at.
+    stat = gz.stat()
+    gz.write_bytes(b"\0" * stat.st_size)
+    os.utime(gz, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert np.array_equal(load_folder(data).test.images.numpy(), images[:30])
+    write_split(data, "t10k", images[30:], labels[30:], gz=True)  # a new file: read again, not the old copy
+    assert np.array_equal(load_folder(data).test.images.numpy(), images[30:])
+    monkeypatch.setenv("DIGIT_LAB_CACHE", str(gz))  # a cache that cannot be written: read all the same
+    assert np.array_equal(load_folder(data).test.labels.numpy(), labels[30:])
+
+
+def test_loading_idx_files_and_training_import_no_torchvision(tmp_path, real_digits):
+    """torchvision's import alone costs seconds (torchvision.ops loads torch._dynamo): a run on idx files starts
+    without it."""
+    images, labels = real_digits
+    write_split(tmp_path / "MNIST" / "raw", "train", images[:40], labels[:40], gz=True)
+    write_split(tmp_path / "MNIST" / "raw", "t10k", images[40:], labels[40:], gz=True)
+    check = (
+        "import sys\n"
+        "from mnist_core.data.sources import load_source\n"
+        "from mnist_core.learning.recipes import recipe_config\n"
+        "from mnist_core.learning.training import train\n"
+        f"source = load_source('mnist', {str(tmp_path)!r}, download=False)\n"
+        "assert source.key == 'mnist', source.title\n"
+        "train(recipe_config('fast', epochs=1, val_size=0, device='cpu'), source.train)\n"
+        "print(sorted(m for m in ('torchvision', 'pandas', 'sklearn', 'pydantic') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
 
 
 def test_kaggle_style_idx_names_are_found(tmp_path, real_digits):

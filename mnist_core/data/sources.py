@@ -7,16 +7,14 @@ indexing these tensors, so no per-image Python or PIL work happens in the traini
 
 from __future__ import annotations
 
-import gzip
 import os
-import tempfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from mnist_core.data import idx
 from mnist_core.data.splits import SPLITS
 from mnist_core.i18n import N_, _
 
@@ -112,32 +110,11 @@ def default_data_dir() -> Path:
 
 
 def _read_idx(path: Path, kind: str) -> torch.Tensor:
-    """torchvision's idx reader, given a plain or .gz file; refuses damaged files in one line."""
-    from torchvision.datasets.mnist import read_image_file, read_label_file  # here: importing torchvision costs seconds
-
-    reader = {"images": read_image_file, "labels": read_label_file}[kind]
+    """A plain or .gz idx file as a tensor; a damaged one is refused in one line."""
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f, tempfile.NamedTemporaryFile(suffix=".idx") as tmp:
-                tmp.write(f.read())
-                tmp.flush()
-                return reader(tmp.name)
-        return reader(str(path))
-    except (
-        OSError,
-        EOFError,
-        zlib.error,
-        AssertionError,
-        ValueError,
-        TypeError,
-        RuntimeError,
-        KeyError,
-        IndexError,
-    ) as e:
-        detail = str(e).strip() or _("wrong magic number or truncated data")
-        raise DataError(
-            _("{file} is not a valid MNIST idx file ({detail})").format(file=path.name, detail=detail)
-        ) from None
+        return torch.from_numpy(idx.read(path, kind))
+    except (OSError, idx.IdxError) as e:
+        raise DataError(_("{file} is not a valid MNIST idx file ({detail})").format(file=path.name, detail=e)) from None
 
 
 def _find(folder: Path, prefix: str, kind: str) -> Path | None:
@@ -284,19 +261,17 @@ def _download(dataset_cls, root: Path) -> None:
 
 
 def load_mnist(data_dir: Path, download: bool = True) -> Source:
-    from torchvision.datasets import MNIST
-
     raw = data_dir / "MNIST" / "raw"
     if not (raw.is_dir() and (_find(raw, "train", "images-idx3") or _find(raw, "t10k", "images-idx3"))):
         if not download:
             raise DataError(_("MNIST idx files not found under {folder}").format(folder=raw))
+        from torchvision.datasets import MNIST  # only to download: importing torchvision costs seconds
+
         _download(MNIST, data_dir)
     return load_folder(raw, "MNIST", DIGITS, key="mnist")
 
 
 def load_fashion(data_dir: Path, download: bool = True) -> Source:
-    from torchvision.datasets import FashionMNIST
-
     for folder in (data_dir / "FashionMNIST" / "raw", data_dir / "fashion-mnist", DEBIAN_FASHION_DIR):
         if folder.is_dir() and (_find(folder, "train", "images-idx3") or _find(folder, "t10k", "images-idx3")):
             return load_folder(folder, "Fashion-MNIST", FASHION, key="fashion-mnist")
@@ -307,6 +282,8 @@ def load_fashion(data_dir: Path, download: bool = True) -> Source:
                 "folder)"
             )
         )
+    from torchvision.datasets import FashionMNIST  # only to download, as for MNIST
+
     _download(FashionMNIST, data_dir)
     return load_folder(data_dir / "FashionMNIST" / "raw", "Fashion-MNIST", FASHION, key="fashion-mnist")
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -15,6 +15,9 @@ from mnist_core.i18n import _
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.devices import resolve_device
 from mnist_core.learning.pipeline import Pipeline
+
+if TYPE_CHECKING:  # pandas only where a report is made: training itself never needs it
+    import pandas as pd
 
 
 @torch.no_grad()
@@ -51,6 +54,8 @@ class EvalReport:
         pairs = [
             (int(t), int(p), int(off[t, p])) for t, p in zip(*np.unravel_index(np.argsort(-off, axis=None), off.shape))
         ]
+        import pandas as pd
+
         return pd.DataFrame([r for r in pairs if r[2] > 0][:k], columns=["true", "predicted", "count"])
 
     def mistakes(self, true: int | None = None, predicted: int | None = None) -> np.ndarray:
@@ -88,6 +93,8 @@ def evaluate(
     y_true, y_pred = split.labels.numpy(), probs_np.argmax(1)
     k = list(range(10))
     precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=k, zero_division=0)
+    import pandas as pd
+
     per_class = pd.DataFrame(
         {
             "class": classes or [str(i) for i in k],

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mnist_core.data.sources import Source, Split, hold_out
 from mnist_core.learning.config import TrainConfig
@@ -18,7 +19,9 @@ from mnist_core.learning.evaluation import EvalReport, evaluate
 from mnist_core.learning.events import Event
 from mnist_core.learning.models import count_parameters
 from mnist_core.learning.training import TrainResult, train
-from mnist_core.store.checkpoints import DatasetRecord, MetricsRecord, ModelRecord, Normalisation, save_checkpoint
+
+if TYPE_CHECKING:
+    from mnist_core.store.checkpoints import ModelRecord
 
 HOLD_OUT_FRACTION = 0.1
 
@@ -131,6 +134,9 @@ def train_and_save(
     trained_steps = max((h.step for h in result.history), default=0)
     if trained_steps == 0:
         return RunOutcome(result, None, data, None)
+    # The records' validation (pydantic) is imported once there is something to record, not before the first step.
+    from mnist_core.store.checkpoints import DatasetRecord, MetricsRecord, ModelRecord, Normalisation, save_checkpoint
+
     report = evaluate(result.model, data.held_out, config, result.device, source.classes)
     epochs_done = max((h.epoch for h in result.history if h.kind == "epoch"), default=0)
     record = ModelRecord(
