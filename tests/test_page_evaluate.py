@@ -13,7 +13,8 @@ from safetensors.torch import save as st_save
 
 from conftest import SHARED_RAW, open_page
 from mnist_core.data.sources import DIGITS
-from mnist_core.store.checkpoints import DatasetRecord, export_checkpoint, list_checkpoints
+from mnist_core.store.checkpoints import export_checkpoint, list_checkpoints
+from mnist_core.store.records import DatasetRecord
 from ui import evaluation as ev
 
 

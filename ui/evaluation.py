@@ -12,7 +12,8 @@ import pandas as pd
 from mnist_core.i18n import _
 from mnist_core.learning.evaluation import EvalReport
 from mnist_core.learning.models import MODELS
-from mnist_core.store.checkpoints import Checkpoint, DatasetRecord
+from mnist_core.store.checkpoints import Checkpoint
+from mnist_core.store.records import DatasetRecord
 
 GALLERY_LIMIT = 48  # images shown at once; more would make the page slow to scroll and to send
 

@@ -25,14 +25,8 @@ from mnist_core.learning.events import Event
 from mnist_core.learning.models import count_parameters
 from mnist_core.learning.training import train
 from mnist_core.runs.train import RunSummary, split_for_run, thin_history
-from mnist_core.store.checkpoints import (
-    FinetuneRecord,
-    MetricsRecord,
-    ModelRecord,
-    default_name,
-    load_checkpoint,
-    save_checkpoint,
-)
+from mnist_core.store.checkpoints import load_checkpoint, save_checkpoint
+from mnist_core.store.records import FinetuneRecord, MetricsRecord, ModelRecord, default_name
 
 PERSONAL_HOLD_OUT = 0.25  # of the collection, seeded, when no separate personal test set is given
 PERSONAL_PER_EPOCH = 1000  # personal drawings (repeated, each augmented differently) seen per epoch

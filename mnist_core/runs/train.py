@@ -21,7 +21,7 @@ from mnist_core.learning.models import count_parameters
 from mnist_core.learning.training import TrainResult, train
 
 if TYPE_CHECKING:
-    from mnist_core.store.checkpoints import ModelRecord
+    from mnist_core.store.records import ModelRecord
 
 HOLD_OUT_FRACTION = 0.1
 
@@ -135,12 +135,13 @@ def train_and_save(
     if trained_steps == 0:
         return RunOutcome(result, None, data, None)
     # The records' validation (pydantic) is imported once there is something to record, not before the first step.
-    from mnist_core.store.checkpoints import DatasetRecord, MetricsRecord, ModelRecord, Normalisation, save_checkpoint
+    from mnist_core.store.checkpoints import save_checkpoint
+    from mnist_core.store.records import DatasetRecord, MetricsRecord, ModelRecord, Normalisation
 
     report = evaluate(result.model, data.held_out, config, result.device, source.classes)
     epochs_done = max((h.epoch for h in result.history if h.kind == "epoch"), default=0)
     record = ModelRecord(
-        name=name[:80] if name else None,  # None: checkpoints.default_name, in each reader's language
+        name=name[:80] if name else None,  # None: records.default_name, in each reader's language
         architecture=config.model,
         parameters=count_parameters(result.model),
         config=config,
