@@ -82,6 +82,8 @@ def test_measuring_steps_return_figures(tiny_results):
     assert q.seeds == [0, 1] and len(q.accuracies) == 2 and min(q.accuracies) <= q.median_accuracy <= max(q.accuracies)
     assert q.reference_recipe == "tutorial-cnn-small" and q.reference_epoch_s > 0
     assert q.ratio == round(q.median_train_s / q.reference_epoch_s, 2)
+    assert len(q.peer_accuracies) == 2 and all(0 < a < 1 for a in q.peer_accuracies)  # the peer, same seeds
+    assert q.peer_over_fast == round(q.peer_median_train_s / q.median_train_s, 2)
     assert r.device.precision.startswith("bfloat16" if r.device.bf16 else "float32")
     assert r.draw.runs == 5 and 0 < r.draw.median_ms <= r.draw.p95_ms <= r.draw.max_ms
     assert r.memory.peak_rss_mb >= r.memory.rss_at_start_mb > 0
@@ -110,7 +112,9 @@ def test_report_shows_figures_beside_targets(tiny_results):
     assert ">= 99.0%" in accuracy_row and accuracy_row.endswith("(quick)")
     assert "median of 2 seeds" in accuracy_row
     ratio_row = next(line for line in table.splitlines() if "ratio: fast recipe" in line)
-    assert f"{tiny_results.speed_ratio.ratio:.2f}x" in ratio_row and "<= 1x" in ratio_row
+    assert f"{tiny_results.speed_ratio.ratio:.2f}x" in ratio_row and "<= 0.2x" in ratio_row
+    peer_row = next(line for line in table.splitlines() if "peer's time / fast" in line)
+    assert f"{tiny_results.speed_ratio.peer_over_fast:.2f}x" in peer_row and ">= 2.5x" in peer_row
     assert "ref 92.4% in 6 s" in table  # the recipe's reference figure beside its measured one
 
     # The real run judges each figure against its target; 300 digits for one epoch cannot reach 99%.
