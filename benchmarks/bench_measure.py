@@ -7,12 +7,14 @@ Everything runs in one process, on the device the engine picks by itself (cuda, 
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import os
 import platform
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,7 +62,8 @@ class Sizes:
     recipe_epochs: int | None
     recipe_train_size: int
     min_pass_s: float = 1.0  # batching passes repeat until this much time has gone by
-    seeds: int = 3  # time to accuracy: the fast recipe is trained with seeds 0..seeds-1, reported as their median
+    seeds: int = 5  # time to accuracy: the fast recipe is trained with seeds 0..seeds-1, reported as their median
+    startup_runs: int = 3  # fresh processes timed for the start-up (0: not measured)
 
 
 FULL = Sizes(
@@ -81,6 +84,7 @@ QUICK = Sizes(
     recipe_epochs=1,
     recipe_train_size=1_000,
     seeds=1,
+    startup_runs=1,
 )
 
 
@@ -180,6 +184,17 @@ class SpeedRatio:
 
 
 @dataclass(frozen=True)
+class StartupResult:
+    """How long `python -m mnist_core train` takes to reach its first step, beside a bare `import torch`."""
+
+    runs: int
+    data: str
+    import_torch_s: float  # median wall time of `python -c "import torch"`
+    first_step_s: float  # median of the CLI's own startup_s (process start -> first training step)
+    over_torch_s: float  # first_step_s - import_torch_s
+
+
+@dataclass(frozen=True)
 class DrawResult:
     runs: int
     median_ms: float
@@ -201,6 +216,7 @@ class BenchResults:
     draw: DrawResult
     recipes: list[AccuracyResult] | None  # None: not asked for
     total_s: float
+    startup: StartupResult | None = None  # None: not measured
 
 
 def log(message: str) -> None:
@@ -532,6 +548,33 @@ def measure_recipes(sizes: Sizes, names: tuple[str, ...] = SEED_RECIPES) -> list
     return rows
 
 
+def measure_startup(runs: int) -> StartupResult:
+    """Fresh processes, one after another: a bare `import torch`, then the CLI training one epoch of 256 images on
+    full MNIST (else the bundled sample), whose JSON line says when its first step came (startup_s)."""
+    full = (FULL_RAW / "train-images-idx3-ubyte.gz").is_file()
+    data = ["--dataset", "mnist", "--data-dir", str(FULL_RAW.parent.parent)] if full else ["--dataset", "mnist-sample"]
+    torch_s, first_s = [], []
+    with tempfile.TemporaryDirectory() as models:
+        train_cmd = [sys.executable, "-m", "mnist_core", "train", *data, "--epochs", "1", "--train-size", "256"]
+        subprocess.run([*train_cmd, "--out", models], capture_output=True, cwd=REPO_ROOT, check=True)  # cache warm
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import torch"], check=True, cwd=REPO_ROOT)
+            torch_s.append(time.perf_counter() - start)
+            out = subprocess.run(
+                [*train_cmd, "--out", models], capture_output=True, text=True, cwd=REPO_ROOT, check=True
+            )
+            first_s.append(json.loads(out.stdout.strip().splitlines()[-1])["startup_s"])
+    median_torch, median_first = statistics.median(torch_s), statistics.median(first_s)
+    return StartupResult(
+        runs=runs,
+        data="full MNIST (60,000 + 10,000)" if full else "the bundled sample",
+        import_torch_s=round(median_torch, 2),
+        first_step_s=round(median_first, 2),
+        over_torch_s=round(median_first - median_torch, 2),
+    )
+
+
 # ---------------------------------------------------------------------------------------------------
 # draw latency
 
@@ -628,6 +671,8 @@ def measure_all(sizes: Sizes, quick: bool, recipes: bool = False) -> BenchResult
     draw = measure_draw(model, tta_config, sizes.draw_runs)
 
     recipe_rows = measure_recipes(sizes) if recipes else None
+    log(f"6/6 start-up, {sizes.startup_runs} fresh process(es) ...")
+    startup = measure_startup(sizes.startup_runs) if sizes.startup_runs else None
     device_info = replace(device_info, torch_threads=torch_threads, load_avg_1min_at_end=_load_avg())
     return BenchResults(
         quick=quick,
@@ -640,4 +685,5 @@ def measure_all(sizes: Sizes, quick: bool, recipes: bool = False) -> BenchResult
         draw=draw,
         recipes=recipe_rows,
         total_s=round(time.perf_counter() - t_start, 1),
+        startup=startup,
     )

@@ -31,6 +31,7 @@ JSON_KEYS = {  # what readers of the JSON line use (README figures, docs/perform
         "recipes",
         "targets",
         "total_s",
+        "startup",
     },
     "epoch": {"images", "data", "batch_size", "augment", "train_s", "wall_s", "images_per_s", "device"},
     "time_to_accuracy": {"accuracy", "train_s", "wall_s", "images_per_s", "epochs", "n_train", "n_test", "split"},
@@ -66,6 +67,7 @@ def tiny_results():
         recipe_train_size=200,
         min_pass_s=0.0,
         seeds=2,
+        startup_runs=0,  # fresh processes cost seconds each: the CLI's startup_s is checked in test_cli
     )
     results = measure_all(sizes, quick=True)
     return replace(results, recipes=measure_recipes(sizes, names=("tutorial-mlp-adam",)))
@@ -105,6 +107,7 @@ def test_report_shows_figures_beside_targets(tiny_results):
         "5. Draw latency",
         "6. Memory",
         "7. Device",
+        "8. Start-up",
     ):
         assert section in table
     assert "QUICK smoke test" in table

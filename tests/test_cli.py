@@ -168,6 +168,7 @@ def test_train_prints_a_json_summary_as_its_last_line(cli_trained, dirs):
     assert len(proc.stdout.strip().splitlines()) == 1  # stdout carries only the JSON; progress goes to stderr
     assert 0.5 < summary["accuracy"] <= 1  # one epoch on 640 digits: far above chance (0.1)
     assert summary["seconds"] > 0 and summary["images_per_s"] > 0
+    assert summary["startup_s"] > 0  # process start -> first step, for `bench`'s start-up figure
     assert summary["n_train"] == 640 and summary["n_test"] == 1000
     assert summary["evaluated_on"] == "MNIST sample / test" and summary["stopped"] is False
     checkpoint = Path(summary["checkpoint"])
