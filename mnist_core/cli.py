@@ -1,8 +1,8 @@
-"""`python -m mnist_core`: train, evaluate, predict, explain, fine-tune, show a run's PyTorch code, list models,
-benchmark, make a lab cluster's keys.
+"""`python -m mnist_core`: train, evaluate, predict, explain, dream, fine-tune, show a run's PyTorch code, list
+models, benchmark, make a lab cluster's keys.
 
 Contract other tools rely on: `train`, `evaluate` and `finetune` print one JSON object as their last line,
-`predict` prints one JSON object per image, `code` prints a standalone Python script (or writes it to `--out`),
+`predict` prints one JSON object per image, `dream` writes a PNG and prints one JSON object, `code` prints a standalone Python script (or writes it to `--out`),
 `cluster-keys` prints the files it wrote, one a line, then what to do with them; bad input exits with code 2 and
 one line on stderr.
 
@@ -215,6 +215,41 @@ def cmd_explain(args) -> None:
     _answer_each(args.images, explain_one)
 
 
+def cmd_dream(args) -> dict:
+    """What the model imagines: the picture that makes it surest of --digit, or that most excites one channel."""
+    from PIL import Image
+
+    from mnist_core.insight.dream import DreamSettings, dream_channel, dream_digit
+    from mnist_core.store.checkpoints import load_checkpoint
+
+    if (args.digit is None) == (args.layer is None):
+        raise UsageError("give either --digit D, or --layer L with --channel K")
+    if args.layer is not None and args.channel is None:
+        raise UsageError("--layer needs --channel K")
+    model, ckpt = load_checkpoint(args.checkpoint)
+    settings = DreamSettings(seed=args.seed, start=args.start)
+    try:
+        if args.digit is not None:
+            dream = dream_digit(model, ckpt.config, args.digit, settings)
+        else:
+            dream = dream_channel(model, ckpt.config, args.layer, args.channel, settings)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    # Dark ink on white paper, ten times the size: a picture to look at, as the app shows it.
+    picture = Image.fromarray(255 - dream.as_uint8()).resize((28 * args.scale,) * 2, Image.NEAREST)
+    try:
+        picture.save(args.out)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot write {args.out}: {e}") from None
+    return {
+        "out": str(args.out),
+        "digit": dream.digit,
+        "layer": dream.layer,
+        "channel": dream.channel,
+        "probability": None if dream.probability is None else round(dream.probability, 6),
+    }
+
+
 def cmd_finetune(args) -> dict:
     from mnist_core.data.sources import load_source
     from mnist_core.runs.finetune import finetune
@@ -338,6 +373,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     x.add_argument("images", nargs="+", metavar="IMAGE")
     x.set_defaults(func=cmd_explain)
+
+    d = sub.add_parser("dream", help="draw what a saved model imagines a digit (or one channel) looks like")
+    d.add_argument("--checkpoint", required=True)
+    d.add_argument("--digit", type=int, help="the digit to dream of")
+    d.add_argument("--layer", help="a convolution layer's name (see `explain`'s layers), with --channel")
+    d.add_argument("--channel", type=int, help="the channel of --layer whose favourite pattern to draw")
+    d.add_argument("--start", choices=("blank", "noise"), default="blank", help="blank paper or faint random ink")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--scale", type=int, default=10, help="pixels per dreamt pixel in the PNG (default 10)")
+    d.add_argument("--out", required=True, help="the PNG to write")
+    d.set_defaults(func=cmd_dream)
 
     f = sub.add_parser("finetune", help="teach a saved model a collection of your own digits, without forgetting")
     f.add_argument("--checkpoint", required=True, help="the saved model to start from")
