@@ -10,7 +10,7 @@ from mnist_core.i18n import N_, _, ngettext
 from mnist_core.insight import explain as ex
 from mnist_core.insight import robustness as rb
 from mnist_core.store.checkpoints import CheckpointError, load_checkpoint
-from ui import charts, datasets, language, pictures, runs, server
+from ui import charts, datasets, dreams, language, pictures, runs, server
 from ui.evaluation import checkpoint_label
 from ui.text import chart_text, plain
 
@@ -241,6 +241,7 @@ try:
 except CheckpointError as e:
     st.error(_("This saved model cannot be used: {error}").format(error=e))
     st.stop()
+dreams.section((str(ckpt.path), ckpt.record.created or ""), model.model, model.config)
 
 image = image28 = None
 if mode == INPUTS[0]:

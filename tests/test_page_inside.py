@@ -133,6 +133,23 @@ def test_robustness_is_measured_on_request_and_kept(app, models_with_checkpoint,
     assert "Accuracy as the digits are moved" in " ".join(c.proto.spec for c in app.get("plotly_chart"))
 
 
+def test_dream_digits_and_favourite_strokes_come_on_request_without_a_drawing(app, models_with_checkpoint):
+    open_page(app, "inside")  # no drawing yet: the dreams need none
+    assert not [i for i in app.image if "as this network imagines" in (i.proto.imgs[0].alt or "")]
+    app.button(key="inside_dream_digits").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    [strip] = [i for i in app.image if "as this network imagines" in (i.proto.imgs[0].alt or "")]
+    caption = _texts(app.caption)
+    assert all(f"{d}: " in caption for d in range(10)) and "sure" in caption
+    layers = app.selectbox(key="inside_dream_layer")
+    assert layers.options and all("channels" in option for option in layers.options)
+    app.button(key="inside_dream_channels").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [i for i in app.image if "responds to most" in (i.proto.imgs[0].alt or "")]
+    app.run()  # kept: drawn again from the server's cache, no button press needed
+    assert [i for i in app.image if "as this network imagines" in (i.proto.imgs[0].alt or "")]
+
+
 def test_every_control_explains_itself(app, models_with_checkpoint, sample):
     from_draw(app, sample, 0)
     controls = [
@@ -141,6 +158,9 @@ def test_every_control_explains_itself(app, models_with_checkpoint, sample):
         app.multiselect(key="inside_robust_models"),
         app.button(key="inside_measure"),
         app.button(key="inside_play_reset"),
+        app.button(key="inside_dream_digits"),
+        app.button(key="inside_dream_channels"),
+        app.selectbox(key="inside_dream_layer"),
         *app.slider,
     ]
     for control in controls:

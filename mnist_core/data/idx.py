@@ -30,7 +30,11 @@ def parse(data: bytes, kind: str) -> np.ndarray:
     if len(data) < 4 or data[0] or data[1]:
         raise IdxError(_("wrong magic number or truncated data"))
     if data[2] != UNSIGNED_BYTE or data[3] != ndim:
-        raise IdxError(_("it holds other data than MNIST {kind}").format(kind=kind))
+        raise IdxError(
+            _("it holds other data than MNIST images")
+            if kind == "images"
+            else _("it holds other data than MNIST labels")
+        )
     header = 4 + 4 * ndim
     if len(data) < header:
         raise IdxError(_("wrong magic number or truncated data"))
