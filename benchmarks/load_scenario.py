@@ -166,11 +166,12 @@ async def stroke(page, box, points, steps=3) -> None:
     await page.mouse.up()
 
 
-async def clear(page) -> None:
+async def clear(page, timeout: float | None = None) -> None:
+    """Press Clear and wait until the prompt is back and the canvas is empty (`timeout` in ms: the context's)."""
     await clear_button(page).click()
-    await page.get_by_text(PROMPT).wait_for()
-    await prediction(page).wait_for(state="detached")
-    await page.wait_for_function(f"() => ({WHITE_PIXELS})() === 0")  # Clear must wipe the drawing
+    await page.get_by_text(PROMPT).wait_for(timeout=timeout)
+    await prediction(page).wait_for(state="detached", timeout=timeout)
+    await page.wait_for_function(f"() => ({WHITE_PIXELS})() === 0", timeout=timeout)  # Clear must wipe the drawing
 
 
 async def read_one(page, outcome: Outcome, i: int, phase: str) -> None:
