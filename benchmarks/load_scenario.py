@@ -166,11 +166,41 @@ async def stroke(page, box, points, steps=3) -> None:
     await page.mouse.up()
 
 
-async def clear(page) -> None:
+async def clear(page, timeout: float | None = None) -> None:
+    """Press Clear and wait until the prompt is back and the canvas is empty (`timeout` in ms: the context's)."""
     await clear_button(page).click()
-    await page.get_by_text(PROMPT).wait_for()
-    await prediction(page).wait_for(state="detached")
-    await page.wait_for_function(f"() => ({WHITE_PIXELS})() === 0")  # Clear must wipe the drawing
+    await page.get_by_text(PROMPT).wait_for(timeout=timeout)
+    await prediction(page).wait_for(state="detached", timeout=timeout)
+    await page.wait_for_function(f"() => ({WHITE_PIXELS})() === 0", timeout=timeout)  # Clear must wipe the drawing
+
+
+async def read_one(page, outcome: Outcome, i: int, phase: str) -> None:
+    """Clear, arm the timer, draw the session's digit moved by a few pixels, wait for its reading."""
+    if await prediction(page).count() or not await page.get_by_text(PROMPT).count():
+        await clear(page)
+    dx, dy = 0.03 * (i % 3 - 1), 0.03 * ((i // 3) % 3 - 1)  # never the same drawing twice in a row
+    box = await page.locator(CANVAS).bounding_box()
+    await page.evaluate(ARM)
+    outcome.mark("stroke")
+    await stroke(page, box, [(x + dx, y + dy) for x, y in SHAPES[outcome.digit]])
+    outcome.mark("stroked")
+    await page.wait_for_function(SHOWN, polling=50)
+    timing = await page.evaluate(READ)
+    await wait_idle(page)
+    await assert_no_exception(page)
+    training = "Training " in await page.locator(SIDEBAR).inner_text()  # the sidebar names a running run
+    sent = timing["sent"] if timing["sent"] is not None else timing["shown"]
+    outcome.readings.append(
+        {
+            "phase": phase,
+            "round": i,
+            "ms": timing["shown"] - timing["up"],
+            "to_send_ms": sent - timing["up"],
+            "value": timing["value"],
+            "training": training,
+        }
+    )
+    outcome.mark(f"read {phase} {i}")
 
 
 class Scenario:
@@ -257,41 +287,13 @@ class Scenario:
         await self.ready.wait()
         await self.busy.wait()
         for i in range(self.rounds):
-            await self._read_one(page, outcome, i, "training")
+            await read_one(page, outcome, i, "training")
         await self.busy.wait()
         if self.idle_rounds:
             await self.stopped.wait()
             await wait_idle(page)
             for i in range(self.idle_rounds):
-                await self._read_one(page, outcome, self.rounds + i, "idle")
-
-    async def _read_one(self, page, outcome: Outcome, i: int, phase: str) -> None:
-        """Clear, arm the timer, draw the session's digit moved by a few pixels, wait for its reading."""
-        if await prediction(page).count() or not await page.get_by_text(PROMPT).count():
-            await clear(page)
-        dx, dy = 0.03 * (i % 3 - 1), 0.03 * ((i // 3) % 3 - 1)  # never the same drawing twice in a row
-        box = await page.locator(CANVAS).bounding_box()
-        await page.evaluate(ARM)
-        outcome.mark("stroke")
-        await stroke(page, box, [(x + dx, y + dy) for x, y in SHAPES[outcome.digit]])
-        outcome.mark("stroked")
-        await page.wait_for_function(SHOWN, polling=50)
-        timing = await page.evaluate(READ)
-        await wait_idle(page)
-        await assert_no_exception(page)
-        training = "Training " in await page.locator(SIDEBAR).inner_text()  # the sidebar names a running run
-        sent = timing["sent"] if timing["sent"] is not None else timing["shown"]
-        outcome.readings.append(
-            {
-                "phase": phase,
-                "round": i,
-                "ms": timing["shown"] - timing["up"],
-                "to_send_ms": sent - timing["up"],
-                "value": timing["value"],
-                "training": training,
-            }
-        )
-        outcome.mark(f"read {phase} {i}")
+                await read_one(page, outcome, self.rounds + i, "idle")
 
     async def _explore(self, page, outcome: Outcome) -> None:
         await goto(page, self.server, "explore")

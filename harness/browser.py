@@ -29,6 +29,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
+# A computer without full MNIST that cannot download it: no idx files, and every download refused at once (a proxy on
+# a closed local port), whatever network the machine has; the app itself is still reached directly.
+OFFLINE = {
+    **{name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")},
+    **{name: "127.0.0.1,localhost" for name in ("no_proxy", "NO_PROXY")},
+}
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.browser import CHROMIUM, CHROMIUM_ARGS, REPO, Server, new_page
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, OFFLINE, REPO, Server, new_page
 from harness.shared_data import TEST_SET_RAW as SHARED_RAW
 
 # The modules that start servers, clusters or command-line processes, longest first: pytest-xdist hands each
@@ -196,14 +196,6 @@ def open_page(at, page: str):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-# A computer without full MNIST that cannot download it: no idx files, and every download refused at once (a proxy on
-# a closed local port), whatever network the machine running the tests has; the app itself is still reached directly.
-OFFLINE = {
-    **{name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")},
-    **{name: "127.0.0.1,localhost" for name in ("no_proxy", "NO_PROXY")},
-}
 
 
 @pytest.fixture(scope="session")
