@@ -92,7 +92,7 @@ def offer_quick_training() -> None:
         )
         st.stop()
     if job is not None and job.status == Status.FAILED:
-        st.error(_("The quick training run failed: {error}").format(error=job.error))
+        st.error(_("The quick training run failed: {error}").format(error=job.error_text))
     if st.button(
         _("Train a quick model"),
         key="draw_quick_train",

@@ -300,8 +300,10 @@ def show_run(job_id: str, overlays: list) -> None:
             ),
         )
     elif snap.status == Status.FAILED:
-        st.error(_("Training failed: {error}").format(error=_(snap.error) if snap.error else snap.error))
+        st.error(_("Training failed: {error}").format(error=snap.error_text))
     if snap.status == Status.QUEUED and (note := queue.no_workers_note()):
+        st.warning(note, icon=":material/report:")
+    if snap.status == Status.QUEUED and (note := queue.refused_note()):
         st.warning(note, icon=":material/report:")
     show_charts(
         curves(snap.history),

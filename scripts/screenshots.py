@@ -158,6 +158,20 @@ def main() -> None:
             png = args.out / "learn.png"
             page.screenshot(path=str(png), full_page=False)
             save_small(png)
+            # Inside: the ten dream digits of the quick model, asked for with the expander's button
+            goto(page, server, "inside")
+            page.locator("[data-testid='stExpander']", has_text="What does this network imagine").locator(
+                "summary"
+            ).click()
+            page.get_by_role("button", name="Dream the ten digits").click()
+            page.locator("img[alt*='as this network imagines']").wait_for(timeout=120_000)
+            settle(page)
+            assert_no_exception(page)
+            png = args.out / "dreams.png"
+            page.locator("[data-testid='stExpander']", has_text="What does this network imagine").screenshot(
+                path=str(png)
+            )
+            save_small(png)
             browser.close()
     finally:
         if server is not None:

@@ -60,7 +60,7 @@ def last_run_line(job: Job | None) -> str | None:
     if job is None:
         return None
     if job.status == "failed":
-        return _("Last run failed: {reason}").format(reason=plain(job.error or _("no reason given"), 160))
+        return _("Last run failed: {reason}").format(reason=plain(job.error_text or _("no reason given"), 160))
     summary = job.summary
     if summary is None or summary.accuracy is None:  # stopped before its first step: nothing to score or save
         return _("Last run: stopped before it had learned anything (nothing was saved)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib.metadata
 import logging
 import os
 import signal
@@ -20,12 +21,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dask
 from distributed import Client, LocalCluster, WorkerPlugin
+from distributed.comm import get_address_host
 from distributed.comm.core import CommClosedError, FatalCommClosedError
+from distributed.core import Status
 from distributed.security import Security
 
 from mnist_core.classroom.keys import KeysError, check_readable
@@ -35,6 +38,9 @@ NICENESS = 10  # worker processes' CPU priority below the app's (Unix niceness; 
 CONNECT_TIMEOUT_S = 10
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt() parameters
 APP_PID = "DIGIT_LAB_APP_PID"  # set for an embedded cluster's workers: the app whose end they follow
+TOPIC = "digit-lab"  # the one Dask event topic the workers speak to the app on: each run's events, workers refused
+SILENT_S = 300.0  # a run whose worker sends nothing for this long has hung: $DIGIT_LAB_SILENT_S
+RESTART_S = 60  # how long the embedded cluster may take to replace a hung worker process
 
 
 class ClusterError(RuntimeError):
@@ -46,6 +52,7 @@ class ClusterSettings:
     address: str | None = None  # $DIGIT_LAB_CLUSTER, e.g. tls://192.168.1.10:8786; None = embedded
     workers: int = 1  # $DIGIT_LAB_WORKERS: runs at once on this computer (embedded only)
     keys: Path | None = None  # $DIGIT_LAB_CLUSTER_KEYS: the cluster-keys folder holding the app's certificate
+    silent_s: float = SILENT_S  # $DIGIT_LAB_SILENT_S: a run whose worker sends nothing this long is failed
 
     @classmethod
     def from_environment(cls) -> ClusterSettings:
@@ -54,7 +61,14 @@ class ClusterSettings:
         if not text.isdigit() or not 1 <= int(text) <= 64:
             raise ClusterError(f"DIGIT_LAB_WORKERS must be a whole number of runs at once, 1 to 64, not {text!r}")
         keys = os.environ.get("DIGIT_LAB_CLUSTER_KEYS", "").strip()
-        return cls(address, int(text), Path(keys).expanduser() if keys else None)
+        silent = os.environ.get("DIGIT_LAB_SILENT_S", "").strip() or str(SILENT_S)
+        try:
+            silent_s = float(silent)
+        except ValueError:
+            silent_s = 0.0
+        if not 1 <= silent_s <= 86400:
+            raise ClusterError(f"DIGIT_LAB_SILENT_S must be a number of seconds, 1 to 86400, not {silent!r}")
+        return cls(address, int(text), Path(keys).expanduser() if keys else None, silent_s)
 
     def security(self) -> Security:
         """Mutual TLS with the app's certificate, for the lab cluster; a ClusterError for any other way in, since
@@ -107,16 +121,21 @@ class ClusterSettings:
 def engine_versions() -> dict[str, str]:
     """What a worker must share with the app to run its jobs: the same torch, and the same engine code (a hash
     of mnist_core's source, so a lab computer with an older copy is caught)."""
-    import torch
-
     digest, engine = hashlib.sha256(), Path(__file__).resolve().parents[1]
     for path in sorted(engine.rglob("*.py")):
         digest.update(path.relative_to(engine).as_posix().encode() + path.read_bytes())
     return {
         "python": ".".join(map(str, sys.version_info[:2])),
-        "torch": torch.__version__,
+        # From the installed package's record, not by importing torch: a joining worker checks this in its event
+        # loop (VersionCheck), where importing torch would take seconds.
+        "torch": importlib.metadata.version("torch"),
         "mnist_core": digest.hexdigest()[:12],
     }
+
+
+def version_mismatches(theirs: dict[str, str], here: dict[str, str]) -> list[str]:
+    """What differs between a worker's engine_versions() and the app's, one "key theirs (this app: ours)" each."""
+    return [f"{key} {theirs.get(key)} (this app: {here[key]})" for key in here if theirs.get(key) != here[key]]
 
 
 def _worker_versions() -> dict[str, str]:
@@ -193,6 +212,45 @@ class WorkerSetup(WorkerPlugin):
                 worker.periodic_callbacks[name].stop()
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A lab worker VersionCheck refused as it joined: its address and what differs from the app."""
+
+    address: str
+    wrong: tuple[str, ...]  # "key theirs (this app: ours)", as version_mismatches() words them
+    at: float = field(default_factory=time.time)
+
+
+class VersionCheck(WorkerPlugin):
+    """On a lab cluster, every worker as it joins, whenever that is: one whose Python, torch or engine code differs
+    from the app's is refused before it takes a run (none starts there and the scheduler sends it none; it leaves with
+    its nanny, so it does not come back by itself) and says why on TOPIC; one that matches says so."""
+
+    name = "digit-lab-versions"
+
+    def __init__(self, expected: dict[str, str]):
+        self.expected = expected
+
+    def setup(self, worker) -> None:
+        wrong = version_mismatches(engine_versions(), self.expected)
+        if not wrong:
+            worker.log_event(TOPIC, {"accepted": worker.address})
+            return
+        worker.status = Status.closing_gracefully  # paused at once: no run starts here, the scheduler sends none
+        worker.log_event(TOPIC, {"refused": worker.address, "wrong": wrong})
+        logging.getLogger(__name__).error("this worker does not match the Digit Lab app: %s", "; ".join(wrong))
+        worker.loop.add_callback(self._leave, worker)
+
+    @staticmethod
+    async def _leave(worker) -> None:
+        # Retired first, as Worker.close_gracefully does: a run the scheduler gave it meanwhile goes to another
+        # worker instead of failing as if this one had died.
+        await worker.scheduler.retire_workers(
+            workers=[worker.address], close_workers=False, remove=True, stimulus_id=f"digit-lab-refused-{time.time()}"
+        )
+        await worker.close(nanny=True, reason="digit-lab: its versions differ from the app's")
+
+
 # A run's task carries its dataset (full MNIST: 55 MB); sent with the task, it waits at the scheduler for a free
 # worker instead of holding up the page until a worker can take it (Client.scatter).
 dask.config.set({"distributed.admin.large-graph-warning-threshold": "512MB"})
@@ -250,7 +308,10 @@ class Cluster:
             self._check_versions()
         else:
             logging.getLogger("distributed").setLevel(logging.WARNING)  # not a line per worker event in the log
-            with dask.config.set(EMBEDDED):
+            # Dask's own bound on a silent worker (its heartbeat's time to live) later than the app's: a hung worker
+            # is then the app's to replace (set_aside), not only dropped by the scheduler with its nanny unaware.
+            ttl = {"distributed.scheduler.worker-ttl": f"{max(600.0, 2 * self.settings.silent_s)}s"}
+            with dask.config.set({**EMBEDDED, **ttl}):
                 # Plain TCP on 127.0.0.1, not Security.temporary(): off the network either way, and TLS made the
                 # start and every run's submit slower (docs/performance.md).
                 # No dashboard; the scheduler's small HTTP server (health, metrics) still starts, on a free port
@@ -266,9 +327,33 @@ class Cluster:
             self.restarts = 0  # how often the worker processes were started again after they died
             self._closed = threading.Event()
             threading.Thread(target=self._keep_workers, name="digit-lab-workers", daemon=True).start()
+        self.refused: dict[str, Refusal] = {}  # lab computers VersionCheck refused, by host, until one matches
+        if self.settings.address:
+            self.client.register_plugin(VersionCheck(engine_versions()))
         self.client.register_plugin(WorkerSetup())
         if self.settings.address:
             self._fail_at_once()
+
+    def note_worker(self, msg: dict) -> None:
+        """A lab worker's word from VersionCheck as it joined (TOPIC): refused, with what differs, or accepted."""
+        if "refused" in msg:
+            address = str(msg["refused"])
+            self.refused[get_address_host(address)] = Refusal(address, tuple(map(str, msg.get("wrong", ()))))
+        elif "accepted" in msg:
+            self.refused.pop(get_address_host(str(msg["accepted"])), None)
+
+    def set_aside(self, address: str) -> None:
+        """A worker that has hung takes no next run: the embedded cluster's nanny replaces its process, so the next
+        run trains; a lab computer's worker is removed from the scheduler (its own nanny, or the teacher, starts it
+        again). A nested function travels by value, so the lab's scheduler needs no copy of the engine."""
+        if self._scheduler is not None:
+            self.client.restart_workers([address], timeout=RESTART_S, raise_for_error=False)
+            return
+
+        async def remove(dask_scheduler, address: str) -> None:
+            await dask_scheduler.remove_worker(address, stimulus_id=f"digit-lab-silent-{time.time()}", close=True)
+
+        self.client.run_on_scheduler(remove, address=address)
 
     def _fail_at_once(self) -> None:
         """A dead worker fails its run once on a lab cluster too, instead of Dask starting it from scratch up to
@@ -349,10 +434,9 @@ class Cluster:
         if not theirs:
             raise ClusterError(f"the Dask cluster at {self.settings.address} has no workers yet")
         wrong = [
-            f"{address}: {key} {versions[key]} (this app: {here[key]})"
+            f"{address}: {mismatch}"
             for address, versions in sorted(theirs.items())
-            for key in here
-            if versions.get(key) != here[key]
+            for mismatch in version_mismatches(versions, here)
         ]
         if wrong:
             self.client.close()

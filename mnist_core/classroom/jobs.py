@@ -12,7 +12,9 @@ Nothing here calls Streamlit.
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
+import logging
 import secrets
 import threading
 import time
@@ -28,7 +30,7 @@ from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.events import Event
 from mnist_core.runs.finetune import FinetuneSummary
 from mnist_core.runs.train import RunSummary
-from mnist_core.store.checkpoints import CheckpointError, OwnerRecord, pack_folder, save_packed
+from mnist_core.store.checkpoints import CheckpointError, OwnerRecord, PackedCheckpoint, pack_folder, save_packed
 from mnist_core.store.owners import Person, may_manage
 
 _ids = itertools.count(1)
@@ -42,6 +44,30 @@ KILLED = N_(  # set in a Dask thread (no interface language): the page translate
 LOST = N_(
     "the app lost the connection to the cluster (its scheduler stopped or the network failed), so the run ended; "
     "nothing was saved. Press Start to try again once the cluster is back."
+)
+SILENT = N_(
+    "the computer training this run has sent nothing for {seconds} seconds (it has hung), so the run ended; nothing "
+    "was saved. Press Start to try again."
+)
+# The same three faults after at least one epoch: the last epoch's checkpoint the worker sent is saved as the model.
+KILLED_SAVED = N_(
+    "the worker training this run stopped (out of memory?), so the run ended; the model after epoch {epoch} of "
+    "{epochs} was saved (open Evaluate or Draw to use it). Press Start to train again."
+)
+LOST_SAVED = N_(
+    "the app lost the connection to the cluster (its scheduler stopped or the network failed), so the run ended; the "
+    "model after epoch {epoch} of {epochs} was saved (open Evaluate or Draw to use it). Press Start to train again "
+    "once the cluster is back."
+)
+SILENT_SAVED = N_(
+    "the computer training this run has sent nothing for {seconds} seconds (it has hung), so the run ended; the model "
+    "after epoch {epoch} of {epochs} was saved (open Evaluate or Draw to use it). Press Start to train again."
+)
+WATCH_EVERY_S = 5.0  # how often the watchdog looks for silent runs (more often when the bound itself is short)
+REFUSED = N_(
+    "The computer {worker} tried to join {cluster} and was refused: its copy of Digit Lab differs from this app's "
+    "({details}). Install the same version there (this server's mnist_core folder and torch) and start its worker "
+    "again."
 )
 NO_WORKERS_S = 60.0  # how long runs may wait with no worker at all before the page says what to check
 NO_WORKERS = N_(
@@ -85,6 +111,11 @@ class JobSnapshot:
     dataset: str  # the source's title
     owner: str
     finetune: FinetuneSummary | None = None  # a fine-tuning run's before and after, once it has ended
+    error_fields: dict | None = None  # the fields of `error`, a message marked N_
+
+    @property
+    def error_text(self) -> str | None:
+        return _error_text(self.error, self.error_fields)
 
 
 @dataclass
@@ -101,7 +132,8 @@ class Job:
     last: Event | None = None  # the latest event of any kind
     summary: RunSummary | None = None  # once finished
     finetune: FinetuneSummary | None = None  # once a fine-tuning run has finished
-    error: str | None = None
+    error: str | None = None  # an N_ message (KILLED, ...) or an error's own text, in English
+    error_fields: dict | None = None  # the fields `error` is formatted with once translated
     created: float = field(default_factory=time.time)
     finished: float | None = None
     stop_flag: threading.Event = field(default_factory=threading.Event)  # Stop was pressed
@@ -110,6 +142,9 @@ class Job:
     sent: bool = False  # given to a worker (its future is released once it ends, with what the worker held)
     request: Any = field(default=None, repr=False)  # what is sent to a worker, kept here until one is free
     finishing: bool = False  # _finish has begun saving its result
+    heard: float = field(default_factory=time.time)  # the last word from its worker (or while no worker holds it)
+    checkpoint: PackedCheckpoint | None = field(default=None, repr=False)  # its latest epoch's, while it trains
+    checkpoint_epoch: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -139,11 +174,23 @@ class Job:
                 self.history.append(event)
             self.last = event
 
-    def end(self, status: Status, error: str | None = None) -> None:
+    def keep_checkpoint(self, packed: PackedCheckpoint, epoch: int) -> None:
+        """The model after `epoch`, as its worker sent it: only the latest is kept, and only while the run goes on."""
+        with self.lock:
+            if self.active and epoch >= self.checkpoint_epoch:
+                self.checkpoint, self.checkpoint_epoch = packed, epoch
+
+    def end(self, status: Status, error: str | None = None, fields: dict | None = None) -> None:
         with self.lock:
             if self.active:
-                self.status, self.error, self.finished = status, error, time.time()
+                self.status, self.error, self.error_fields, self.finished = status, error, fields, time.time()
+            self.checkpoint = None  # the run's own result, or the saved copy of it, is what counts now
         self.ended.set()
+
+    @property
+    def error_text(self) -> str | None:
+        """Why it failed, in the reader's language."""
+        return _error_text(self.error, self.error_fields)
 
     def snapshot(self) -> JobSnapshot:
         """A consistent copy for a page to render, taken without blocking the trainer for long."""
@@ -159,6 +206,7 @@ class Job:
                 self.source.title,
                 self.owner,
                 self.finetune,
+                None if self.error_fields is None else dict(self.error_fields),
             )
 
     def progress(self) -> float:
@@ -181,6 +229,7 @@ class JobQueue:
         self._closing = False
         self._look_again: threading.Timer | None = None  # one pending look for a worker at a time
         self._no_workers_since: float | None = None  # runs were waiting and the cluster had no worker
+        self._watchdog: threading.Thread | None = None  # fails silent runs while any run is active
         _queues.add(self)
 
     # ----- the cluster -----
@@ -198,10 +247,11 @@ class JobQueue:
             if not cluster.connected():  # the scheduler was lost: a new client, or a ClusterError saying so
                 cluster.reconnect()
             if cluster.client not in _listening:  # one subscription per client: a second would replace the first
-                from mnist_core.classroom.worker import TOPIC
+                from mnist_core.classroom.cluster import TOPIC
 
-                cluster.client.subscribe_topic(TOPIC, _on_message)
+                cluster.client.subscribe_topic(TOPIC, functools.partial(_on_message, cluster=cluster))
                 _listening.add(cluster.client)
+        self._watch()
         return cluster
 
     def no_workers_note(self) -> str | None:
@@ -210,6 +260,16 @@ class JobQueue:
         if since is None or time.time() - since < NO_WORKERS_S:
             return None
         return _(NO_WORKERS).format(cluster=self.describe(), seconds=int(NO_WORKERS_S))
+
+    def refused_note(self) -> str | None:
+        """What a waiting run's page says about lab computers refused as they joined: which, and what differs."""
+        refused = getattr(self._cluster or _shared, "refused", {})  # a stand-in cluster of a test may have none
+        if not refused:
+            return None
+        return " ".join(
+            _(REFUSED).format(worker=r.address, cluster=self.describe(), details="; ".join(r.wrong))
+            for r in sorted(refused.values(), key=lambda r: r.at)
+        )
 
     def describe(self) -> str:
         from mnist_core.classroom.cluster import ClusterSettings
@@ -305,16 +365,83 @@ class JobQueue:
                 job.finetune = None if result.finetune is None else replace(result.finetune, checkpoint=folder)
             job.end(Status.STOPPED if result.summary.stopped else Status.DONE)
         except KilledWorker:
-            job.end(Status.FAILED, KILLED)
+            self._end_failed(job, KILLED, KILLED_SAVED)
         except Exception as e:  # a failed run must not stop the others; the page shows the message
             if future.cancelled() or type(e).__name__ == "CancelledError":
                 # Only Stop cancels a run here; any other cancel is Dask's, on losing the scheduler.
-                job.end(Status.STOPPED) if job.stop_flag.is_set() else job.end(Status.FAILED, LOST)
+                job.end(Status.STOPPED) if job.stop_flag.is_set() else self._end_failed(job, LOST, LOST_SAVED)
             else:
                 job.end(Status.FAILED, str(e) or type(e).__name__)
         finally:
             job.future = None  # the task, its dataset's reference and its result leave Dask's memory
         self._dispatch_quietly()  # a worker is free: the next run in line goes to it
+
+    def _end_failed(self, job: Job, message: str, saved_message: str, **fields) -> None:
+        """End a run its worker or the cluster failed: with a checkpoint of one of its epochs, saved as its model
+        (marked cut short by the worker) and `saved_message` says after which epoch; else `message`."""
+        with job.lock:
+            packed, epoch = job.checkpoint, job.checkpoint_epoch
+        if packed is not None:
+            try:
+                save_packed(packed, self.models_dir, job.owner_record())
+                message, fields = saved_message, {**fields, "epoch": epoch, "epochs": job.config.epochs}
+            except CheckpointError as e:  # the models folder is full or not writable: the run is lost after all
+                logging.getLogger(__name__).warning("could not save run %s after epoch %d: %s", job.id, epoch, e)
+        job.end(Status.FAILED, message, fields or None)
+
+    # ----- the watchdog -----
+
+    def _watch(self) -> None:
+        """Start the watchdog unless it is running: one thread per queue, for as long as any run is active."""
+        with self._lock:
+            if self._watchdog is None and not self._closing:
+                self._watchdog = threading.Thread(target=self._watch_silence, name="digit-lab-watchdog", daemon=True)
+                self._watchdog.start()
+
+    def _watch_silence(self) -> None:
+        """Fail each run that a worker is training and that has sent nothing for the cluster's silent_s (its worker
+        sends a heartbeat while it trains, so only a hung worker process is this silent). A run is being trained once
+        it said so, or while it is the one task its worker holds (a worker may hang before it says so); one waiting
+        at the scheduler, or on a worker behind another run, is not silent."""
+        while True:
+            cluster = self._cluster or _shared
+            limit = cluster.settings.silent_s
+            time.sleep(min(WATCH_EVERY_S, limit / 4))
+            with self._lock:
+                if self._closing or not any(j.active for j in self._jobs.values()):
+                    self._watchdog = None
+                    return
+                out = [j for j in self._jobs.values() if j.sent and not j.ended.is_set()]
+            if not out:
+                continue
+            try:
+                processing = cluster.client.processing()
+            except Exception:  # the cluster is gone: _finish ends its runs
+                continue
+            held = {key: (worker, len(keys)) for worker, keys in processing.items() for key in keys}
+            now = time.time()
+            for job in out:
+                worker, tasks = held.get(getattr(job.future, "key", None), (None, 0))
+                if worker is None or (job.status == Status.QUEUED and tasks > 1):
+                    job.heard = now
+                elif now - job.heard > limit:
+                    self._fail_silent(job, cluster, worker, limit)
+
+    def _fail_silent(self, job: Job, cluster, worker: str, limit: float) -> None:
+        with job.lock:
+            if job.finishing:  # its result is being saved after all
+                return
+            job.finishing = True
+        future = job.future
+        if future is not None:
+            future.cancel()  # the run is over, whatever the worker's removal then does to its task
+        try:  # before the run ends: the next Start must not go to the hung worker
+            cluster.set_aside(worker)
+        except Exception as e:  # the cluster keeps it: Dask's own time to live removes it later
+            logging.getLogger(__name__).warning("could not set aside the hung worker %s: %s", worker, e)
+        self._end_failed(job, SILENT, SILENT_SAVED, seconds=int(limit))
+        job.future = None
+        self._dispatch_quietly()
 
     def _dispatch_again(self) -> None:
         with self._lock:
@@ -463,14 +590,28 @@ def _close_at_exit() -> None:
         _shared.close()
 
 
-def _on_message(message: tuple[float, dict]) -> None:
-    """A worker's word about a run (Dask event topic worker.TOPIC), called in the Dask client's thread."""
+def _error_text(error: str | None, fields: dict | None) -> str | None:
+    if error is None:
+        return None
+    return _(error).format(**fields) if fields else _(error)  # an error's own text may hold braces: not formatted
+
+
+def _on_message(message: tuple[float, dict], cluster=None) -> None:
+    """A worker's word (Dask event topic cluster.TOPIC) about a run, or about itself as it joined `cluster`, called
+    in the Dask client's thread."""
     _, msg = message
+    if cluster is not None and ("refused" in msg or "accepted" in msg):
+        cluster.note_worker(msg)
+        return
     job = _registry.get(msg.get("job", ""))
     if job is None:
         return
+    job.heard = time.time()
     for event in msg.get("events", ()):
         job.on_event(Event(**event))
+    if "checkpoint" in msg:
+        sent = msg["checkpoint"]
+        job.keep_checkpoint(PackedCheckpoint(bytes(sent["weights"]), str(sent["meta"])), int(sent["epoch"]))
     if msg.get("running"):
         with job.lock:
             if job.status == Status.QUEUED:

@@ -213,6 +213,7 @@ def train(
     initial: nn.Module | None = None,
     in_place: bool = False,
     score_train: bool = False,
+    on_epoch_end: Callable[[nn.Module, list[Event]], None] | None = None,
 ) -> TrainResult:
     """Train a fresh model from `config` (or a copy of `initial`, to fine-tune it) on `train_split`, scoring
     `val_split` after every epoch. With `in_place`, `initial` itself is trained: a lesson redraws its weights
@@ -221,7 +222,9 @@ def train(
     `on_event` gets an Event after every reported step and epoch; setting `stop` ends the run at the
     next batch, and the result then has `stopped=True` with the model as it was. With `score_train`, every epoch
     event also says how many of the training images themselves the model gets right (`fit_acc`, in eval mode, without
-    augmentation or dropout): what Learn's overfitting lesson sets beside the held-out score.
+    augmentation or dropout): what Learn's overfitting lesson sets beside the held-out score. `on_epoch_end` gets
+    the model as it is after each epoch's score and the history so far (that epoch's event last): a worker sends it
+    to the app then, so the run keeps what it learned if the worker dies later.
     """
     config.validate()
     device = resolve_device(config.device)
@@ -268,6 +271,8 @@ def train(
         if stopped:
             break
         progress.scored(*validate(model, pipeline, val_images, val_labels), fit())
+        if on_epoch_end is not None:
+            on_epoch_end(model, progress.history)
     model.eval()
     progress.finish(stopped)
     return TrainResult(

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from torch import nn
+
 from mnist_core.data.sources import Source, Split, hold_out
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.evaluation import EvalReport, evaluate
@@ -20,8 +22,8 @@ from mnist_core.learning.events import Event
 from mnist_core.learning.models import count_parameters
 from mnist_core.learning.training import TrainResult, train
 
-if TYPE_CHECKING:
-    from mnist_core.store.records import ModelRecord
+if TYPE_CHECKING:  # the records' validation (pydantic) is imported once there is something to record
+    from mnist_core.store.records import MetricsRecord, ModelRecord
 
 HOLD_OUT_FRACTION = 0.1
 
@@ -121,53 +123,81 @@ def train_and_save(
     models_dir: str | Path | None = None,
     save: bool = True,
     name: str | None = None,
+    on_checkpoint: Callable[[nn.Module, ModelRecord], None] | None = None,
 ) -> RunOutcome:
     """Train, evaluate on held-out data and (unless nothing was trained) save a checkpoint.
 
     A run stopped early is still evaluated and saved, marked as stopped: the learner may want to
     compare a half-trained model with a finished one. With save=False the outcome still holds the model and its
-    record, for a Dask worker to send to the app, which saves them.
+    record, for a Dask worker to send to the app, which saves them. `on_checkpoint` gets the model and its record
+    after each epoch (scored on that epoch's held-out images, marked cut short): what a worker sends the app in case
+    it dies before the run ends.
     """
     config.validate()
     data = split_for_run(source, split, config.seed, eval_source, eval_split)
-    result = train(config, data.train, data.held_out, on_event=on_event, stop=stop)
+
+    def record(model: nn.Module, n_train: int, history: list[Event], metrics: MetricsRecord) -> ModelRecord:
+        from mnist_core.store.records import DatasetRecord, ModelRecord, Normalisation
+
+        return ModelRecord(
+            name=name[:80] if name else None,  # None: records.default_name, in each reader's language
+            architecture=config.model,
+            parameters=count_parameters(model),
+            config=config,
+            dataset=DatasetRecord(
+                source=source.key,
+                title=source.title,
+                split=split,
+                n_train=n_train,
+                evaluated_on=data.held_out_name,
+                eval_source=None if eval_source is None else eval_source.key,
+                eval_split=None if eval_source is None else eval_split,
+                seed=config.seed,
+                classes=source.classes,
+            ),
+            normalisation=Normalisation(mean=config.norm_mean, std=config.norm_std),
+            metrics=metrics,
+            history=thin_history(history),
+        )
+
+    def epoch_end(model: nn.Module, history: list[Event]) -> None:
+        from mnist_core.store.records import MetricsRecord
+
+        epoch = history[-1]
+        metrics = MetricsRecord(
+            accuracy=epoch.val_acc,
+            loss=epoch.val_loss,
+            n=min(config.val_size, len(data.held_out)) if epoch.val_acc is not None else None,
+            seconds=round(epoch.elapsed_s, 3),
+            images_per_s=round(epoch.images_per_s, 1),
+            device=next(model.parameters()).device.type,
+            stopped=True,
+            epochs_done=epoch.epoch,
+            cut_short=True,
+        )
+        n_train = len(data.train) if not 0 < config.train_size < len(data.train) else config.train_size
+        on_checkpoint(model, record(model, n_train, history, metrics))
+
+    hook = None if on_checkpoint is None else epoch_end
+    result = train(config, data.train, data.held_out, on_event=on_event, stop=stop, on_epoch_end=hook)
     trained_steps = max((h.step for h in result.history), default=0)
     if trained_steps == 0:
         return RunOutcome(result, None, data, None)
-    # The records' validation (pydantic) is imported once there is something to record, not before the first step.
     from mnist_core.store.checkpoints import save_checkpoint
-    from mnist_core.store.records import DatasetRecord, MetricsRecord, ModelRecord, Normalisation
+    from mnist_core.store.records import MetricsRecord
 
     report = evaluate(result.model, data.held_out, config, result.device, source.classes)
     epochs_done = max((h.epoch for h in result.history if h.kind == "epoch"), default=0)
-    record = ModelRecord(
-        name=name[:80] if name else None,  # None: records.default_name, in each reader's language
-        architecture=config.model,
-        parameters=count_parameters(result.model),
-        config=config,
-        dataset=DatasetRecord(
-            source=source.key,
-            title=source.title,
-            split=split,
-            n_train=result.n_train,
-            evaluated_on=data.held_out_name,
-            eval_source=None if eval_source is None else eval_source.key,
-            eval_split=None if eval_source is None else eval_split,
-            seed=config.seed,
-            classes=source.classes,
-        ),
-        normalisation=Normalisation(mean=config.norm_mean, std=config.norm_std),
-        metrics=MetricsRecord(
-            accuracy=report.accuracy,
-            loss=report.loss,
-            n=report.n,
-            seconds=round(result.seconds, 3),
-            images_per_s=round(result.images_per_s, 1),
-            device=result.device,
-            stopped=result.stopped,
-            epochs_done=epochs_done,
-        ),
-        history=thin_history(result.history),
+    metrics = MetricsRecord(
+        accuracy=report.accuracy,
+        loss=report.loss,
+        n=report.n,
+        seconds=round(result.seconds, 3),
+        images_per_s=round(result.images_per_s, 1),
+        device=result.device,
+        stopped=result.stopped,
+        epochs_done=epochs_done,
     )
-    checkpoint = save_checkpoint(result.model, record, models_dir) if save else None
-    return RunOutcome(result, report, data, checkpoint, record)
+    final = record(result.model, result.n_train, result.history, metrics)
+    checkpoint = save_checkpoint(result.model, final, models_dir) if save else None
+    return RunOutcome(result, report, data, checkpoint, final)

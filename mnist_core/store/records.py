@@ -69,6 +69,7 @@ class MetricsRecord(_Record):
     device: str | None = None
     stopped: bool | None = None  # ended early by Stop (or a server shutdown)
     epochs_done: int | None = None
+    cut_short: bool | None = None  # its worker died or hung mid-run: the model after epochs_done epochs
 
 
 class FinetuneRecord(_Record):
@@ -209,4 +210,6 @@ def default_name(record: ModelRecord) -> str:
     title = _(MODELS[record.architecture].title)
     accuracy = record.metrics.accuracy
     name = title if accuracy is None else _("{model} · {accuracy:.2%}").format(model=title, accuracy=accuracy)
+    if record.metrics.cut_short:
+        return name + _(" (cut short after epoch {epoch})").format(epoch=record.metrics.epochs_done)
     return name + (_(" (stopped)") if record.metrics.stopped else "")
