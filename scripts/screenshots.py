@@ -163,7 +163,7 @@ def main() -> None:
             page.locator("[data-testid='stExpander']", has_text="What does this network imagine").locator(
                 "summary"
             ).click()
-            page.get_by_role("button", name="Dream the ten digits").click()
+            page.locator(".st-key-inside_dream_digits button[data-testid^=stBaseButton]:visible").first.click()
             page.locator("img[alt*='as this network imagines']").wait_for(timeout=120_000)
             settle(page)
             assert_no_exception(page)

@@ -9,7 +9,6 @@ from torch import nn
 
 from mnist_core.i18n import _
 from mnist_core.insight.dream import Dream, conv_layers, dream_channel, dream_digit
-from mnist_core.insight.explain import cpu_threads
 from mnist_core.learning.config import TrainConfig
 from ui import pictures
 
@@ -18,20 +17,26 @@ CHANNELS = 8  # favourite strokes drawn per layer: a row on a desktop, two on a 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _digits(model_key: tuple[str, str], _model: nn.Module, _config: TrainConfig) -> list[Dream]:
-    with cpu_threads(1):  # one small image at a time: more threads only wait on each other
-        return [dream_digit(_model, _config, d) for d in range(10)]
+    return [dream_digit(_model, _config, d) for d in range(10)]
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _channels(model_key: tuple[str, str], layer: str, _model: nn.Module, _config: TrainConfig) -> list[Dream]:
-    with cpu_threads(1):
-        return [dream_channel(_model, _config, layer, k) for k in range(min(CHANNELS, conv_layers(_model)[layer]))]
+    return [dream_channel(_model, _config, layer, k) for k in range(min(CHANNELS, conv_layers(_model)[layer]))]
 
 
 def _strip(dreams: list[Dream], columns: int) -> np.ndarray:
-    """Dark ink on white paper, as the digits were written, in whole-pixel blocks."""
-    paper = np.stack([np.repeat((255 - d.as_uint8())[..., None], 3, -1) for d in dreams])
-    return pictures.tile(paper, columns, 4, gap=6)
+    """Dark ink on white paper, as the digits were written, in whole-pixel blocks about 112 pixels wide: a
+    channel's picture is cut to the pixels it sees, so a small field is drawn larger."""
+    seen = [np.clip(d.seen() * 255.0 + 0.5, 0, 255).astype(np.uint8) for d in dreams]
+    side = max(max(s.shape) for s in seen)
+    cells = []
+    for s in seen:  # each on a square of paper of the largest one's side
+        cell = np.zeros((side, side), np.uint8)
+        top, left = (side - s.shape[0]) // 2, (side - s.shape[1]) // 2
+        cell[top : top + s.shape[0], left : left + s.shape[1]] = s
+        cells.append(np.repeat((255 - cell)[..., None], 3, -1))
+    return pictures.tile(np.stack(cells), columns, max(1, 112 // side), gap=6)
 
 
 def section(model_key: tuple[str, str], model: nn.Module, config: TrainConfig) -> None:
@@ -90,4 +95,9 @@ def section(model_key: tuple[str, str], model: nn.Module, config: TrainConfig) -
                 _strip(dreams, 4),
                 alt=_("The stroke each of the first {n} channels of this layer responds to most").format(n=len(dreams)),
             )
-            st.caption(_("Each picture is what one channel waits for where it looks at the middle of the picture."))
+            st.caption(
+                _(
+                    "Each picture is what one channel waits for where it looks at the middle of the picture, cut to "
+                    "the {side} by {side} pixels it sees there."
+                ).format(side=max(max(d.seen().shape) for d in dreams))
+            )

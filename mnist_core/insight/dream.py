@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mnist_core.i18n import _
+from mnist_core.insight.explain import cpu_threads
 from mnist_core.learning.config import TrainConfig
 
 
@@ -40,6 +41,14 @@ class Dream:
     channel: int | None = None
     probability: float | None = None  # the model's probability for `digit` when it reads the dream
     activation: float | None = None  # the channel's output where it looks, for the dream
+    field: tuple[int, int, int, int] | None = None  # (top, bottom, left, right): the pixels that channel position sees
+
+    def seen(self) -> np.ndarray:
+        """The part of the picture the channel looks at (all of it for a digit's dream)."""
+        if self.field is None:
+            return self.image
+        top, bottom, left, right = self.field
+        return self.image[top:bottom, left:right]
 
     def as_uint8(self) -> np.ndarray:
         return np.clip(self.image * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -95,12 +104,25 @@ def dream_channel(
             out = seen[0][0, channel]
             return out[out.shape[0] // 2, out.shape[1] // 2]
 
+        field = _receptive_field(objective, config)
         image = _ascend(objective, config, settings)
         with torch.no_grad():
             activation = float(objective(_normalised(torch.from_numpy(image)[None, None], config)))
     finally:
         hook.remove()
-    return Dream(image, None, layer, channel, activation=activation)
+    return Dream(image, None, layer, channel, activation=activation, field=field)
+
+
+def _receptive_field(objective, config: TrainConfig) -> tuple[int, int, int, int]:
+    """The box of pixels whose change changes the objective at all: found from its gradient on faint random ink
+    (on blank paper a ReLU that is off would hide part of the field)."""
+    pixels = (0.5 * torch.rand((1, 1, 28, 28), generator=torch.Generator().manual_seed(0))).requires_grad_(True)
+    with torch.enable_grad():
+        objective(_normalised(pixels, config)).backward()
+    rows, cols = (pixels.grad[0, 0].abs() > 0).nonzero(as_tuple=True)
+    if len(rows) == 0:
+        return 0, 28, 0, 28
+    return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
 
 
 def _normalised(pixels: torch.Tensor, config: TrainConfig) -> torch.Tensor:
@@ -108,7 +130,13 @@ def _normalised(pixels: torch.Tensor, config: TrainConfig) -> torch.Tensor:
 
 
 def _ascend(objective, config: TrainConfig, settings: DreamSettings) -> np.ndarray:
-    """Gradient ascent on objective(normalised image) with jitter, blur and an ink penalty; the final image."""
+    """Gradient ascent on objective(normalised image) with jitter, blur and an ink penalty; the final image. On one
+    thread: one small image is too little work to share, and on a busy CPU extra threads only wait on each other."""
+    with cpu_threads(1):
+        return _ascend_here(objective, config, settings)
+
+
+def _ascend_here(objective, config: TrainConfig, settings: DreamSettings) -> np.ndarray:
     generator = torch.Generator().manual_seed(settings.seed)
     start = torch.full((1, 1, 28, 28), -4.0)  # sigmoid(-4) = 0.018: all but blank paper
     if settings.start == "noise":
