@@ -31,6 +31,7 @@ LONGEST_FIRST = [
     "test_browser_touch",
     "test_browser_draw",
     "test_browser_inside",
+    "test_dataref",
 ]
 
 

@@ -271,6 +271,9 @@ EMBEDDED = {
     "distributed.scheduler.allowed-failures": 0,
     # One run per worker: the next waits at the scheduler for the first free worker, not behind a busy one.
     "distributed.scheduler.worker-saturation": 1.0,
+    # The scheduler, in the app's process, keeps this many of each topic's messages for get_events(), which
+    # nothing here reads (each goes to the app's subscription as it comes): 1,000 held a run's events for minutes.
+    "distributed.admin.low-level-log-length": 100,
 }
 
 
@@ -366,6 +369,11 @@ class Cluster:
             self.client.run_on_scheduler(no_retries)
         except Exception:  # a scheduler that refuses: runs are retried as Dask's settings say
             logging.getLogger(__name__).warning("could not set allowed-failures 0 on the lab scheduler")
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the workers run on this computer, reading its files (not a class's lab cluster)."""
+        return not self.settings.address
 
     def connected(self) -> bool:
         return self.client.status == "running"

@@ -321,9 +321,11 @@ class JobQueue:
         """Send waiting runs to Dask while a worker is free, oldest first. Dask itself would hand a run to a busy
         worker when every worker is busy (a handful of tasks is not "root-ish" enough for its own queue), and
         that run then waits behind one that may train for an hour even after another worker is free."""
+        from mnist_core.classroom.dataref import for_worker
         from mnist_core.classroom.worker import run
 
-        client = self.cluster().client
+        cluster = self.cluster()
+        client = cluster.client
         joined = sum(client.nthreads().values())  # the workers that have joined so far
         with self._lock:
             jobs = sorted(self._jobs.values(), key=lambda j: j.created)
@@ -334,7 +336,10 @@ class JobQueue:
             elif self._no_workers_since is None:
                 self._no_workers_since = time.time()
             for job in waiting[: max(0, free)]:
-                job.future = client.submit(run, job.request, job.source, pure=False, key=f"digit-lab-run-{job.id}")
+                # The app's own datasets go to this computer's workers by reference, read there once, not in
+                # every submit: full MNIST in each one held memory in the scheduler and the worker (dataref).
+                data = for_worker(job.source, shares_files=cluster.embedded)
+                job.future = client.submit(run, job.request, data, pure=False, key=f"digit-lab-run-{job.id}")
                 job.sent = True
                 job.future.add_done_callback(lambda future, j=job: self._finish(j, future))
             # Runs still waiting: look again shortly, not only when a run ends, since a worker that is still

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist_core.classroom.cluster import TOPIC
+from mnist_core.classroom.dataref import DataRef, resolve
 from mnist_core.data.sources import Source
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.events import Event
@@ -111,8 +112,9 @@ def warm_up() -> None:
     from mnist_core.runs import finetune, train  # noqa: F401
 
 
-def run(request: RunRequest, source: Source) -> RunResult:
-    """The task the app submits for each run."""
+def run(request: RunRequest, data: Source | DataRef) -> RunResult:
+    """The task the app submits for each run: `data` is the dataset, or a reference to one this worker reads
+    itself (mnist_core.classroom.dataref)."""
     from distributed import get_worker
 
     from mnist_core.classroom.cluster import prepare_worker_process
@@ -139,6 +141,7 @@ def run(request: RunRequest, source: Source) -> RunResult:
             flag.set()
     messages.start()
     try:
+        source = resolve(data)
         if request.parent is not None:
             from mnist_core.runs.finetune import finetune_model
             from mnist_core.store.checkpoints import unpack

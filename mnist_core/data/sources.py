@@ -7,6 +7,7 @@ indexing these tensors, so no per-image Python or PIL work happens in the traini
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,15 @@ class Split:
         return Split(self.images[indices], self.labels[indices], name or self.name)
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a source's arrays were read from, so that another process on this computer can read the same again
+    (a Dask worker: mnist_core.classroom.dataref), and what they held then."""
+
+    folder: str | None  # the folder of idx files load_folder read; None: the bundled sample
+    digest: str  # content_digest() of the arrays as loaded
+
+
 @dataclass
 class Source:
     key: str  # "mnist", "mnist-sample", "fashion-mnist" or a folder path
@@ -70,6 +80,7 @@ class Source:
     train: Split | None
     test: Split | None
     note: tuple[str, dict] | None = None  # (message marked with N_, its fields): read it as `notice`
+    origin: Origin | None = None  # set by load_folder and load_sample; None for sources made in memory
 
     @property
     def notice(self) -> str | None:
@@ -102,6 +113,20 @@ class Source:
         if part is None:
             raise DataError(_("{title} has no {which} split").format(title=_(self.title), which=which))
         return part
+
+
+def content_digest(train: Split | None, test: Split | None) -> str:
+    """A hash of a source's images and labels, read in one pass: equal digests, the same data."""
+    digest = hashlib.sha256()
+    for part in (train, test):
+        if part is None:
+            digest.update(b"none;")
+            continue
+        for tensor in (part.images, part.labels):
+            array = tensor.contiguous().numpy()
+            digest.update(f"{array.dtype}{array.shape};".encode())
+            digest.update(array)
+    return digest.hexdigest()
 
 
 def default_data_dir() -> Path:
@@ -177,7 +202,8 @@ def load_folder(
                 folder=folder
             )
         )
-    return Source(key or str(folder), title, classes or DIGITS, train, test)
+    origin = Origin(str(folder.resolve()), content_digest(train, test))
+    return Source(key or str(folder), title, classes or DIGITS, train, test, origin=origin)
 
 
 def is_image_folder(folder: str | Path) -> bool:
@@ -239,13 +265,8 @@ def load_sample() -> Source:
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(SAMPLE_SEED))
     title = N_("MNIST sample")
     full = Split(images, labels, title)
-    return Source(
-        "mnist-sample",
-        title,
-        DIGITS,
-        full.subset(order[:4000], f"{title} / train"),
-        full.subset(order[4000:], f"{title} / test"),
-    )
+    train, test = full.subset(order[:4000], f"{title} / train"), full.subset(order[4000:], f"{title} / test")
+    return Source("mnist-sample", title, DIGITS, train, test, origin=Origin(None, content_digest(train, test)))
 
 
 def _download(dataset_cls, root: Path) -> None:
