@@ -193,8 +193,9 @@ class WorkerSetup(WorkerPlugin):
                 worker.periodic_callbacks[name].stop()
 
 
-# A run's task carries its dataset (full MNIST: 55 MB); sent with the task, it waits at the scheduler for a free
-# worker instead of holding up the page until a worker can take it (Client.scatter).
+# A run's task to a lab cluster carries its dataset (full MNIST: 55 MB; the embedded workers read it themselves,
+# dataref); sent with the task, it waits at the scheduler for a free worker instead of holding up the page until a
+# worker can take it (Client.scatter).
 dask.config.set({"distributed.admin.large-graph-warning-threshold": "512MB"})
 
 # An idle embedded cluster kept a good part of a core busy (Dask's 20 ms event-loop tick, 100 ms memory monitor,
