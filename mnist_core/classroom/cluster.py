@@ -251,8 +251,9 @@ class VersionCheck(WorkerPlugin):
         await worker.close(nanny=True, reason="digit-lab: its versions differ from the app's")
 
 
-# A run's task carries its dataset (full MNIST: 55 MB); sent with the task, it waits at the scheduler for a free
-# worker instead of holding up the page until a worker can take it (Client.scatter).
+# A run's task to a lab cluster carries its dataset (full MNIST: 55 MB; the embedded workers read it themselves,
+# dataref); sent with the task, it waits at the scheduler for a free worker instead of holding up the page until a
+# worker can take it (Client.scatter).
 dask.config.set({"distributed.admin.large-graph-warning-threshold": "512MB"})
 
 # An idle embedded cluster kept a good part of a core busy (Dask's 20 ms event-loop tick, 100 ms memory monitor,
