@@ -29,7 +29,7 @@ from mnist_core.i18n import N_, _
 from mnist_core.learning.config import TrainConfig
 from mnist_core.learning.events import Event
 from mnist_core.runs.finetune import FinetuneSummary
-from mnist_core.runs.train import RunSummary
+from mnist_core.runs.train import RunSummary, thin_history
 from mnist_core.store.checkpoints import CheckpointError, OwnerRecord, PackedCheckpoint, pack_folder, save_packed
 from mnist_core.store.owners import Person, may_manage
 
@@ -365,7 +365,9 @@ class JobQueue:
                 else str(save_packed(result.checkpoint, self.models_dir, job.owner_record()))
             )
             with job.lock:
-                job.history = list(result.history)  # the whole story, whatever events were still on their way
+                # The whole story, whatever events were still on their way, thinned as the saved record is (every
+                # epoch, at most ~2,000 steps): 50 finished jobs of 10 epochs on full MNIST held 2 MB of steps each.
+                job.history = thin_history(result.history)
                 job.summary = replace(result.summary, checkpoint=folder)
                 job.finetune = None if result.finetune is None else replace(result.finetune, checkpoint=folder)
             job.end(Status.STOPPED if result.summary.stopped else Status.DONE)
